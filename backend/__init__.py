@@ -1,0 +1,5 @@
+"""The Varco Django project: settings, URLs, WSGI/ASGI and the Celery app."""
+
+from backend.celery import app as celery_app
+
+__all__ = ["celery_app"]

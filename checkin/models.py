@@ -1,0 +1,1 @@
+"""Check-in data model (lists, devices, scans) — see the check-in issue."""

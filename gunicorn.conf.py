@@ -1,0 +1,23 @@
+"""gunicorn settings shared by `make run`, the benchmarks and docker-compose.
+
+Every value can be overridden from the environment (GUNICORN_*), e.g. GUNICORN_WORKERS=4.
+Threaded workers: the scan endpoint spends most of its time waiting on the database, so a few
+threads per process keep both cores busy; keep-alive lets door devices reuse connections.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 30))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
+graceful_timeout = 10
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 0))
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# Load the app once before forking: less memory, and start-up errors surface immediately.
+preload_app = True

@@ -1,0 +1,128 @@
+"""Shared fixtures.
+
+The suite runs on whatever ``DATABASE_URL`` says (SQLite by default). Tests marked
+``postgres`` prove things only PostgreSQL can (real concurrency) and tests marked ``redis``
+need a real broker: without those services they are deselected with a notice, and
+``.ci/run`` runs the suite a second time with both, where a missing service is a failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import zoneinfo
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from tickets import onboarding, services
+from tickets.models import Event, Organiser, TicketType
+
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+HAS_REDIS = bool(os.environ.get("REDIS_URL"))
+ROME = zoneinfo.ZoneInfo("Europe/Rome")
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = []
+    if not ON_POSTGRES:
+        missing.append(("postgres", "DATABASE_URL=postgres://..."))
+    if not HAS_REDIS:
+        missing.append(("redis", "REDIS_URL=redis://..."))
+    if not missing:
+        return
+    keep, dropped = [], []
+    for item in items:
+        if any(item.get_closest_marker(m) for m, _ in missing):
+            dropped.append(item)
+        else:
+            keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+        needs = " and ".join(hint for _, hint in missing)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.write_line(
+                f"NOTE: {len(dropped)} tests need real services; run with {needs} "
+                "(.ci/run does) to include them."
+            )
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(settings):
+    """Unit tests run tasks inline; e2e tests start real worker processes instead."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from backend.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keyring():
+    from tickets.signing import keyring
+
+    keyring.clear()
+    yield
+    keyring.clear()
+
+
+@pytest.fixture
+def organiser(db) -> Organiser:
+    return services.create_organiser("Fondazione Test", "fondazione-test")
+
+
+@pytest.fixture
+def staff(organiser):
+    user, _, token = onboarding.create_staff_user(organiser, "staff", "staff@example.org", "pw")
+    user.api_token = token
+    return user
+
+
+@pytest.fixture
+def api(staff) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {staff.api_token}")
+    return client
+
+
+def make_event(organiser: Organiser, slug: str = "conf-2017", capacity: int | None = None,
+               **extra) -> Event:
+    fields = {
+        "name": "Ma come gira questo Welfare",
+        "slug": slug,
+        "venue": "Teatro Elfo Puccini",
+        "address": "Corso Buenos Aires 33, 20124 Milano",
+        "start": dt.datetime(2017, 9, 22, 9, 30, tzinfo=ROME),
+        "end": dt.datetime(2017, 9, 22, 17, 0, tzinfo=ROME),
+        "languages": ["it", "en"],
+        "capacity": capacity,
+    }
+    fields.update(extra)
+    return services.create_event(organiser, **fields)
+
+
+@pytest.fixture
+def event(organiser) -> Event:
+    return make_event(organiser)
+
+
+@pytest.fixture
+def ticket_type(event) -> TicketType:
+    return TicketType.objects.create(event=event, name="Ingresso", name_i18n={"en": "Admission"})
+
+
+@pytest.fixture
+def register(event, ticket_type):
+    """register(name, email, ...) -> Ticket, through the service every path uses."""
+
+    def _register(name="Giulia Rossi", email="giulia@example.org", organisation="Coop Il Sole",
+                  language="it", **kw):
+        return services.register(
+            event, services.Registration(name, email, organisation, language, **kw)
+        )
+
+    return _register

@@ -1,0 +1,1 @@
+"""The organiser and attendee REST API (``/api/v1/``)."""

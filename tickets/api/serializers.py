@@ -1,0 +1,175 @@
+"""Serializers: shape and validate input; the rules themselves live in tickets.services."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from rest_framework import serializers
+
+from tickets.models import LANGUAGE_CHOICES, Attendee, Event, Organiser, Ticket, TicketType
+
+LANGUAGE_CODES = [code for code, _ in LANGUAGE_CHOICES]
+
+
+class OrganiserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organiser
+        fields = ["id", "name", "slug"]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    organiser = serializers.PrimaryKeyRelatedField(queryset=Organiser.objects.none())
+    languages = serializers.ListField(
+        child=serializers.ChoiceField(choices=LANGUAGE_CODES), allow_empty=False, max_length=5,
+        required=False,
+    )
+    timezone = serializers.CharField(max_length=64, required=False)
+    issued_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id", "organiser", "name", "slug", "description", "venue", "address", "timezone",
+            "start", "end", "languages", "capacity", "issued_count", "registration_open",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            from tickets.selectors import organisers_for_user
+
+            self.fields["organiser"].queryset = organisers_for_user(request.user)
+
+    def validate_timezone(self, value: str) -> str:
+        if value not in zoneinfo.available_timezones():
+            raise serializers.ValidationError(f"Unknown time zone {value!r}.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        start = attrs.get("start", getattr(self.instance, "start", None))
+        end = attrs.get("end", getattr(self.instance, "end", None))
+        if start and end and end <= start:
+            raise serializers.ValidationError({"end": "The end must be after the start."})
+        capacity = attrs.get("capacity")
+        if self.instance and capacity is not None and capacity < self.instance.issued_count:
+            raise serializers.ValidationError(
+                {"capacity": f"{self.instance.issued_count} tickets are already issued."}
+            )
+        return attrs
+
+
+class TicketTypeSerializer(serializers.ModelSerializer):
+    issued_count = serializers.IntegerField(read_only=True)
+    price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
+    name_i18n = serializers.DictField(
+        child=serializers.CharField(max_length=200), required=False
+    )
+
+    class Meta:
+        model = TicketType
+        fields = ["id", "name", "name_i18n", "price", "capacity", "issued_count", "public",
+                  "position"]
+
+    def validate_name(self, value: str) -> str:
+        event = self.context["event"]
+        clash = TicketType.objects.filter(event=event, name=value)
+        if self.instance:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError("A ticket type with this name already exists.")
+        return value
+
+    def validate_capacity(self, value: int | None) -> int | None:
+        if self.instance and value is not None and value < self.instance.issued_count:
+            raise serializers.ValidationError(
+                f"{self.instance.issued_count} tickets of this type are already issued."
+            )
+        return value
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    ticket_type = serializers.CharField(source="ticket_type.name", read_only=True)
+    ticket_type_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = ["id", "serial", "reference", "status", "version", "ticket_type",
+                  "ticket_type_id", "created_at"]
+        read_only_fields = fields
+
+
+class AttendeeSerializer(serializers.ModelSerializer):
+    tickets = TicketSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Attendee
+        fields = ["id", "name", "email", "organisation", "language", "created_at", "tickets"]
+        read_only_fields = ["id", "created_at", "tickets"]
+
+    def validate_email(self, value: str) -> str:
+        value = value.strip().lower()
+        clash = Attendee.objects.filter(event=self.context["event"], email=value)
+        if self.instance:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError(
+                "This e-mail address is already registered for this event."
+            )
+        return value
+
+
+class RegistrationSerializer(serializers.Serializer):
+    """Input of a registration, public or by an organiser."""
+
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254)
+    organisation = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                         default="")
+    language = serializers.ChoiceField(choices=LANGUAGE_CODES, required=False)
+    ticket_type = serializers.IntegerField(required=False, min_value=1)
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value
+
+
+class RegistrationResultSerializer(serializers.Serializer):
+    attendee = AttendeeSerializer()
+    ticket = TicketSerializer()
+
+
+class PublicTicketTypeSerializer(serializers.ModelSerializer):
+    available = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TicketType
+        fields = ["id", "name", "name_i18n", "price", "available"]
+
+    def get_available(self, obj: TicketType) -> bool:
+        return obj.capacity is None or obj.issued_count < obj.capacity
+
+
+class PublicEventSerializer(serializers.ModelSerializer):
+    ticket_types = serializers.SerializerMethodField()
+    sold_out = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Event
+        fields = ["id", "name", "slug", "description", "venue", "address", "timezone", "start",
+                  "end", "languages", "registration_open", "sold_out", "ticket_types"]
+
+    def get_ticket_types(self, obj: Event) -> list[dict]:
+        types = obj.ticket_types.filter(public=True)
+        return PublicTicketTypeSerializer(types, many=True).data
+
+    def get_sold_out(self, obj: Event) -> bool:
+        return obj.capacity is not None and obj.issued_count >= obj.capacity
+
+
+class ImportResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    committed = serializers.BooleanField()
+    errors = serializers.ListField(child=serializers.DictField())

@@ -1,0 +1,258 @@
+"""Thin API views: authenticate, scope to the user's events, call services, shape output."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, parsers, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from tickets import attendee_csv, selectors, services
+from tickets.api import serializers as s
+from tickets.models import Event, Ticket
+
+MAX_CSV_BYTES = 5 * 1024 * 1024
+
+
+class CSVParser(parsers.BaseParser):
+    """Accept a raw ``text/csv`` body (``curl --data-binary @list.csv``)."""
+
+    media_type = "text/csv"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> bytes:
+        return stream.read(MAX_CSV_BYTES + 1)
+
+
+class OrganiserViewSet(viewsets.ReadOnlyModelViewSet):
+    """The organiser teams the caller belongs to."""
+
+    serializer_class = s.OrganiserSerializer
+
+    def get_queryset(self):
+        return selectors.organisers_for_user(self.request.user)
+
+
+class EventViewSet(viewsets.ModelViewSet):
+    """Events of the caller's organiser teams."""
+
+    serializer_class = s.EventSerializer
+
+    def get_queryset(self) -> QuerySet[Event]:
+        return selectors.events_for_user(self.request.user).order_by("start", "id")
+
+    def perform_create(self, serializer) -> None:
+        data = dict(serializer.validated_data)
+        organiser = data.pop("organiser")
+        data.setdefault("languages", ["it", "en"])
+        serializer.instance = services.create_event(organiser, **data)
+
+    def perform_destroy(self, instance: Event) -> None:
+        if instance.tickets.exists():
+            raise ValidationError(
+                {"event": "This event has tickets; close registration instead of deleting it."}
+            )
+        instance.delete()
+
+
+class EventScopedMixin:
+    """Resolve ``event_pk`` among the caller's events (404 for anyone else's)."""
+
+    _event: Event | None = None
+
+    @property
+    def event(self) -> Event:
+        if self._event is None:
+            self._event = get_object_or_404(
+                selectors.events_for_user(self.request.user), pk=self.kwargs["event_pk"]
+            )
+        return self._event
+
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()
+        if "event_pk" in self.kwargs and not getattr(self, "swagger_fake_view", False):
+            context["event"] = self.event
+        return context
+
+
+_EVENT_PARAM = OpenApiParameter("event_pk", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+@extend_schema(parameters=[_EVENT_PARAM])
+class TicketTypeViewSet(EventScopedMixin, viewsets.ModelViewSet):
+    serializer_class = s.TicketTypeSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return s.TicketType.objects.none()
+        return selectors.ticket_types_for_event(self.event)
+
+    def perform_create(self, serializer) -> None:
+        serializer.save(event=self.event)
+
+    def perform_destroy(self, instance) -> None:
+        if instance.tickets.exists():
+            raise ValidationError({"ticket_type": "Tickets of this type exist; it cannot go."})
+        instance.delete()
+
+
+@extend_schema(parameters=[_EVENT_PARAM])
+class AttendeeViewSet(
+    EventScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Attendees of one event. Creating one issues their ticket (and e-mails it)."""
+
+    serializer_class = s.AttendeeSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return s.Attendee.objects.none()
+        search = self.request.query_params.get("search", "")[:200]
+        return selectors.attendees_for_event(self.event, search)
+
+    @extend_schema(
+        request=s.RegistrationSerializer, responses={201: s.RegistrationResultSerializer},
+        parameters=[OpenApiParameter("search", str, description="name, e-mail, organisation "
+                                     "or ticket reference")],
+    )
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        return _register(self.event, request.data, public=False)
+
+    @extend_schema(
+        request={"text/csv": OpenApiTypes.BINARY, "multipart/form-data": OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter("partial", bool, description="import the good rows, report the bad"),
+            OpenApiParameter("skip_existing", bool, description="skip already registered e-mails"),
+        ],
+        responses={201: s.ImportResultSerializer, 400: s.ImportResultSerializer},
+    )
+    @action(
+        detail=False, methods=["post"], url_path="import",
+        parser_classes=[CSVParser, parsers.MultiPartParser],
+    )
+    def import_csv(self, request: Request, *args, **kwargs) -> Response:
+        """Import attendees from CSV: all-or-nothing unless ``?partial=true``."""
+        data = request.data
+        if hasattr(data, "get") and not isinstance(data, bytes):
+            upload = data.get("file")
+            if upload is None:
+                raise ValidationError({"file": "Send the CSV as text/csv or as a 'file' field."})
+            data = upload.read(MAX_CSV_BYTES + 1)
+        if len(data) > MAX_CSV_BYTES:
+            raise ValidationError({"file": f"The file is larger than {MAX_CSV_BYTES} bytes."})
+        flags = request.query_params
+        try:
+            result = attendee_csv.import_attendees(
+                self.event, data,
+                partial=_flag(flags.get("partial")),
+                skip_existing=_flag(flags.get("skip_existing")),
+            )
+        except attendee_csv.CSVFormatError as exc:
+            raise ValidationError({"file": str(exc)}) from None
+        body = result.as_dict()
+        if not result.committed:
+            body["error"] = "invalid"
+            body["detail"] = f"{len(result.errors)} bad row(s); nothing was imported."
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    @action(detail=False, methods=["get"], url_path="export")
+    def export_csv(self, request: Request, *args, **kwargs) -> StreamingHttpResponse:
+        response = StreamingHttpResponse(
+            attendee_csv.export_attendees(self.event), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="{self.event.slug}-attendees.csv"'
+        )
+        return response
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in {"1", "true", "yes"}
+
+
+def _register(event: Event, data, *, public: bool) -> Response:
+    serializer = s.RegistrationSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    v = serializer.validated_data
+    ticket = services.register(
+        event,
+        services.Registration(
+            name=v["name"], email=v["email"], organisation=v.get("organisation", ""),
+            language=v.get("language", ""), ticket_type_id=v.get("ticket_type"),
+        ),
+        public=public,
+    )
+    body = {
+        "attendee": s.AttendeeSerializer(ticket.attendee).data,
+        "ticket": s.TicketSerializer(ticket).data,
+    }
+    if public:  # the public answer does not echo other attendees' data, only the caller's own
+        body = {"ticket": {"reference": ticket.reference, "status": ticket.status},
+                "attendee": {"name": ticket.attendee.name, "email": ticket.attendee.email}}
+    return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(parameters=[_EVENT_PARAM])
+class TicketViewSet(EventScopedMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.TicketSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Ticket.objects.none()
+        return selectors.tickets_for_event(self.event)
+
+    @extend_schema(request=None, responses=s.TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, *args, **kwargs) -> Response:
+        """Revoke: its QR code is refused from now on, and its place is freed."""
+        ticket = services.revoke_ticket(self.get_object())
+        return Response(s.TicketSerializer(ticket).data)
+
+    @extend_schema(request=None, responses=s.TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def reissue(self, request: Request, *args, **kwargs) -> Response:
+        """New QR code for the same ticket (the old one is refused), sent by e-mail."""
+        ticket = services.reissue_ticket(self.get_object())
+        return Response(s.TicketSerializer(ticket).data)
+
+
+class RegistrationThrottle(AnonRateThrottle):
+    rate = "30/min"
+
+
+class PublicEventView(APIView):
+    """What the public registration page shows about an event."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(responses=s.PublicEventSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        event = get_object_or_404(Event, slug=slug)
+        return Response(s.PublicEventSerializer(event).data)
+
+
+class PublicRegistrationView(APIView):
+    """Self-service registration; the ticket arrives by e-mail."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [RegistrationThrottle]
+
+    @extend_schema(request=s.RegistrationSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request, slug: str) -> Response:
+        event = get_object_or_404(Event, slug=slug)
+        return _register(event, request.data, public=True)

@@ -1,0 +1,48 @@
+"""Onboard an organiser team: the team, its first staff user and an API token."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tickets import onboarding
+
+
+class Command(BaseCommand):
+    help = 'create_organiser "Team name" --user USERNAME --email EMAIL [--export FILE]'
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name")
+        parser.add_argument("--user", required=True)
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--password", help="default: a random one, printed once")
+        parser.add_argument("--export", metavar="FILE", help="write the credentials as JSON")
+
+    def handle(self, *args, name: str, user: str, email: str, password: str | None,
+               export: str | None, **options) -> None:
+        from django.core.exceptions import ValidationError
+        from django.core.validators import validate_email
+
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise CommandError(f"--email {email!r} is not a valid e-mail address") from None
+        if not name.strip():
+            raise CommandError("the team name is empty")
+        organiser, staff, new_password, token = onboarding.create_organiser_with_user(
+            name.strip(), user, email, password
+        )
+        self.stdout.write(self.style.SUCCESS(f"Organiser {organiser.name!r} (id {organiser.pk})"))
+        self.stdout.write(f"  login: {settings.SITE_URL}/admin/  user {staff.username!r}")
+        if new_password:
+            self.stdout.write(f"  password: {new_password}")
+        else:
+            self.stdout.write("  password: unchanged (the user already existed)")
+        self.stdout.write(f"  API token: {token}")
+        if export:
+            path = onboarding.write_json(
+                export,
+                {"username": staff.username, "password": new_password, "api_token": token,
+                 "organiser_id": organiser.pk},
+            )
+            self.stdout.write(f"  wrote {path}")

@@ -1,0 +1,69 @@
+"""Create the demo event, its organiser login and (optionally) attendees. Idempotent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from tqdm import tqdm
+
+from tickets import demo, onboarding
+
+DEMO_USERNAME = "organiser"
+DEMO_PASSWORD = "welfare-2017"  # demo only; real organisers are made with create_organiser
+
+
+class Command(BaseCommand):
+    help = "Seed the demo conference (idempotent). --attendees N adds N realistic attendees."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--attendees", type=int, default=0, help="number of demo attendees")
+        parser.add_argument("--export", metavar="DIR", help="write organiser.json (and more) here")
+        parser.add_argument("--password", default=DEMO_PASSWORD, help="demo organiser password")
+
+    def handle(self, *args, attendees: int, export: str | None, password: str, **options) -> None:
+        if attendees < 0:
+            self.stderr.write("--attendees must be 0 or more")
+            raise SystemExit(2)
+        organiser, event, _ = demo.seed_event()
+        _, _, token = onboarding.create_staff_user(
+            organiser, DEMO_USERNAME, "organiser@example.org", password
+        )
+        created = 0
+        if attendees:
+            bar = tqdm(total=attendees, desc="attendees", unit="att", disable=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            created = demo.seed_attendees(event, attendees, progress)
+            bar.close()
+        from tickets.demo_hooks import run_hooks
+
+        extra = run_hooks(event, export)
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo event {event.name!r} (slug {event.slug}, id {event.pk}).")
+        )
+        self.stdout.write(f"  attendees: {event.attendees.count()} ({created} new)")
+        self.stdout.write(
+            f"  organiser login: {settings.SITE_URL}/admin/  user {DEMO_USERNAME!r} "
+            f"password {password!r}"
+        )
+        self.stdout.write(f"  API token: {token}")
+        for line in extra:
+            self.stdout.write(f"  {line}")
+        if export:
+            path = onboarding.write_json(
+                Path(export) / "organiser.json",
+                {
+                    "username": DEMO_USERNAME,
+                    "password": password,
+                    "api_token": token,
+                    "event_id": event.pk,
+                    "event_slug": event.slug,
+                },
+            )
+            self.stdout.write(f"  wrote {path}")

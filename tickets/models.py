@@ -1,0 +1,191 @@
+"""Data model for organisers, events, ticket types, attendees, tickets and their delivery.
+
+Integrity lives in the database: capacities are counters guarded by CHECK constraints and
+raised with conditional UPDATEs (see ``services.register``), e-mails and serials are unique per
+event, and each ticket has at most one initial delivery.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone as dj_timezone
+
+LANGUAGE_CHOICES = [("it", "Italiano"), ("en", "English")]
+
+
+def _timezone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+class Organiser(models.Model):
+    """A team that owns events. Staff users are members; they see only their team's events."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="organisers", blank=True
+    )
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Event(models.Model):
+    organiser = models.ForeignKey(Organiser, on_delete=models.PROTECT, related_name="events")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    venue = models.CharField(max_length=200, blank=True)
+    address = models.CharField(max_length=300, blank=True)
+    timezone = models.CharField(max_length=64, default="Europe/Rome", choices=_timezone_choices)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    # Ordered: the first language is the default for attendees who do not choose one.
+    languages = models.JSONField(default=list, blank=True)
+    # None means unlimited; ``issued_count`` is kept in step by services.register/revoke.
+    capacity = models.PositiveIntegerField(null=True, blank=True)
+    issued_count = models.PositiveIntegerField(default=0, editable=False)
+    # Serials are never reused, even after a revocation frees a place.
+    last_serial = models.PositiveIntegerField(default=0, editable=False)
+    registration_open = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["start", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="event_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(capacity__isnull=True) | Q(issued_count__lte=F("capacity")),
+                name="event_not_oversold",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def default_language(self) -> str:
+        return (self.languages or ["it"])[0]
+
+
+class TicketType(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="ticket_types")
+    name = models.CharField(max_length=200)
+    # Translations of the name keyed by language code, e.g. {"en": "Admission"}.
+    name_i18n = models.JSONField(default=dict, blank=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    capacity = models.PositiveIntegerField(null=True, blank=True)
+    issued_count = models.PositiveIntegerField(default=0, editable=False)
+    public = models.BooleanField(default=True, help_text="Offered on the public registration.")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["event", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "name"], name="tickettype_unique_name"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="tickettype_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(capacity__isnull=True) | Q(issued_count__lte=F("capacity")),
+                name="tickettype_not_oversold",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.event.slug})"
+
+    def localized_name(self, language: str) -> str:
+        return (self.name_i18n or {}).get(language) or self.name
+
+
+class Attendee(models.Model):
+    """A person attending an event. One attendee per e-mail address per event (case-folded)."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="attendees")
+    name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254)
+    organisation = models.CharField(max_length=200, blank=True)
+    language = models.CharField(max_length=8, choices=LANGUAGE_CHOICES, default="it")
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["event", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "email"], name="attendee_unique_email"),
+        ]
+        indexes = [
+            models.Index(fields=["event", "organisation"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)
+
+
+class Ticket(models.Model):
+    class Status(models.TextChoices):
+        VALID = "valid", "valid"
+        REVOKED = "revoked", "revoked"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="tickets")
+    attendee = models.ForeignKey(Attendee, on_delete=models.CASCADE, related_name="tickets")
+    ticket_type = models.ForeignKey(TicketType, on_delete=models.PROTECT, related_name="tickets")
+    serial = models.PositiveIntegerField()
+    # Short human reference (e.g. "K7QX-M2P9") for typing in by hand at the door.
+    reference = models.CharField(max_length=16)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.VALID)
+    # Bumped on revoke and on reissue: a QR code signed for an older version is refused.
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["event", "serial"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "serial"], name="ticket_unique_serial"),
+            models.UniqueConstraint(fields=["event", "reference"], name="ticket_unique_reference"),
+            models.UniqueConstraint(
+                fields=["attendee"],
+                condition=Q(status="valid"),
+                name="ticket_one_valid_per_attendee",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.serial} {self.reference}"
+
+
+class EventKey(models.Model):
+    """An Ed25519 signing key of an event. Several may exist (rotation); one signs new codes."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="keys")
+    # Raw 32-byte keys, base64url. The private key never leaves the server.
+    private_key = models.CharField(max_length=64, editable=False)
+    public_key = models.CharField(max_length=64, editable=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["event", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event"], condition=Q(active=True), name="eventkey_one_active_per_event"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"key {self.pk} of {self.event_id}"

@@ -1,0 +1,252 @@
+"""Business logic for events, registration, tickets and keys (writes; reads are in selectors).
+
+Every function here is the one place its rule is enforced: the API, the admin, the public
+registration page, management commands and the CSV import all call these.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.text import slugify
+
+from tickets import signing
+from tickets.models import Attendee, Event, EventKey, Organiser, Ticket, TicketType
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """A rule was broken; ``field`` names the input at fault (for a 400 naming it)."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.code = code
+
+
+# Hooks other modules register to react to ticket changes after commit (e-mail delivery).
+_ticket_issued_hooks: list[Callable[[Ticket], None]] = []
+
+
+def on_ticket_issued(hook: Callable[[Ticket], None]) -> Callable[[Ticket], None]:
+    """Register ``hook(ticket)`` to run after the transaction that issued a ticket commits."""
+    _ticket_issued_hooks.append(hook)
+    return hook
+
+
+def _notify_issued(ticket: Ticket) -> None:
+    for hook in _ticket_issued_hooks:
+        transaction.on_commit(lambda hook=hook: hook(ticket))
+
+
+# --- organisers and events ------------------------------------------------------------------
+
+
+def create_organiser(name: str, slug: str | None = None) -> Organiser:
+    slug = slug or slugify(name)[:100] or "organiser"
+    organiser, _ = Organiser.objects.get_or_create(slug=slug, defaults={"name": name})
+    return organiser
+
+
+def ensure_event_key(event: Event) -> EventKey:
+    """Return the event's active signing key, creating one if it has none."""
+    key = EventKey.objects.filter(event=event, active=True).first()
+    if key is not None:
+        return key
+    private, public = signing.generate_keypair()
+    try:
+        with transaction.atomic():
+            return EventKey.objects.create(
+                event=event, private_key=private, public_key=public, active=True
+            )
+    except IntegrityError:  # another process created it first
+        return EventKey.objects.get(event=event, active=True)
+
+
+@transaction.atomic
+def rotate_event_key(event: Event) -> EventKey:
+    """Make a new key sign new codes; codes signed by older keys stay valid."""
+    EventKey.objects.select_for_update().filter(event=event, active=True).update(active=False)
+    private, public = signing.generate_keypair()
+    return EventKey.objects.create(event=event, private_key=private, public_key=public)
+
+
+def create_event(organiser: Organiser, **fields) -> Event:
+    with transaction.atomic():
+        event = Event.objects.create(organiser=organiser, **fields)
+        ensure_event_key(event)
+    return event
+
+
+# --- registration -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    email: str
+    organisation: str = ""
+    language: str = ""
+    ticket_type_id: int | None = None
+
+
+def _reserve_place(event: Event, ticket_type: TicketType) -> int:
+    """Take one place of the event and of the ticket type; return the new serial.
+
+    Conditional UPDATEs: the WHERE clause re-checks the capacity after the row lock, so
+    concurrent registrations never oversell (the CHECK constraints are the last guard).
+    """
+    taken = TicketType.objects.filter(
+        Q(capacity__isnull=True) | Q(issued_count__lt=F("capacity")), pk=ticket_type.pk
+    ).update(issued_count=F("issued_count") + 1)
+    if not taken:
+        raise ServiceError("ticket_type", "This ticket type is sold out.", code="sold_out")
+    taken = Event.objects.filter(
+        Q(capacity__isnull=True) | Q(issued_count__lt=F("capacity")), pk=event.pk
+    ).update(issued_count=F("issued_count") + 1, last_serial=F("last_serial") + 1)
+    if not taken:
+        raise ServiceError("event", "This event is full.", code="sold_out")
+    return Event.objects.values_list("last_serial", flat=True).get(pk=event.pk)
+
+
+def _release_place(ticket: Ticket) -> None:
+    TicketType.objects.filter(pk=ticket.ticket_type_id, issued_count__gt=0).update(
+        issued_count=F("issued_count") - 1
+    )
+    Event.objects.filter(pk=ticket.event_id, issued_count__gt=0).update(
+        issued_count=F("issued_count") - 1
+    )
+
+
+def _pick_ticket_type(event: Event, ticket_type_id: int | None, public_only: bool) -> TicketType:
+    types = TicketType.objects.filter(event=event)
+    if public_only:
+        types = types.filter(public=True)
+    if ticket_type_id is None:
+        ticket_type = types.order_by("position", "id").first()
+        if ticket_type is None:
+            raise ServiceError("ticket_type", "This event has no ticket type to register for.")
+        return ticket_type
+    try:
+        return types.get(pk=ticket_type_id)
+    except TicketType.DoesNotExist:
+        raise ServiceError(
+            "ticket_type", f"Ticket type {ticket_type_id} does not exist for this event."
+        ) from None
+
+
+def _issue_ticket(event: Event, attendee: Attendee, ticket_type: TicketType) -> Ticket:
+    serial = _reserve_place(event, ticket_type)
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                ticket = Ticket.objects.create(
+                    event=event,
+                    attendee=attendee,
+                    ticket_type=ticket_type,
+                    serial=serial,
+                    reference=signing.new_reference(),
+                )
+            break
+        except IntegrityError as exc:
+            if "reference" not in str(exc).lower():
+                raise
+    else:  # pragma: no cover - 32^8 references; five collisions in a row do not happen
+        raise RuntimeError("could not draw a unique ticket reference")
+    _notify_issued(ticket)
+    return ticket
+
+
+def register(event: Event, data: Registration, *, public: bool = False) -> Ticket:
+    """Register one attendee and issue their ticket, atomically.
+
+    ``public=True`` is the self-service path: registration must be open and only public
+    ticket types are offered. Duplicate e-mail policy: one attendee per e-mail per event
+    (case-insensitive); a second registration with the same address is refused.
+    """
+    if public and not event.registration_open:
+        raise ServiceError("event", "Registration for this event is closed.", code="closed")
+    email = data.email.strip().lower()
+    language = data.language or event.default_language
+    if event.languages and language not in event.languages:
+        raise ServiceError(
+            "language", f"Language must be one of: {', '.join(event.languages)}."
+        )
+    with transaction.atomic():
+        ticket_type = _pick_ticket_type(event, data.ticket_type_id, public_only=public)
+        try:
+            with transaction.atomic():
+                attendee = Attendee.objects.create(
+                    event=event,
+                    name=data.name.strip(),
+                    email=email,
+                    organisation=data.organisation.strip(),
+                    language=language,
+                )
+        except IntegrityError:
+            raise ServiceError(
+                "email", "This e-mail address is already registered for this event.",
+                code="duplicate",
+            ) from None
+        return _issue_ticket(event, attendee, ticket_type)
+
+
+def issue_ticket_for(attendee: Attendee, ticket_type: TicketType) -> Ticket:
+    """Issue a ticket for an existing attendee who has no valid one."""
+    with transaction.atomic():
+        if Ticket.objects.filter(attendee=attendee, status=Ticket.Status.VALID).exists():
+            raise ServiceError("attendee", "This attendee already has a valid ticket.")
+        return _issue_ticket(attendee.event, attendee, ticket_type)
+
+
+# --- ticket life cycle ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def revoke_ticket(ticket: Ticket) -> Ticket:
+    """Revoke: the code stops working everywhere and the place is freed."""
+    updated = Ticket.objects.filter(pk=ticket.pk, status=Ticket.Status.VALID).update(
+        status=Ticket.Status.REVOKED, version=F("version") + 1, updated_at=timezone.now()
+    )
+    if updated:
+        _release_place(ticket)
+        log.info("ticket %s revoked", ticket.pk)
+    ticket.refresh_from_db()
+    return ticket
+
+
+@transaction.atomic
+def reissue_ticket(ticket: Ticket) -> Ticket:
+    """Issue a new code for the same ticket (e.g. a leaked PDF); the old code is refused."""
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if ticket.status != Ticket.Status.VALID:
+        raise ServiceError("ticket", "A revoked ticket cannot be reissued.")
+    Ticket.objects.filter(pk=ticket.pk).update(
+        version=F("version") + 1, updated_at=timezone.now()
+    )
+    ticket.refresh_from_db()
+    _notify_issued(ticket)
+    return ticket
+
+
+_private_keys: dict[int, tuple[str, object]] = {}
+
+
+def ticket_code(ticket: Ticket) -> str:
+    """The QR text of the ticket's current version, signed with the event's active key."""
+    key = EventKey.objects.filter(event_id=ticket.event_id, active=True).first()
+    if key is None:
+        key = ensure_event_key(ticket.event)
+    cached = _private_keys.get(key.pk)
+    if cached is None or cached[0] != key.private_key:
+        cached = (key.private_key, signing.load_private_key(key.private_key))
+        _private_keys[key.pk] = cached
+    claim = signing.TicketClaim(key.pk, ticket.event_id, ticket.pk, ticket.version)
+    return signing.sign_ticket(cached[1], claim)

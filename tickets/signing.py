@@ -1,0 +1,198 @@
+"""Signed QR secrets that a scanner can verify offline.
+
+A code is ``base32(payload || signature)`` with no padding, upper case, so that a QR encoder
+uses the dense alphanumeric mode. The payload is 15 bytes::
+
+    format (1) | key id (4) | event id (4) | ticket id (4) | ticket version (2)
+
+and the signature is Ed25519 (64 bytes) over the payload with the event's key ``key id``.
+The resulting 127-character text fits a version-6 QR at error-correction level M.
+
+Verifying needs only the event's public keys, so forged or altered codes are refused without
+touching the database. Whether the ticket is still valid (not revoked, version current) is a
+separate question answered by the database on the server, or by the snapshot offline.
+Rotation: a new key becomes the active one for new codes; older keys keep verifying codes
+they signed until they are deleted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+FORMAT = 1
+_PAYLOAD = struct.Struct(">BIIIH")
+_SIG_LEN = 64
+CODE_BYTES = _PAYLOAD.size + _SIG_LEN
+CODE_LENGTH = (CODE_BYTES * 8 + 4) // 5  # base32 characters without padding
+_PAD = "=" * ((8 - CODE_LENGTH % 8) % 8)
+# Crockford's alphabet: no I, L, O, U, so a reference read aloud or typed is unambiguous.
+_REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class InvalidCode(ValueError):
+    """The text is not a well-formed, correctly signed Varco code."""
+
+
+@dataclass(frozen=True, slots=True)
+class TicketClaim:
+    key_id: int
+    event_id: int
+    ticket_id: int
+    version: int
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def generate_keypair() -> tuple[str, str]:
+    """Return a new (private, public) Ed25519 key pair as base64url raw bytes."""
+    private = Ed25519PrivateKey.generate()
+    public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return _b64(private.private_bytes_raw()), _b64(public)
+
+
+def load_private_key(text: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(_unb64(text))
+
+
+def load_public_key(text: str) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(_unb64(text))
+
+
+def sign_ticket(private_key: Ed25519PrivateKey, claim: TicketClaim) -> str:
+    """Return the QR text for ``claim`` signed with ``private_key``."""
+    payload = _PAYLOAD.pack(FORMAT, claim.key_id, claim.event_id, claim.ticket_id, claim.version)
+    raw = payload + private_key.sign(payload)
+    return base64.b32encode(raw).decode("ascii").rstrip("=")
+
+
+def parse_code(code: str) -> tuple[TicketClaim, bytes, bytes]:
+    """Split a code into its claim, signed payload and signature; no key needed.
+
+    Cheap checks first (length, alphabet), so garbage costs microseconds.
+    """
+    text = code.strip().upper()
+    if len(text) != CODE_LENGTH:
+        raise InvalidCode("wrong length")
+    try:
+        raw = base64.b32decode(text + _PAD)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidCode("not base32") from exc
+    if base64.b32encode(raw)[:CODE_LENGTH] != text.encode():
+        # The last character carries unused bits; only the canonical spelling is accepted,
+        # so that no two different texts are the same valid code.
+        raise InvalidCode("not canonical")
+    payload, signature = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
+    fmt, key_id, event_id, ticket_id, version = _PAYLOAD.unpack(payload)
+    if fmt != FORMAT:
+        raise InvalidCode("unknown format")
+    return TicketClaim(key_id, event_id, ticket_id, version), payload, signature
+
+
+KeyLookup = Callable[[int], "tuple[int, Ed25519PublicKey] | None"]
+
+
+def verify_code(code: str, public_key_for: KeyLookup) -> TicketClaim:
+    """Verify ``code`` and return its claim.
+
+    ``public_key_for(key_id)`` returns ``(event_id, Ed25519PublicKey)`` or ``None``. A code
+    whose key is unknown, whose event does not match its key, or whose signature fails raises
+    ``InvalidCode``.
+    """
+    claim, payload, signature = parse_code(code)
+    found = public_key_for(claim.key_id)
+    if found is None:
+        raise InvalidCode("unknown key")
+    event_id, public_key = found
+    if event_id != claim.event_id:
+        raise InvalidCode("key belongs to another event")
+    try:
+        public_key.verify(signature, payload)
+    except InvalidSignature as exc:
+        raise InvalidCode("bad signature") from exc
+    return claim
+
+
+def new_reference() -> str:
+    """A random 8-character ticket reference, shown as ``XXXX-XXXX``."""
+    chars = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+    return f"{chars[:4]}-{chars[4:]}"
+
+
+def normalise_reference(text: str) -> str:
+    """Accept what staff type: lower case, no dash, O for 0, I/L for 1."""
+    cleaned = text.strip().upper().replace("-", "").replace(" ", "")
+    cleaned = cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    if len(cleaned) != 8:
+        return ""
+    return f"{cleaned[:4]}-{cleaned[4:]}"
+
+
+class KeyRing:
+    """Process-wide cache of public keys by key id, loaded from the database once.
+
+    Key ids are increasing database ids, so an id at or below the highest one loaded is known
+    to be absent without a query; a higher id triggers a reload at most every
+    ``refresh_seconds``, so a flood of forged codes cannot turn into a flood of queries.
+    Saving or deleting an ``EventKey`` clears the ring of the process that did it.
+    """
+
+    def __init__(self, refresh_seconds: float = 0.5) -> None:
+        self._keys: dict[int, tuple[int, Ed25519PublicKey]] = {}
+        self._max_id = 0
+        self._loaded_at: float | None = None
+        self._refresh = refresh_seconds
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        from tickets.models import EventKey
+
+        keys = {
+            pk: (event_id, load_public_key(public))
+            for pk, event_id, public in EventKey.objects.values_list("pk", "event_id", "public_key")
+        }
+        self._keys = keys
+        self._max_id = max(keys, default=0)
+        self._loaded_at = time.monotonic()
+
+    def get(self, key_id: int) -> tuple[int, Ed25519PublicKey] | None:
+        found = self._keys.get(key_id)
+        if found is not None:
+            return found
+        loaded_at = self._loaded_at
+        if loaded_at is not None and (
+            key_id <= self._max_id or time.monotonic() - loaded_at < self._refresh
+        ):
+            return None
+        with self._lock:
+            if key_id not in self._keys:
+                self._load()
+        return self._keys.get(key_id)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys = {}
+            self._max_id = 0
+            self._loaded_at = None
+
+
+keyring = KeyRing()
