@@ -182,6 +182,23 @@ def _device_view(methods: str, handler: Callable[[HttpRequest, DeviceInfo], Http
     return view
 
 
+# --- connectivity -----------------------------------------------------------------------------
+
+
+_PONG = b'{"status":"ok"}'
+
+
+@csrf_exempt
+def ping(request: HttpRequest) -> HttpResponse:
+    """GET/HEAD: constant JSON, no auth, no database. The door page probes it to tell "online"
+    from "offline", and the benchmark uses it as its floor (the cheapest Django view)."""
+    if request.method not in ("GET", "HEAD", "POST"):
+        return _not_allowed(request, "GET, HEAD, POST")
+    response = HttpResponse(_PONG, content_type="application/json")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 # --- the scan endpoint ------------------------------------------------------------------------
 
 
