@@ -239,3 +239,5 @@ VARCO_DELIVERY_MAX_ATTEMPTS = env_int("VARCO_DELIVERY_MAX_ATTEMPTS", 8)
 # a batch (0 = at once).
 VARCO_DEVICE_CACHE_SECONDS = env_int("VARCO_DEVICE_CACHE_SECONDS", 5)
 VARCO_INVALID_SCAN_FLUSH_SECONDS = float(os.environ.get("VARCO_INVALID_SCAN_FLUSH_SECONDS", "1"))
+# Answer POST /api/v1/checkin/scan/ in front of Django's middleware (checkin/fastpath.py).
+VARCO_SCAN_FAST_PATH = env_bool("VARCO_SCAN_FAST_PATH", True)

@@ -25,15 +25,18 @@ import datetime as dt
 from dataclasses import dataclass
 
 import psycopg
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 from checkin import invalid_log
 from checkin.devices import ListRule
 from checkin.models import Direction, Presence, Reason, Result, ScanLog, Source
 from tickets.models import Ticket
-from tickets.signing import InvalidCode, keyring, verify_code
+from tickets.signing import InvalidCode, TicketClaim, keyring, parse_code
 
 UTC = dt.UTC
 # A device clock ahead of the server's: its future times are taken as "now".
@@ -89,6 +92,32 @@ class ScanInput:
     user_id: int | None = None
 
 
+# Raw public keys for libsodium, by key id (the key ring holds cryptography key objects).
+_raw_keys: dict[int, tuple[object, bytes]] = {}
+
+
+def verify(code: str) -> TicketClaim:
+    """``tickets.signing.verify_code`` with the event keys from the process-wide key ring,
+    the Ed25519 check done by libsodium: half the CPU of OpenSSL's per-call set-up, and the
+    signature check is most of a scan's CPU. Same format, same keys, same answers (tested)."""
+    claim, payload, signature = parse_code(code)
+    found = keyring.get(claim.key_id)
+    if found is None:
+        raise InvalidCode("unknown key")
+    event_id, public_key = found
+    if event_id != claim.event_id:
+        raise InvalidCode("key belongs to another event")
+    cached = _raw_keys.get(claim.key_id)
+    if cached is None or cached[0] is not public_key:
+        cached = (public_key, public_key.public_bytes(Encoding.Raw, PublicFormat.Raw))
+        _raw_keys[claim.key_id] = cached
+    try:
+        crypto_sign_open(signature + payload, cached[1])
+    except (BadSignatureError, ValueError) as exc:
+        raise InvalidCode("bad signature") from exc
+    return claim
+
+
 def _attendee(name: str | None, organisation: str | None, ticket_type: str | None) -> dict | None:
     if name is None:
         return None
@@ -100,7 +129,7 @@ def scan_code(code: str, scan: ScanInput) -> ScanAnswer:
     received = dt.datetime.now(UTC)
     at = _effective_time(scan.scanned_at, received)
     try:
-        claim = verify_code(code, keyring.get)
+        claim = verify(code)
     except InvalidCode:
         invalid_log.record(
             event_id=scan.rule.event_id,
