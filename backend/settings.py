@@ -212,6 +212,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One enum for every language field (attendee, registration, event languages).
+    "ENUM_NAME_OVERRIDES": {"LanguageEnum": "tickets.models.LANGUAGE_CHOICES"},
 }
 
 # --- Logging --------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """One JSON error shape for the whole API.
 
 ``{"error": <code>, "detail": <message>, "fields": {<field>: [<message>, ...]}}`` — ``fields``
-names each input at fault, so clients can point at it. Unexpected exceptions are not turned
-into 400s: they stay 500s and are logged with a traceback.
+names each input at fault, so clients can point at it; it is always present (empty when no
+single input is at fault, e.g. a 401 or a 404), so clients need no special case. A body that is
+not valid JSON is reported on the field ``body``, a wrong media type on ``content_type``.
+Unexpected exceptions are not turned into 400s: they stay 500s and are logged with a traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from tickets.services import ServiceError
 
@@ -37,15 +40,20 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     return fields
 
 
+# Errors about the request as a whole, reported on a pseudo-field so that ``fields`` names it.
+_REQUEST_FIELDS = {
+    exceptions.ParseError: "body",
+    exceptions.UnsupportedMediaType: "content_type",
+}
+
+
 def error_response(code: str, detail: str, http_status: int, fields=None) -> Response:
-    body = {"error": code, "detail": detail}
-    if fields:
-        body["fields"] = fields
-    return Response(body, status=http_status)
+    return Response({"error": code, "detail": detail, "fields": fields or {}}, status=http_status)
 
 
 def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
+        set_rollback()
         return error_response(
             exc.code, exc.message, status.HTTP_400_BAD_REQUEST, {exc.field: [exc.message]}
         )
@@ -54,7 +62,7 @@ def exception_handler(exc, context):
             exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         )
     if isinstance(exc, Http404):
-        return error_response("not_found", "Not found.", status.HTTP_404_NOT_FOUND)
+        exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -72,5 +80,13 @@ def exception_handler(exc, context):
         if isinstance(detail, dict | list):
             response.data = {"error": code, "detail": str(code), "fields": _flatten(detail)}
         else:
-            response.data = {"error": getattr(detail, "code", code) or code, "detail": str(detail)}
+            fields = {}
+            for kind, name in _REQUEST_FIELDS.items():
+                if isinstance(exc, kind):
+                    fields = {name: [str(detail)]}
+            response.data = {
+                "error": getattr(detail, "code", code) or code,
+                "detail": str(detail),
+                "fields": fields,
+            }
     return response
