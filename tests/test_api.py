@@ -492,6 +492,8 @@ def test_over_capacity_is_sold_out(api, event, ticket_type):
         ({"name": "A", "email": "a@example.org", "ticket_type": 999999}, "ticket_type"),
         ({"name": "A", "email": "a@example.org", "organisation": "x" * 201}, "organisation"),
         ({"name": "A", "email": "a@example.org", "nmae": "typo"}, "nmae"),
+        ({"name": "Anna\nVerdi", "email": "a@example.org"}, "name"),
+        ({"name": "A", "email": "a@example.org", "organisation": "Coop\tX"}, "organisation"),
     ],
 )
 def test_create_attendee_rejects_bad_input(api, event, ticket_type, payload, field):

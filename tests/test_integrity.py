@@ -67,3 +67,22 @@ def test_revoked_ticket_can_be_replaced_by_a_new_one(event, ticket_type, registe
     with pytest.raises(services.ServiceError) as err:
         services.issue_ticket_for(ticket.attendee, ticket_type)
     assert err.value.field == "attendee"
+
+
+@pytest.mark.parametrize(
+    ("registration", "field"),
+    [
+        (services.Registration("  ", "a@example.org"), "name"),
+        (services.Registration("A\x00B", "a@example.org"), "name"),
+        (services.Registration("x" * 201, "a@example.org"), "name"),
+        (services.Registration("A", "a@example.org", "Coop\nSole"), "organisation"),
+        (services.Registration("A", "not an e-mail"), "email"),
+        (services.Registration("A", "a" * 250 + "@example.org"), "email"),
+    ],
+)
+def test_register_validates_whatever_the_caller(event, ticket_type, registration, field):
+    """The service is the one place the rules hold: pages, commands and imports call it."""
+    with pytest.raises(services.ServiceError) as err:
+        services.register(event, registration)
+    assert err.value.field == field
+    assert not Attendee.objects.exists()

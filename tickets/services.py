@@ -7,9 +7,12 @@ registration page, management commands and the CSV import all call these.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -97,6 +100,31 @@ class Registration:
     ticket_type_id: int | None = None
 
 
+def has_control_characters(value: str) -> bool:
+    """Line breaks, tabs, NULs and the like: never part of a name (they break PDFs, CSVs)."""
+    return any(unicodedata.category(char) == "Cc" for char in value)
+
+
+def _check_registration(data: Registration) -> tuple[str, str, str]:
+    """Validate and normalise (name, email, organisation) whichever path the data came by."""
+    name, organisation = data.name.strip(), data.organisation.strip()
+    email = data.email.strip().lower()
+    if not name:
+        raise ServiceError("name", "The name is empty.")
+    for field, value in (("name", name), ("organisation", organisation)):
+        if len(value) > 200:
+            raise ServiceError(field, "Longer than 200 characters.")
+        if has_control_characters(value):
+            raise ServiceError(field, "Contains a line break or control character.")
+    try:
+        if len(email) > 254:
+            raise ValidationError("too long")
+        validate_email(email)
+    except ValidationError:
+        raise ServiceError("email", f"Not a valid e-mail address: {email!r}.") from None
+    return name, email, organisation
+
+
 def _reserve_place(event: Event, ticket_type: TicketType) -> int:
     """Take one place of the event and of the ticket type; return the new serial.
 
@@ -173,7 +201,7 @@ def register(event: Event, data: Registration, *, public: bool = False) -> Ticke
     """
     if public and not event.registration_open:
         raise ServiceError("event", "Registration for this event is closed.", code="closed")
-    email = data.email.strip().lower()
+    name, email, organisation = _check_registration(data)
     language = data.language or event.default_language
     if event.languages and language not in event.languages:
         raise ServiceError(
@@ -184,10 +212,7 @@ def register(event: Event, data: Registration, *, public: bool = False) -> Ticke
         try:
             with transaction.atomic():
                 attendee = Attendee.objects.create(
-                    event=event,
-                    name=data.name.strip(),
-                    email=email,
-                    organisation=data.organisation.strip(),
+                    event=event, name=name, email=email, organisation=organisation,
                     language=language,
                 )
         except IntegrityError:
