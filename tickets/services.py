@@ -130,25 +130,30 @@ def _reserve_place(event: Event, ticket_type: TicketType) -> int:
 
     Conditional UPDATEs: the WHERE clause re-checks the capacity after the row lock, so
     concurrent registrations never oversell (the CHECK constraints are the last guard).
+
+    Lock order, the same everywhere (see ``_release_place``): the event row, then the ticket
+    type row, then the attendee insert. Every writer of an event's places queues on the event
+    row first, so a long transaction (a CSV import) and single registrations or revocations
+    cannot wait on each other in a cycle (a deadlock PostgreSQL would break by killing one).
     """
-    taken = TicketType.objects.filter(
-        Q(capacity__isnull=True) | Q(issued_count__lt=F("capacity")), pk=ticket_type.pk
-    ).update(issued_count=F("issued_count") + 1)
-    if not taken:
-        raise ServiceError("ticket_type", "This ticket type is sold out.", code="sold_out")
     taken = Event.objects.filter(
         Q(capacity__isnull=True) | Q(issued_count__lt=F("capacity")), pk=event.pk
     ).update(issued_count=F("issued_count") + 1, last_serial=F("last_serial") + 1)
     if not taken:
         raise ServiceError("event", "This event is full.", code="sold_out")
+    taken = TicketType.objects.filter(
+        Q(capacity__isnull=True) | Q(issued_count__lt=F("capacity")), pk=ticket_type.pk
+    ).update(issued_count=F("issued_count") + 1)
+    if not taken:  # the caller's transaction rolls back the event's place taken above
+        raise ServiceError("ticket_type", "This ticket type is sold out.", code="sold_out")
     return Event.objects.values_list("last_serial", flat=True).get(pk=event.pk)
 
 
 def _release_place(ticket: Ticket) -> None:
-    TicketType.objects.filter(pk=ticket.ticket_type_id, issued_count__gt=0).update(
+    Event.objects.filter(pk=ticket.event_id, issued_count__gt=0).update(
         issued_count=F("issued_count") - 1
     )
-    Event.objects.filter(pk=ticket.event_id, issued_count__gt=0).update(
+    TicketType.objects.filter(pk=ticket.ticket_type_id, issued_count__gt=0).update(
         issued_count=F("issued_count") - 1
     )
 
@@ -170,8 +175,12 @@ def _pick_ticket_type(event: Event, ticket_type_id: int | None, public_only: boo
         ) from None
 
 
-def _issue_ticket(event: Event, attendee: Attendee, ticket_type: TicketType) -> Ticket:
-    serial = _reserve_place(event, ticket_type)
+def _issue_ticket(
+    event: Event, attendee: Attendee, ticket_type: TicketType, serial: int | None = None
+) -> Ticket:
+    """Create the ticket (taking a place unless the caller already took it as ``serial``)."""
+    if serial is None:
+        serial = _reserve_place(event, ticket_type)
     for _ in range(5):
         try:
             with transaction.atomic():
@@ -207,8 +216,16 @@ def register(event: Event, data: Registration, *, public: bool = False) -> Ticke
         raise ServiceError(
             "language", f"Language must be one of: {', '.join(event.languages)}."
         )
+    duplicate = ServiceError(
+        "email", "This e-mail address is already registered for this event.", code="duplicate"
+    )
     with transaction.atomic():
         ticket_type = _pick_ticket_type(event, data.ticket_type_id, public_only=public)
+        # Cheap early answer before queueing on the event row; the unique constraint below
+        # is what actually guarantees it.
+        if Attendee.objects.filter(event=event, email=email).exists():
+            raise duplicate
+        serial = _reserve_place(event, ticket_type)
         try:
             with transaction.atomic():
                 attendee = Attendee.objects.create(
@@ -216,11 +233,8 @@ def register(event: Event, data: Registration, *, public: bool = False) -> Ticke
                     language=language,
                 )
         except IntegrityError:
-            raise ServiceError(
-                "email", "This e-mail address is already registered for this event.",
-                code="duplicate",
-            ) from None
-        return _issue_ticket(event, attendee, ticket_type)
+            raise duplicate from None
+        return _issue_ticket(event, attendee, ticket_type, serial)
 
 
 def issue_ticket_for(attendee: Attendee, ticket_type: TicketType) -> Ticket:
