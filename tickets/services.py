@@ -105,7 +105,7 @@ def has_control_characters(value: str) -> bool:
     return any(unicodedata.category(char) == "Cc" for char in value)
 
 
-def _check_registration(data: Registration) -> tuple[str, str, str]:
+def validate_registration(data: Registration) -> tuple[str, str, str]:
     """Validate and normalise (name, email, organisation) whichever path the data came by."""
     name, organisation = data.name.strip(), data.organisation.strip()
     email = data.email.strip().lower()
@@ -210,7 +210,7 @@ def register(event: Event, data: Registration, *, public: bool = False) -> Ticke
     """
     if public and not event.registration_open:
         raise ServiceError("event", "Registration for this event is closed.", code="closed")
-    name, email, organisation = _check_registration(data)
+    name, email, organisation = validate_registration(data)
     language = data.language or event.default_language
     if event.languages and language not in event.languages:
         raise ServiceError(
@@ -243,6 +243,14 @@ def issue_ticket_for(attendee: Attendee, ticket_type: TicketType) -> Ticket:
         if Ticket.objects.filter(attendee=attendee, status=Ticket.Status.VALID).exists():
             raise ServiceError("attendee", "This attendee already has a valid ticket.")
         return _issue_ticket(attendee.event, attendee, ticket_type)
+
+
+@transaction.atomic
+def delete_attendee(attendee: Attendee) -> None:
+    """Delete an attendee, first revoking their tickets so that their places are freed."""
+    for ticket in Ticket.objects.filter(attendee=attendee, status=Ticket.Status.VALID):
+        revoke_ticket(ticket)
+    attendee.delete()
 
 
 # --- ticket life cycle ----------------------------------------------------------------------
