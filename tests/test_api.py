@@ -745,3 +745,49 @@ def test_huge_ids_are_404_not_500(api, event, ticket_type):
     assert_error(response, 400, field="ticket_type")
     response = api.post(f"{V1}/events/", event_payload(huge), format="json")
     assert_error(response, 400, field="organiser")
+
+
+def test_times_without_offset_are_the_events_local_time(api, organiser):
+    payload = event_payload(organiser.pk, timezone="Europe/London",
+                            start="2017-09-22T09:30:00", end="2017-09-22T17:00")
+    response = api.post(f"{V1}/events/", payload, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["start"], body["end"]) == ("2017-09-22T09:30:00+01:00",
+                                            "2017-09-22T17:00:00+01:00")
+    event = Event.objects.get(pk=body["id"])
+    assert event.start.isoformat() == "2017-09-22T08:30:00+00:00"
+    # a PATCH without a time zone uses the stored one
+    response = api.patch(f"{V1}/events/{event.pk}/", {"end": "2017-09-22T18:00"}, format="json")
+    assert response.json()["end"] == "2017-09-22T18:00:00+01:00"
+    public = APIClient().get(f"{V1}/public/events/{event.slug}/").json()
+    assert public["start"] == "2017-09-22T09:30:00+01:00"
+
+
+def test_unknown_api_url_is_json_404():
+    response = APIClient().get("/api/v1/no-such-thing/")
+    assert_error(response, 404, code="not_found")
+    assert APIClient().get("/no-such-page/")["Content-Type"].startswith("text/html")
+
+
+def test_server_error_under_api_is_json(rf):
+    import json
+
+    from tickets.api.errors import server_error
+
+    response = server_error(rf.get("/api/v1/events/"))
+    assert response.status_code == 500
+    assert json.loads(response.content)["error"] == "server_error"
+    assert server_error(rf.get("/admin/"))["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_clash_only_the_database_sees_is_409(api, event, ticket_type, monkeypatch):
+    """Two requests validated at the same moment: the unique constraint refuses the second."""
+    from tickets.api.serializers import TicketTypeSerializer
+
+    monkeypatch.setattr(TicketTypeSerializer, "validate_name", lambda self, value: value)
+    response = api.post(f"{V1}/events/{event.pk}/ticket-types/", {"name": "Ingresso"},
+                        format="json")
+    assert_error(response, 409, code="conflict")
+    assert TicketType.objects.filter(event=event).count() == 1

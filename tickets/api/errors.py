@@ -9,14 +9,20 @@ Unexpected exceptions are not turned into 400s: they stay 500s and are logged wi
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.db import IntegrityError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from tickets.services import ServiceError
+
+log = logging.getLogger(__name__)
 
 
 def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
@@ -63,6 +69,16 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    if isinstance(exc, IntegrityError):
+        # Validation passed but a concurrent request saved a clashing row first (two clicks
+        # creating the same slug): the database refused it, so say so instead of a 500.
+        log.warning("integrity conflict in %s: %s", context.get("view"), exc)
+        set_rollback()
+        return error_response(
+            "conflict",
+            "The change conflicts with data saved at the same moment; reload and retry.",
+            status.HTTP_409_CONFLICT,
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -90,3 +106,21 @@ def exception_handler(exc, context):
                 "fields": fields,
             }
     return response
+
+
+def _api_error(code: str, detail: str, http_status: int) -> JsonResponse:
+    return JsonResponse({"error": code, "detail": detail, "fields": {}}, status=http_status)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler404``: an unknown URL under /api/ gets the JSON shape, pages the HTML one."""
+    if request.path.startswith("/api/"):
+        return _api_error("not_found", "No such API endpoint.", 404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: clients of the API can still parse the answer (the traceback is logged)."""
+    if request.path.startswith("/api/"):
+        return _api_error("server_error", "Internal error; it has been logged.", 500)
+    return defaults.server_error(request)

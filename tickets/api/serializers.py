@@ -36,8 +36,49 @@ class OrganiserSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "slug"]
 
 
-class EventSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class EventDateTimeField(serializers.DateTimeField):
+    """A start/end given without a UTC offset is read in the event's own time zone.
+
+    (DRF would read it in the server's time zone, which is wrong for an event elsewhere.)
+    """
+
+    _input_zone: zoneinfo.ZoneInfo | None = None
+
+    def to_internal_value(self, value):
+        self._input_zone = self._event_zone()
+        try:
+            return super().to_internal_value(value)
+        finally:
+            self._input_zone = None
+
+    def default_timezone(self):
+        return self._input_zone or super().default_timezone()
+
+    def _event_zone(self) -> zoneinfo.ZoneInfo | None:
+        data = getattr(self.parent, "initial_data", None)
+        name = data.get("timezone") if isinstance(data, Mapping) else None
+        if not name and isinstance(self.parent.instance, Event):
+            name = self.parent.instance.timezone
+        if isinstance(name, str) and name in zoneinfo.available_timezones():
+            return zoneinfo.ZoneInfo(name)
+        return None
+
+
+class EventLocalTimesMixin:
+    """Show start/end in the event's own time zone (the hours on the ticket, 09:30-17:00)."""
+
+    def to_representation(self, instance: Event) -> dict:
+        data = super().to_representation(instance)
+        for name in ("start", "end"):
+            if name in data and getattr(instance, name, None):
+                data[name] = getattr(instance, name).astimezone(instance.tzinfo).isoformat()
+        return data
+
+
+class EventSerializer(EventLocalTimesMixin, StrictFieldsMixin, serializers.ModelSerializer):
     organiser = serializers.PrimaryKeyRelatedField(queryset=Organiser.objects.none())
+    start = EventDateTimeField()
+    end = EventDateTimeField()
     languages = serializers.ListField(
         child=serializers.ChoiceField(choices=LANGUAGE_CHOICES), allow_empty=False, max_length=5,
         required=False,
@@ -178,7 +219,7 @@ class PublicTicketTypeSerializer(serializers.ModelSerializer):
         return obj.capacity is None or obj.issued_count < obj.capacity
 
 
-class PublicEventSerializer(serializers.ModelSerializer):
+class PublicEventSerializer(EventLocalTimesMixin, serializers.ModelSerializer):
     ticket_types = serializers.SerializerMethodField()
     sold_out = serializers.SerializerMethodField()
 
