@@ -9,6 +9,9 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from tests.api_errors import assert_error
@@ -526,7 +529,8 @@ def test_event_without_ticket_types(api, event):
 
 @pytest.mark.parametrize(
     "body",
-    ['{"name": "A", "email": ', "{'name': 'A'}", "\xff\xfe garbage", "", "{" * 5000],
+    ['{"name": "A", "email": ', "{'name': 'A'}", "\xff\xfe garbage", "", "{" * 5000,
+     '{"name": NaN, "email": "a@example.org"}'],
 )
 def test_malformed_json_is_400_with_error_shape(api, event, ticket_type, body):
     response = api.generic("POST", f"{V1}/events/{event.pk}/attendees/",
@@ -791,3 +795,57 @@ def test_a_clash_only_the_database_sees_is_409(api, event, ticket_type, monkeypa
                         format="json")
     assert_error(response, 409, code="conflict")
     assert TicketType.objects.filter(event=event).count() == 1
+
+
+# --- no 500 for any JSON body ---------------------------------------------------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40) | st.sampled_from(["", "2017-09-22T09:30:00+02:00", "Europe/Rome",
+                                              "a@example.org", "it", "-1", "1e400", "0"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                               max_size=3),
+    max_leaves=6,
+)
+_field_names = st.sampled_from([
+    "organiser", "name", "slug", "description", "venue", "address", "timezone", "start", "end",
+    "languages", "capacity", "registration_open", "email", "organisation", "language",
+    "ticket_type", "price", "name_i18n", "public", "position", "id", "issued_count",
+])
+_bodies = st.dictionaries(_field_names, _json_values, max_size=8) | _json_values
+
+
+@hypothesis_settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(body=_bodies, target=st.sampled_from(["events", "event", "ticket-types", "ticket-type",
+                                             "attendees", "attendee", "public"]),
+       method=st.sampled_from(["post", "put", "patch"]))
+def test_no_json_body_causes_a_server_error(api, event, ticket_type, register, body, target,
+                                            method):
+    cache.delete("throttle_registration_127.0.0.1")
+    attendee = Attendee.objects.filter(event=event).first() or register().attendee
+    url = {
+        "events": f"{V1}/events/",
+        "event": f"{V1}/events/{event.pk}/",
+        "ticket-types": f"{V1}/events/{event.pk}/ticket-types/",
+        "ticket-type": f"{V1}/events/{event.pk}/ticket-types/{ticket_type.pk}/",
+        "attendees": f"{V1}/events/{event.pk}/attendees/",
+        "attendee": f"{V1}/events/{event.pk}/attendees/{attendee.pk}/",
+        "public": f"{V1}/public/events/{event.slug}/register/",
+    }[target]
+    client = APIClient() if target == "public" else api
+    response = getattr(client, method)(url, body, format="json")
+    assert response.status_code < 500, (response.status_code, response.content[:300])
+    if response.status_code >= 400:
+        assert_error(response, response.status_code)
+    event.refresh_from_db()
+    ticket_type.refresh_from_db()
+    assert event.issued_count == Ticket.objects.filter(event=event, status="valid").count()
+
+
+def test_lone_surrogates_are_refused(api, event, ticket_type):
+    response = api.generic("POST", f"{V1}/events/{event.pk}/attendees/",
+                           '{"name": "\\ud800", "email": "a@example.org"}',
+                           content_type="application/json")
+    assert_error(response, 400, field="name")
+    assert not Attendee.objects.exists()

@@ -12,7 +12,8 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from tests.api_errors import assert_error
@@ -337,7 +338,7 @@ _csv_texts = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None,
+@hypothesis_settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.one_of(st.text(max_size=300), _csv_texts, st.binary(max_size=300),
                       _csv_texts.map(lambda t: t.encode("utf-8"))))
@@ -358,7 +359,7 @@ def test_importer_never_raises_anything_else(event, ticket_type, data):
         assert error.line >= 2 and error.field and error.message
 
 
-@settings(max_examples=60, deadline=None,
+@hypothesis_settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=_csv_texts)
 def test_partial_import_accounts_for_every_row(event, ticket_type, data):
