@@ -849,3 +849,39 @@ def test_lone_surrogates_are_refused(api, event, ticket_type):
                            content_type="application/json")
     assert_error(response, 400, field="name")
     assert not Attendee.objects.exists()
+
+
+def test_delete_attendee_frees_the_place(api, event, ticket_type, register, rival):
+    ticket_type.capacity = 1
+    ticket_type.save()
+    ticket = register()
+    url = f"{V1}/events/{event.pk}/attendees/{ticket.attendee_id}/"
+    assert api.delete(url).status_code == 204
+    assert not Attendee.objects.filter(pk=ticket.attendee_id).exists()
+    ticket_type.refresh_from_db()
+    assert ticket_type.issued_count == 0
+    assert_error(api.delete(url), 404)
+    response = api.post(f"{V1}/events/{event.pk}/attendees/",
+                        {"name": "B", "email": "b@example.org"}, format="json")
+    assert response.status_code == 201
+    theirs = f"{V1}/events/{rival['event'].pk}/attendees/{rival['ticket'].attendee_id}/"
+    assert_error(api.delete(theirs), 404)
+    assert Attendee.objects.filter(pk=rival["ticket"].attendee_id).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_delete_blocked_by_protected_rows_is_409(api, event, ticket_type, register, monkeypatch):
+    """Another app's PROTECT foreign key (e.g. a scan log) must give a 409, not a 500."""
+    from django.db.models import ProtectedError
+
+    ticket = register()
+
+    def refuse(self, *args, **kwargs):
+        raise ProtectedError("protected", {ticket})
+
+    monkeypatch.setattr(Attendee, "delete", refuse)
+    response = api.delete(f"{V1}/events/{event.pk}/attendees/{ticket.attendee_id}/")
+    body = assert_error(response, 409, code="protected")
+    assert "tickets" in body["detail"]
+    ticket.refresh_from_db()
+    assert ticket.status == "valid"  # the revocation before the delete was rolled back

@@ -13,6 +13,7 @@ import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -69,6 +70,17 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    if isinstance(exc, ProtectedError | RestrictedError):
+        # e.g. deleting an attendee whose ticket has check-ins another app keeps for the record
+        set_rollback()
+        blockers = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", ())
+        kinds = sorted({str(obj._meta.verbose_name_plural) for obj in blockers})
+        return error_response(
+            "protected",
+            "It cannot be deleted: other records depend on it"
+            + (f" ({', '.join(kinds)})." if kinds else "."),
+            status.HTTP_409_CONFLICT,
+        )
     if isinstance(exc, IntegrityError):
         # Validation passed but a concurrent request saved a clashing row first (two clicks
         # creating the same slug): the database refused it, so say so instead of a 500.

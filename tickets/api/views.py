@@ -109,9 +109,11 @@ class AttendeeViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Attendees of one event. Creating one issues their ticket (and e-mails it)."""
+    """Attendees of one event. Creating one issues their ticket (and e-mails it); deleting
+    one (e.g. on a data-erasure request) revokes their ticket and frees the place."""
 
     serializer_class = s.AttendeeSerializer
 
@@ -120,6 +122,9 @@ class AttendeeViewSet(
             return s.Attendee.objects.none()
         search = self.request.query_params.get("search", "")[:200]
         return selectors.attendees_for_event(self.event, search)
+
+    def perform_destroy(self, instance) -> None:
+        services.delete_attendee(instance)
 
     @extend_schema(
         parameters=[OpenApiParameter("search", str, description="name, e-mail, organisation "
