@@ -885,3 +885,19 @@ def test_delete_blocked_by_protected_rows_is_409(api, event, ticket_type, regist
     assert "tickets" in body["detail"]
     ticket.refresh_from_db()
     assert ticket.status == "valid"  # the revocation before the delete was rolled back
+
+
+def test_browsable_api_pages_render(api, staff, event, ticket_type, register):
+    """The HTML view of each endpoint (what an organiser sees in a browser) renders."""
+    ticket = register()
+    client = APIClient()
+    client.force_login(staff)
+    for path in ["/organisers/", "/events/", f"/events/{event.pk}/",
+                 f"/events/{event.pk}/ticket-types/", f"/events/{event.pk}/ticket-types/"
+                 f"{ticket_type.pk}/", f"/events/{event.pk}/attendees/",
+                 f"/events/{event.pk}/attendees/{ticket.attendee_id}/",
+                 f"/events/{event.pk}/tickets/", f"/events/{event.pk}/tickets/{ticket.pk}/",
+                 f"/public/events/{event.slug}/"]:
+        response = client.get(V1 + path, HTTP_ACCEPT="text/html")
+        assert response.status_code == 200, (path, response.status_code)
+        assert response["Content-Type"].startswith("text/html")
