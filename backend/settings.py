@@ -131,13 +131,15 @@ else:
         }
     }
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        # kombu's default is ./control, i.e. files in whatever directory the process runs in.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 # Run tasks inline (no broker at all); used by unit tests.
@@ -212,6 +214,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One enum for every language field (attendee, registration, event languages).
+    "ENUM_NAME_OVERRIDES": {"LanguageEnum": "tickets.models.LANGUAGE_CHOICES"},
 }
 
 # --- Production hardening (VARCO_PRODUCTION=true, as docker-compose sets) ----------------------

@@ -14,3 +14,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("tickets.urls")),
 ]
+
+# JSON errors for unknown URLs and crashes under /api/ (HTML pages elsewhere).
+handler404 = "tickets.api.errors.not_found"
+handler500 = "tickets.api.errors.server_error"
