@@ -362,7 +362,7 @@ def _record_postgres(scan, ticket_id, version, pre, at, received) -> ScanAnswer:
                 found = cur.fetchone()
                 if found is not None:
                     answer.first_checked_in_at, answer.checked_in_at = found
-    except psycopg.OperationalError as exc:
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
         # The connection is gone (database restarted, network): drop it so the next request
         # reconnects; the client is told to retry (same nonce: recorded at most once).
         connection.close()
