@@ -280,3 +280,6 @@ VARCO_DEVICE_CACHE_SECONDS = env_int("VARCO_DEVICE_CACHE_SECONDS", 5)
 VARCO_INVALID_SCAN_FLUSH_SECONDS = float(os.environ.get("VARCO_INVALID_SCAN_FLUSH_SECONDS", "1"))
 # Answer POST /api/v1/checkin/scan/ in front of Django's middleware (checkin/fastpath.py).
 VARCO_SCAN_FAST_PATH = env_bool("VARCO_SCAN_FAST_PATH", True)
+# Prepare the scan statement once per database connection (false behind a PgBouncer in
+# transaction mode older than 1.21, which cannot keep prepared statements).
+VARCO_SCAN_PREPARED = env_bool("VARCO_SCAN_PREPARED", True)

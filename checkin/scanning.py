@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import psycopg
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
@@ -295,18 +296,29 @@ WHERE list_id = $1 AND ticket_id = $2
 """
 
 
+# psycopg prepares a statement only when asked (prepare=True) once the connection's threshold is
+# not None; Django opens connections with None (no prepared statements, for the sake of
+# transaction-pooling PgBouncers). Django's own queries use client-side binding, which psycopg
+# never prepares, so a threshold that is never reached enables exactly our explicit prepares.
+_EXPLICIT_ONLY = 2**31
+
+
 def _raw_connection():
     """The thread's psycopg connection, opened by Django if needed.
 
     The hot path talks to psycopg directly with a server-side-binding cursor, so the scan
-    statement is prepared once per connection instead of being parsed and planned per scan
-    (Django's own cursors bind on the client side). Django's per-request health check
-    (an extra ``SELECT 1`` round trip) is skipped: a dead connection fails the statement,
-    which the caller reports as 503 after closing the connection so the next scan reconnects.
+    statement is parsed and planned once per connection instead of once per scan (planning
+    this statement costs ~1.3 ms of database CPU; executing it ~0.3 ms). Django's per-request
+    health check (an extra ``SELECT 1`` round trip) is skipped: a dead connection fails the
+    statement, which the caller reports as 503 after closing the connection, so the next scan
+    reconnects.
     """
     if connection.connection is None:
         connection.ensure_connection()
-    return connection.connection
+    raw = connection.connection
+    if raw.prepare_threshold is None and settings.VARCO_SCAN_PREPARED:
+        raw.prepare_threshold = _EXPLICIT_ONLY
+    return raw
 
 
 def _answer_from_row(row) -> ScanAnswer:
