@@ -115,3 +115,18 @@ def test_a_dropped_database_connection_gives_503_then_the_retry_lands_once(event
     assert second.status_code == 200 and second.json()["status"] == "ok"
     assert door.post(SCAN_URL, body).json() == second.json()
     assert ScanLog.objects.filter(nonce="retry-me").count() == 1
+
+
+def test_the_scan_statement_is_prepared_once_per_connection(event, register):
+    """Planning the statement costs several times executing it: it must be prepared."""
+    from tests.checkin_support import WsgiClient
+
+    door_list = make_list(event)
+    _, token = make_device(event, [door_list])
+    door = Door(token, door_list, WsgiClient())
+    for index in range(3):
+        door.scan(services.ticket_code(register(email=f"p{index}@example.org")))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements "
+                       "WHERE statement LIKE 'WITH p AS (%%' AND NOT from_sql")
+        assert cursor.fetchone()[0] == 1
