@@ -22,6 +22,7 @@ its own original (the presence row remembers the last admitting nonce for that c
 from __future__ import annotations
 
 import datetime as dt
+import struct
 from dataclasses import dataclass
 
 import psycopg
@@ -37,7 +38,7 @@ from checkin import invalid_log
 from checkin.devices import ListRule
 from checkin.models import Direction, Presence, Reason, Result, ScanLog, Source
 from tickets.models import Ticket
-from tickets.signing import InvalidCode, TicketClaim, keyring, parse_code
+from tickets.signing import CODE_BYTES, CODE_LENGTH, FORMAT, InvalidCode, TicketClaim, keyring
 
 UTC = dt.UTC
 # A device clock ahead of the server's: its future times are taken as "now".
@@ -47,7 +48,9 @@ MAX_CLOCK_AHEAD = dt.timedelta(minutes=1)
 def iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not UTC:  # psycopg already gives UTC (Django's connection time zone)
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
 
 
 class ScanUnavailable(Exception):
@@ -95,13 +98,41 @@ class ScanInput:
 
 # Raw public keys for libsodium, by key id (the key ring holds cryptography key objects).
 _raw_keys: dict[int, tuple[object, bytes]] = {}
+# RFC 4648 base32 -> Python's base-32 digits (0-9A-V), so that int(text, 32) decodes in C.
+# The stdlib's b32decode is pure Python and, with the canonical re-encoding check of
+# tickets.signing.parse_code, costs more than the Ed25519 check itself.
+_TO_INT_DIGITS = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ23456701890",
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVZZZZZ",  # 0, 1, 8, 9 are not RFC 4648: made invalid
+)
+_PAYLOAD = struct.Struct(">BIIIH")
+_UNUSED_BITS = CODE_LENGTH * 5 - CODE_BYTES * 8
+
+
+def parse(code: str) -> tuple[TicketClaim, bytes, bytes]:
+    """``tickets.signing.parse_code``, faster: same accepted texts, same claims (tested)."""
+    text = code.strip().upper()
+    if len(text) != CODE_LENGTH or not (text.isascii() and text.isalnum()):
+        raise InvalidCode("not a code")
+    try:
+        value = int(text.translate(_TO_INT_DIGITS), 32)
+    except ValueError as exc:
+        raise InvalidCode("not base32") from exc
+    if value & ((1 << _UNUSED_BITS) - 1):
+        raise InvalidCode("not canonical")  # one spelling per code
+    raw = (value >> _UNUSED_BITS).to_bytes(CODE_BYTES, "big")
+    payload, signature = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
+    fmt, key_id, event_id, ticket_id, version = _PAYLOAD.unpack(payload)
+    if fmt != FORMAT:
+        raise InvalidCode("unknown format")
+    return TicketClaim(key_id, event_id, ticket_id, version), payload, signature
 
 
 def verify(code: str) -> TicketClaim:
     """``tickets.signing.verify_code`` with the event keys from the process-wide key ring,
     the Ed25519 check done by libsodium: half the CPU of OpenSSL's per-call set-up, and the
     signature check is most of a scan's CPU. Same format, same keys, same answers (tested)."""
-    claim, payload, signature = parse_code(code)
+    claim, payload, signature = parse(code)
     found = keyring.get(claim.key_id)
     if found is None:
         raise InvalidCode("unknown key")

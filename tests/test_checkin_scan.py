@@ -469,3 +469,31 @@ def test_unexpected_errors_are_a_json_500(event, door_list, ticket, monkeypatch)
     )
     assert response.status_code == 500
     assert response.json()["error"] == "server_error"
+
+
+def test_fast_parser_agrees_with_the_reference_parser(register):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from checkin.scanning import parse
+    from tickets.signing import InvalidCode, parse_code
+
+    def outcome(check, text):
+        try:
+            return check(text)
+        except InvalidCode:
+            return "invalid"
+
+    code = services.ticket_code(register())
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567abcz0189 _+-=\n"
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet=alphabet, min_size=125, max_size=129), st.integers(0, 126),
+           st.sampled_from("ABQ7Z2a0_ "))
+    def check(noise, position, char):
+        variant = code[:position] + char + code[position + 1:]
+        for text in (noise, variant, code, " " + code.lower() + "\n", code[:-1] + "B"):
+            assert outcome(parse, text) == outcome(parse_code, text)
+
+    check()
+    assert outcome(parse, code) != "invalid"
