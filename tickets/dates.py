@@ -2,7 +2,7 @@
 
 The PDF ticket, the e-mail, the calendar entry's description and the attendee pages all say
 the date the same way, so it is written in one place: e.g. "venerdì 22 settembre 2017,
-09:30–17:00" in Italian, "Friday 22 September 2017, 09:30–17:00" in English.
+09:30-17:00" in Italian, "Friday 22 September 2017, 09:30-17:00" in English.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ def local_span(event: Event) -> tuple[dt.datetime, dt.datetime]:
     return event.start.astimezone(tz), event.end.astimezone(tz)
 
 
+DASH = "\u2013"  # en dash, as typography wants between times
+
+
 def _day(value: dt.datetime, language: str) -> str:
     with translation.override(language):
         text = formats.date_format(value, "l j F Y")
@@ -30,5 +33,5 @@ def _day(value: dt.datetime, language: str) -> str:
 def event_when(event: Event, language: str) -> str:
     start, end = local_span(event)
     if start.date() == end.date():
-        return f"{_day(start, language)}, {start:%H:%M}–{end:%H:%M}"
-    return f"{_day(start, language)} {start:%H:%M} – {_day(end, language)} {end:%H:%M}"
+        return f"{_day(start, language)}, {start:%H:%M}{DASH}{end:%H:%M}"
+    return f"{_day(start, language)} {start:%H:%M} {DASH} {_day(end, language)} {end:%H:%M}"

@@ -202,8 +202,30 @@ def _qr_widths(modules: int, size: float) -> list[str]:
     return [f"{i * step:.3f}" for i in range(modules + 1)]
 
 
-def _fit(text: str, font: str, size: float, width: float, lines: int) -> list[str]:
-    return simpleSplit(text, font, size, width)[:lines] or [""]
+def _fit(text: str, font: str, sizes: tuple[float, ...], width: float) -> tuple[float, list[str]]:
+    """The largest size at which ``text`` fits one line, else two lines at the smallest.
+
+    Names are never cut short: a third line, if ever needed, is joined into the second
+    (which then runs long rather than losing part of a name).
+    """
+    for size in sizes:
+        if pdfmetrics.stringWidth(text, font, size) <= width:
+            return size, [text]
+    size = sizes[-1]
+    lines = simpleSplit(text, font, size, width) or [""]
+    if len(lines) > 2:
+        lines = [lines[0], " ".join(lines[1:])]
+    return size, lines
+
+
+def _draw_fitted(canvas: Canvas, text: str, preferred: str, sizes: tuple[float, ...],
+                 x: float, y: float, width: float) -> None:
+    font = _font_for(text, preferred)
+    size, lines = _fit(text, font, sizes, width)
+    canvas.setFont(font, size)
+    for line in lines:
+        canvas.drawString(x, y, line)
+        y -= size * 1.15
 
 
 def render_ticket_pdf(ticket: Ticket, code: str) -> bytes:
@@ -249,19 +271,12 @@ def render_ticket_pdf(ticket: Ticket, code: str) -> bytes:
     # The QR code, then the attendee's details beside it.
     canvas.setFillColor(HexColor("#000000"))
     canvas.addLiteral(_qr_operators(qr_matrix(code), QR_X, qr_top, QR_SIZE))
-    name_font = _font_for(attendee.name, BOLD)
-    y = qr_top - 13 * mm
-    for line in _fit(attendee.name, name_font, 17, DETAILS_W, 1):
-        canvas.setFont(name_font, 17)
-        canvas.drawString(DETAILS_X, y, line)
-    organisation = attendee.organisation or "—"
-    org_font = _font_for(organisation, REGULAR)
-    canvas.setFont(org_font, 12)
-    canvas.drawString(DETAILS_X, qr_top - 29 * mm, _fit(organisation, org_font, 12, DETAILS_W,
-                                                        1)[0])
-    type_name = ticket.ticket_type.localized_name(language)
-    canvas.setFont(_font_for(type_name, REGULAR), 12)
-    canvas.drawString(DETAILS_X, qr_top - 43 * mm, type_name)
+    _draw_fitted(canvas, attendee.name, BOLD, (17, 15, 13, 11), DETAILS_X, qr_top - 13 * mm,
+                 DETAILS_W)
+    _draw_fitted(canvas, attendee.organisation or "—", REGULAR, (12, 11, 10, 9), DETAILS_X,
+                 qr_top - 29 * mm, DETAILS_W)
+    _draw_fitted(canvas, ticket.ticket_type.localized_name(language), REGULAR, (12, 10),
+                 DETAILS_X, qr_top - 43 * mm, DETAILS_W)
     canvas.setFont(BOLD, 20)
     canvas.drawString(DETAILS_X, qr_top - 59 * mm, ticket.reference)
     canvas.setFillColor(GREY)
