@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import os
 import socket
 import threading
@@ -16,6 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
+
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
 
 
 def free_port() -> int:
