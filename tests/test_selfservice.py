@@ -70,7 +70,7 @@ def test_field_errors_are_shown_next_to_the_fields(browser, event, ticket_type):
     page = response.content.decode()
     assert 'role="alert"' in page
     assert 'aria-invalid="true"' in page and 'id="id_email-error"' in page
-    assert "Questo campo è obbligatorio." in page  # Django's own Italian
+    assert "Nome e cognome: Campo obbligatorio." in page  # Django's own Italian
     assert not Attendee.objects.exists()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -73,10 +74,8 @@ class Worker:
             except (subprocess.TimeoutExpired, ProcessLookupError):
                 self.kill()
         # Pool children of a killed parent may linger a moment; make sure none survive.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self._log.close()
 
     def log_tail(self, lines: int = 40) -> str:
