@@ -278,3 +278,39 @@ def test_file_backend_in_embedded_mode(issue, settings, tmp_path):
     message = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
     assert message["X-Varco-Ticket"] == f"{ticket.pk}.1"
     assert Delivery.objects.get(ticket=ticket).state == State.SENT
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_never_send_the_same_delivery_twice(register, smtp_sink, settings):
+    """Four workers (threads, each its own PostgreSQL connection) race for the same rows."""
+    import threading
+
+    from django.db import connection
+
+    settings.VARCO_SEND_ON_ISSUE = False
+
+    tickets = [register(email=f"race{i}@example.org") for i in range(40)]
+    rows = Delivery.objects.bulk_create(
+        [delivery._new_delivery(t, Delivery.Reason.ISSUED) for t in tickets]
+    )
+    ids = [row.pk for row in rows]
+    barrier = threading.Barrier(4)
+    results = []
+
+    def work(order):
+        try:
+            barrier.wait()
+            results.append(delivery.send_batch(order, top_up=40))
+        finally:
+            connection.close()
+
+    orders = [ids, ids[::-1], ids[10:] + ids[:10], ids[25:] + ids[:25]]
+    threads = [threading.Thread(target=work, args=(order,)) for order in orders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(len(r.sent) for r in results) == 40
+    assert smtp_sink.per_ticket() == {f"{t.pk}.1": 1 for t in tickets}
+    assert set(Delivery.objects.values_list("state", "attempts")) == {("sent", 1)}

@@ -29,7 +29,6 @@ import qrcode
 import qrcode.constants
 from django.utils import translation
 from django.utils.translation import gettext as _
-from reportlab import rl_config
 from reportlab.lib.colors import Color, HexColor
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -60,8 +59,6 @@ LIGHT = HexColor("#e8eef6")
 @functools.cache
 def _fonts() -> frozenset[int]:
     """Register the fonts once per process; return the code points DejaVu Sans covers."""
-    # Binary (deflated) streams instead of ASCII85 text: a third smaller, and faster.
-    rl_config.useA85 = 0
     regular = TTFont(REGULAR, str(FONT_DIR / "DejaVuSans.ttf"))
     pdfmetrics.registerFont(regular)
     pdfmetrics.registerFont(TTFont(BOLD, str(FONT_DIR / "DejaVuSans-Bold.ttf")))
