@@ -44,10 +44,7 @@ def ticket_message(delivery: Delivery) -> EmailMultiAlternatives:
         subject = _("Your ticket for %(event)s") % {"event": event.name}
         text = render_to_string("tickets/email/ticket.txt", context)
         html = render_to_string("tickets/email/ticket.html", context)
-        calendar_entry = ics.event_ics(
-            event, f"{context['when']}\n{_('Reference')}: {ticket.reference}",
-            context["ticket_url"],
-        )
+        calendar_entry = ics.event_ics(event, context["when"])
     message = EmailMultiAlternatives(
         subject=subject.replace("\n", " "),
         body=text,
