@@ -7,8 +7,7 @@
    rendered + e-mailed by ``python -m worker --concurrency 2`` (2 worker processes) on Redis to
    a local SMTP sink (a minimal asyncio SMTP server in this process, counting messages).
    Prints tickets/s, the workers' RSS at start, peak and end, and the targets: render <= 1.3x
-   the floor; end-to-end
-   >= 60% of the 2-core render-floor rate.
+   the floor; end-to-end >= 60% of the 2-core render-floor rate.
 
 Needs PostgreSQL and Redis: BENCH_DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/varco_bench, created if missing, flushed each run),
