@@ -63,6 +63,7 @@ class SinkHandler:
     refuse_data: str | None = None
     refused: int = 0
     permanent: dict[str, str] = field(default_factory=dict)  # address -> 5xx answer
+    hang_up_after_data: bool = False  # accept the message, then drop the line unanswered
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -84,6 +85,8 @@ class SinkHandler:
         message = email.message_from_bytes(raw, policy=email.policy.default)
         with self.lock:
             self.messages.append(Received(list(envelope.rcpt_tos), message, raw))
+        if self.hang_up_after_data:  # the in-doubt instant: stored, but no "250" comes back
+            server.transport.abort()
         return "250 2.0.0 Message accepted for delivery"
 
     def per_ticket(self) -> Counter:

@@ -246,6 +246,26 @@ def test_in_doubt_rule_resends_with_the_same_message_id(register, smtp_sink, set
     assert ids == [row.message_id, row.message_id]  # the receiver can de-duplicate
 
 
+def test_connection_lost_after_hand_over_is_in_doubt_and_resent_with_same_id(register,
+                                                                              smtp_sink):
+    """The server stored the message but the line dropped before its "250" came back."""
+    ticket = register()
+    [pk] = delivery.queue_tickets([ticket])
+    smtp_sink.hang_up_after_data = True
+    result = delivery.send_batch([pk])
+    assert result.in_doubt == [pk] and pk in result.retry
+    row = Delivery.objects.get(pk=pk)
+    assert (row.state, row.in_doubt_count, row.attempts) == (State.IN_DOUBT, 1, 1)
+    assert "re-sent with the same Message-ID" in row.last_error
+    assert smtp_sink.count() == 1  # it had arrived
+    smtp_sink.hang_up_after_data = False
+    Delivery.objects.filter(pk=pk).update(next_attempt_at=timezone.now())
+    assert delivery.send_batch([pk]).sent == [pk]
+    row.refresh_from_db()
+    assert (row.state, row.attempts) == (State.SENT, 2)
+    assert [m.message_id for m in smtp_sink.messages] == [row.message_id] * 2
+
+
 def test_sweep_creates_missing_deliveries_for_recent_tickets(register, smtp_sink, settings):
     ticket = register()  # its hook never ran (the process "died" after the commit)
     Ticket.objects.filter(pk=ticket.pk).update(
