@@ -334,3 +334,14 @@ def test_concurrent_workers_never_send_the_same_delivery_twice(register, smtp_si
     assert sum(len(r.sent) for r in results) == 40
     assert smtp_sink.per_ticket() == {f"{t.pk}.1": 1 for t in tickets}
     assert set(Delivery.objects.values_list("state", "attempts")) == {("sent", 1)}
+
+
+def test_queue_unsent_handles_large_events(event, ticket_type, settings):
+    """More tickets than one query may name (SQLite's expression limits) are all queued."""
+    settings.VARCO_SEND_ON_ISSUE = False
+    for i in range(1100):
+        services.register(event, services.Registration(f"P{i}", f"p{i}@example.org"))
+    ids = delivery.queue_unsent(event)
+    assert len(ids) == 1100
+    assert delivery.queue_unsent(event) == ids  # idempotent: the same open deliveries
+    assert Delivery.objects.count() == 1100

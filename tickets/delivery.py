@@ -113,11 +113,11 @@ def queue_tickets(tickets: Iterable[Ticket], reason: str = Delivery.Reason.ISSUE
         Delivery.objects.bulk_create(
             [_new_delivery(t, reason) for t in tickets], ignore_conflicts=True, batch_size=500
         )
-        wanted = Q()
-        for ticket in tickets:
-            wanted |= Q(ticket_id=ticket.pk, version=ticket.version)
-        ids = list(
-            Delivery.objects.filter(wanted, state__in=OPEN).values_list("pk", flat=True)
+        versions = {t.pk: t.version for t in tickets}
+        rows = Delivery.objects.filter(ticket_id__in=list(versions), state__in=OPEN)
+        ids = sorted(
+            pk for pk, ticket_id, version in rows.values_list("pk", "ticket_id", "version")
+            if versions[ticket_id] == version
         )
     transaction.on_commit(lambda: publish(ids))
     return ids
@@ -161,18 +161,13 @@ def queue_unsent(event: Event) -> list[int]:
     A ticket whose automatic delivery failed is queued again as a ``resend``.
     """
     ids: list[int] = []
-    tickets = unsent_tickets(event).select_related("attendee")
-    failed_before = set(
+    tickets = list(unsent_tickets(event).select_related("attendee").order_by("serial"))
+    issued_before = set(
         Delivery.objects.filter(ticket__event=event, reason=Delivery.Reason.ISSUED)
         .values_list("ticket_id", "version")
     )
-    batch: list[Ticket] = []
-    for ticket in tickets.iterator(chunk_size=1000):
-        batch.append(ticket)
-        if len(batch) == 1000:
-            ids += _queue_mixed(batch, failed_before)
-            batch = []
-    ids += _queue_mixed(batch, failed_before)
+    for start in range(0, len(tickets), 1000):
+        ids += _queue_mixed(tickets[start : start + 1000], issued_before)
     open_ids = Delivery.objects.filter(ticket__event=event, state__in=OPEN)
     return sorted(set(ids) | set(open_ids.values_list("pk", flat=True)))
 
