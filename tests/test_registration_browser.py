@@ -55,6 +55,8 @@ def test_register_on_a_phone_and_receive_the_ticket(live_server, chromium_page, 
     alert = page.get_by_role("alert")
     assert alert.is_visible() and "Please check the form" in alert.inner_text()
     assert page.get_by_label("E-mail").get_attribute("aria-invalid") == "true"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "registration-errors.png"), full_page=True)
 
     page.get_by_label("Full name").fill("Chiara Verdi")
     page.get_by_label("E-mail").fill("chiara.verdi@example.org")
@@ -62,7 +64,6 @@ def test_register_on_a_phone_and_receive_the_ticket(live_server, chromium_page, 
     page.get_by_role("button", name="Register and get my ticket").click()
     page.get_by_role("heading", name="You are registered").wait_for()
     assert "chiara.verdi@example.org" in page.content()
-    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "registration-confirmed.png"), full_page=True)
 
     assert smtp_sink.wait_for(1, timeout=30)
