@@ -272,3 +272,11 @@ VARCO_DELIVERY_BATCH_SIZE = env_int("VARCO_DELIVERY_BATCH_SIZE", 50)
 # A delivery still "queued" or "sending" after this many seconds is re-queued by the sweep.
 VARCO_DELIVERY_STALE_SECONDS = env_int("VARCO_DELIVERY_STALE_SECONDS", 90)
 VARCO_DELIVERY_MAX_ATTEMPTS = env_int("VARCO_DELIVERY_MAX_ATTEMPTS", 8)
+# How often the sweep looks for lost deliveries (beat, embedded in `python -m worker`).
+VARCO_DELIVERY_SWEEP_SECONDS = env_int("VARCO_DELIVERY_SWEEP_SECONDS", 30)
+# First retry delay after a temporary SMTP error; doubles per attempt, capped at 15 minutes.
+VARCO_DELIVERY_RETRY_BASE_SECONDS = env_int("VARCO_DELIVERY_RETRY_BASE_SECONDS", 30)
+# E-mail every ticket when it is issued or reissued (off: only `issue_tickets` sends).
+VARCO_SEND_ON_ISSUE = env_bool("VARCO_SEND_ON_ISSUE", True)
+# Domain of the Message-IDs of ticket e-mails (default: the domain of DEFAULT_FROM_EMAIL).
+VARCO_MESSAGE_ID_DOMAIN = os.environ.get("VARCO_MESSAGE_ID_DOMAIN", "")
