@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/v1/", include("tickets.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("checkin.attendance_urls")),
     path("", include("tickets.urls")),
 ]
