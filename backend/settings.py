@@ -233,6 +233,13 @@ VARCO_DELIVERY_BATCH_SIZE = env_int("VARCO_DELIVERY_BATCH_SIZE", 50)
 # A delivery still "queued" or "sending" after this many seconds is re-queued by the sweep.
 VARCO_DELIVERY_STALE_SECONDS = env_int("VARCO_DELIVERY_STALE_SECONDS", 90)
 VARCO_DELIVERY_MAX_ATTEMPTS = env_int("VARCO_DELIVERY_MAX_ATTEMPTS", 8)
+
+# Check-in: how long a process trusts its cached copy of a device (revocation, list edits take
+# this long to reach other processes), and how often rows of invalid-code scans are written in
+# a batch (0 = at once).
+VARCO_DEVICE_CACHE_SECONDS = env_int("VARCO_DEVICE_CACHE_SECONDS", 5)
+VARCO_INVALID_SCAN_FLUSH_SECONDS = float(os.environ.get("VARCO_INVALID_SCAN_FLUSH_SECONDS", "1"))
+
 # Live attendance (checkin/attendance.py): how often the figures catch up with the scan log,
 # and how many dashboard streams a web process serves (each holds one of its threads).
 VARCO_ATTENDANCE_TICK_MS = env_int("VARCO_ATTENDANCE_TICK_MS", 250)

@@ -126,3 +126,15 @@ def register(event, ticket_type):
         )
 
     return _register
+
+
+@pytest.fixture(autouse=True)
+def _checkin_inline(settings):
+    """Invalid-code scans are logged at once (no background flush thread) and every test
+    starts with an empty device cache."""
+    settings.VARCO_INVALID_SCAN_FLUSH_SECONDS = 0
+    from checkin.devices import device_cache
+
+    device_cache.clear()
+    yield
+    device_cache.clear()
