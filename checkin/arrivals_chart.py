@@ -47,8 +47,12 @@ def render(
     subtitle: str = "",
     legend: tuple[str, str] = ("", ""),
     label: str = "Arrivals per 5 minutes",
+    now: dt.datetime | None = None,
 ) -> str:
-    """SVG markup for ``arrivals`` (the API object); ``legend`` names (bars, cumulative line)."""
+    """SVG markup for ``arrivals`` (the API object); ``legend`` names (bars, cumulative line).
+
+    With ``now`` inside the window, the cumulative line stops there (the future is not flat).
+    """
     buckets = arrivals["buckets"]
     counts = [b["count"] for b in buckets]
     n = max(len(counts), 1)
@@ -114,6 +118,8 @@ def render(
     running = 0
     points = [f"{MARGIN_LEFT},{_fmt(y(0, cum_max))}"]
     for i, count in enumerate(counts):
+        if now is not None and dt.datetime.fromisoformat(buckets[i]["start"]) > now:
+            break
         running += count
         points.append(f"{_fmt(MARGIN_LEFT + (i + 1) * bar_w)},{_fmt(y(running, cum_max))}")
     out.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="{LINE_COLOUR}" '

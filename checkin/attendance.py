@@ -358,7 +358,7 @@ def _rows(queryset) -> list[_Row]:
     return [_Row(*values) for values in queryset.values_list(*_LOG_COLUMNS)]
 
 
-class _Hub:
+class Hub:
     """The process's aggregates and the log reader they share; every method holds ``lock``."""
 
     def __init__(self) -> None:
@@ -565,7 +565,7 @@ class _Hub:
             self.poll()
 
 
-hub = _Hub()
+hub = Hub()
 
 
 def reset() -> None:
@@ -750,7 +750,7 @@ def _live_view(state: _EventState, now: dt.datetime) -> LiveView:
     payload = {
         "attendance": figures,
         "feed": _feed(state, devices),
-        "chart": arrivals_chart.render(figures["arrivals"]),
+        "chart": arrivals_chart.render(figures["arrivals"], now=now),
     }
     as_of = figures.pop("as_of")
     digest = hashlib.sha1(
@@ -779,12 +779,17 @@ def _current_view(state: _EventState) -> LiveView:
 # --- the selectors the views call -------------------------------------------------------------
 
 
-def attendance(event: Event) -> dict:
-    """The attendance figures of ``event``, at most one tick old."""
-    with hub.lock:
-        state = hub.state_for(event)
-        hub.refresh(max_age=_tick())
-        state = hub.states.get(event.pk) or hub.state_for(event)
+def attendance(event: Event, *, using: Hub | None = None) -> dict:
+    """The attendance figures of ``event``, at most one tick old.
+
+    ``using``: another aggregate than the process's (tests compare one that watched a history
+    with one built afterwards).
+    """
+    h = using or hub
+    with h.lock:
+        h.state_for(event)
+        h.refresh(max_age=_tick())
+        state = h.states.get(event.pk) or h.state_for(event)
         figures = dict(_current_view(state).payload["attendance"])
     figures["as_of"] = iso(dt.datetime.now(UTC))
     return figures
@@ -814,7 +819,8 @@ def wait_for_change(event: Event, version: int, timeout: float) -> LiveView | No
             now = time.monotonic()
             if now >= deadline:
                 return None
-            due = hub.last_poll + _tick()
+            # (A floor on the wait: a zero tick means "read on demand", not "spin".)
+            due = hub.last_poll + max(_tick(), 0.05)
             if now >= due:
                 try:
                     hub.poll()

@@ -15,7 +15,7 @@ import io
 from collections.abc import Iterable, Iterator
 
 from django.utils import translation
-from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from checkin import arrivals_chart, attendance
 from checkin.models import Direction, Presence, Result, ScanLog
@@ -139,7 +139,9 @@ def arrivals_svg(event: Event, language: str) -> str:
     start = event.start.astimezone(event.tzinfo)
     end = event.end.astimezone(event.tzinfo)
     with translation.override(language):
-        subtitle = _("%(date)s, %(start)s-%(end)s · %(count)s checked in of %(registered)s") % {
+        subtitle = pgettext(
+            "attendance", "%(date)s, %(start)s-%(end)s · %(count)s checked in of %(registered)s"
+        ) % {
             "date": start.strftime("%d/%m/%Y"),
             "start": f"{start:%H:%M}",
             "end": f"{end:%H:%M}",
@@ -150,6 +152,10 @@ def arrivals_svg(event: Event, language: str) -> str:
             figures["arrivals"],
             title=event.name,
             subtitle=subtitle,
-            legend=(_("Arrivals per 5 minutes"), _("Checked in (total)")),
-            label=_("Arrivals per 5 minutes"),
+            legend=(
+                pgettext("attendance", "Arrivals per 5 minutes"),
+                pgettext("attendance", "Checked in (total)"),
+            ),
+            label=pgettext("attendance", "Arrivals per 5 minutes"),
+            now=dt.datetime.now(dt.UTC),
         )

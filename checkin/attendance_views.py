@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import translation
-from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -191,31 +191,42 @@ def dashboard(request: HttpRequest, event_id: int) -> HttpResponse:
 
 
 def _labels() -> dict:
-    """Words the page's script writes, in the page's language."""
+    """Words the page's script writes, in the page's language.
+
+    Every string of the dashboard has the "attendance" context, so its translations never
+    collide with the same English word elsewhere in Varco (e.g. on the door page).
+    """
     return {
         "reason": {
-            "already_checked_in": _("already checked in"),
-            "invalid": _("invalid code"),
-            "unknown": _("unknown ticket"),
-            "revoked": _("revoked ticket"),
-            "wrong_event": _("another event"),
-            "not_allowed": _("not allowed here"),
-            "closed": _("list closed"),
+            "already_checked_in": pgettext("attendance", "already checked in"),
+            "invalid": pgettext("attendance", "invalid code"),
+            "unknown": pgettext("attendance", "unknown ticket"),
+            "revoked": pgettext("attendance", "revoked ticket"),
+            "wrong_event": pgettext("attendance", "another event"),
+            "not_allowed": pgettext("attendance", "not allowed here"),
+            "closed": pgettext("attendance", "list closed"),
         },
-        "direction": {"entry": _("entry"), "exit": _("exit"), "annul": _("undo")},
-        "source": {"scan": _("scan"), "manual": _("manual"), "offline": _("offline")},
-        "ok": _("admitted"),
-        "manual": _("Manual check-in"),
-        "annulled": _("undone"),
-        "conflict": _("conflict"),
-        "unknown_person": _("unreadable code"),
-        "live": _("Live"),
-        "polling": _("Updating every few seconds"),
-        "offline": _("Connection lost, retrying…"),
-        "updated": _("Updated"),
-        "per_minute": _("/min"),
-        "none": _("Nothing yet"),
-        "outside": _("arrivals outside the event's day"),
+        "direction": {
+            "entry": pgettext("attendance", "entry"),
+            "exit": pgettext("attendance", "exit"),
+            "annul": pgettext("attendance", "undo"),
+        },
+        "source": {
+            "scan": pgettext("attendance", "scan"),
+            "manual": pgettext("attendance", "manual"),
+            "offline": pgettext("attendance", "offline"),
+        },
+        "ok": pgettext("attendance", "admitted"),
+        "manual": pgettext("attendance", "Manual check-in"),
+        "annulled": pgettext("attendance", "undone"),
+        "conflict": pgettext("attendance", "conflict"),
+        "unknown_person": pgettext("attendance", "unreadable code"),
+        "live": pgettext("attendance", "Live"),
+        "polling": pgettext("attendance", "Updating every second"),
+        "offline": pgettext("attendance", "Connection lost, retrying…"),
+        "per_minute": pgettext("attendance", "/min"),
+        "none": pgettext("attendance", "Nothing yet"),
+        "outside": pgettext("attendance", "Arrivals outside the event's day:"),
     }
 
 

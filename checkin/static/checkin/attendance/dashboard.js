@@ -8,7 +8,8 @@
   const lang = document.documentElement.lang || "it";
   const number = new Intl.NumberFormat(lang);
   const clock = new Intl.DateTimeFormat(lang, {
-    hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone: config.timezone,
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+    timeZone: config.timezone,
   });
   const POLL_MS = 1000;
   const SSE_RETRY_MS = 60000;
@@ -60,7 +61,7 @@
     $("chart").innerHTML = payload.chart;
     const outside = $("outside");
     outside.hidden = !a.arrivals.outside;
-    outside.textContent = `${number.format(a.arrivals.outside)} ${L.outside}`;
+    outside.textContent = `${L.outside} ${number.format(a.arrivals.outside)}`;
     renderFeed(payload.feed);
     renderGates(a.by_gate);
     renderReasons(a.rejected);
