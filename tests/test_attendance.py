@@ -222,6 +222,7 @@ def test_incremental_figures_match_a_rebuild_over_a_random_history(
     reissues in a random order over two lists: after every few steps the aggregate that
     watched (one tick per step) equals one built from scratch."""
     monkeypatch.setattr(attendance, "MIN_REBUILD_INTERVAL", 0)
+    monkeypatch.setattr(attendance, "SYNC_SECONDS", 0)  # registrations: seen at once
     event = live_event
     rng = random.Random(20170922)
     hall = make_list(event, "Ingresso", allow_reentry=True, allow_exit=True)

@@ -77,6 +77,8 @@ def server(tmp_path):
         "GUNICORN_WORKERS": "1",
         "GUNICORN_THREADS": "4",
         "VARCO_LIVE_STREAMS_PER_PROCESS": "1",
+        # A closed browser's stream is noticed at the next heartbeat: keep shutdown quick.
+        "VARCO_LIVE_HEARTBEAT_SECONDS": "1",
         "DJANGO_SETTINGS_MODULE": "backend.settings",
     }
     export = tmp_path / "demo"

@@ -192,7 +192,7 @@ def test_polling_answers_unchanged_until_a_scan(live_event, session, people, doo
     ticket = people(1)
     first = session.get(url).json()
     assert first["attendance"]["checked_in"] == 0
-    assert set(first) == {"attendance", "feed", "chart", "etag"}
+    assert set(first) == {"attendance", "feed", "chart", "etag", "seq"}
     assert session.get(url, {"since": first["etag"]}).json() == {
         "etag": first["etag"], "unchanged": True}
     door.scan(services.ticket_code(ticket))
@@ -202,6 +202,20 @@ def test_polling_answers_unchanged_until_a_scan(live_event, session, people, doo
     assert after["feed"][0]["name"] == "Persona 1"
     assert after["feed"][0]["gate"] == "Ingresso A"
     assert after["chart"].startswith("<svg")
+    assert after["seq"] == ScanLog.objects.get().pk
+
+
+def _close(response) -> None:
+    """Close a stream the test stopped reading, as the test client would after reading it all
+    (without letting ``request_finished`` close the test's database connection)."""
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
 
 
 def _next(iterator) -> str:
@@ -232,7 +246,7 @@ def test_stream_pushes_a_scan_within_a_second(live_event, session, people, door,
     assert update["attendance"]["checked_in"] == 1
     assert update["attendance"]["inside"] == 1
     assert update["feed"][0]["result"] == "ok"
-    response.close()
+    _close(response)
     assert attendance_stream.slots.open == 0
 
 
@@ -259,10 +273,10 @@ def test_streams_per_process_are_bounded(live_event, session, settings):
     assert refused.status_code == 503
     assert refused["Retry-After"] == "30"
     assert refused.json()["error"] == "busy"
-    first.close()  # closed before a single byte was read: the slot still comes back
+    _close(first)  # closed before a single byte was read: the slot still comes back
     again = session.get(url)
     assert again.status_code == 200
-    again.close()
+    _close(again)
     assert attendance_stream.slots.open == 0
 
 
