@@ -58,5 +58,10 @@ lint: dev-install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+## make bench-attendance: live dashboards under a scan load (PostgreSQL, gunicorn; not in CI).
+## BENCH_DATABASE_URL names a database it may empty and fill (default varco_bench_attendance).
+bench-attendance: dev-install
+	$(PY) -m checkin.attendance_bench $(BENCH_ARGS)
+
 clean:
 	rm -rf var/varco.sqlite3 var/broker var/cache var/mail var/static

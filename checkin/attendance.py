@@ -3,7 +3,7 @@
 How the figures stay cheap (issue: "never a scan of the whole log per update")
 -------------------------------------------------------------------------------
 Each web process keeps, per event being watched, an in-memory aggregate that is brought up to
-date *incrementally*, at most once per tick (``VARCO_ATTENDANCE_TICK_MS``, 250 ms), and only
+date *incrementally*, at most once per tick (``VARCO_ATTENDANCE_TICK_MS``, 500 ms), and only
 while someone is reading it:
 
 * **Who came, who is in** comes from ``Presence`` (the state the scan path keeps, one row per
@@ -58,6 +58,7 @@ import zoneinfo
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -91,12 +92,11 @@ MIN_REBUILD_INTERVAL = 5.0
 
 REASONS = [r.value for r in Reason]
 
-# Columns read from the log for each new row: the row itself and the attendee's name for the
-# feed (left joins by primary key). What an annul row undoes is read separately (they are rare).
+# Columns read from the log for each new row (no join). Names (for the feed), the first entry
+# of a conflict and what an annul row undoes are read afterwards for the few rows that need them.
 _LOG_COLUMNS = (
     "id", "event_id", "list_id", "device_id", "user_id", "ticket_id", "direction", "result",
-    "reason", "source", "scanned_at", "received_at", "conflict", "first_checked_in_at",
-    "annuls_id", "ticket__attendee__name", "ticket__attendee__organisation",
+    "reason", "source", "scanned_at", "conflict", "annuls_id",
 )
 _ANNULLED_COLUMNS = ("id", "device_id", "direction", "result", "ticket_id")
 
@@ -116,9 +116,12 @@ def _bucket(value: dt.datetime, seconds: int) -> int:
     return epoch - epoch % seconds
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
-    """One attendee's contribution to the figures."""
+class Person(NamedTuple):
+    """One attendee's contribution to the figures.
+
+    A tuple of plain values, which the garbage collector stops tracking: 20,000 of them cost
+    no collection time.
+    """
 
     organisation: str
     ticket_type_id: int | None
@@ -142,12 +145,12 @@ class _Row:
     reason: str | None
     source: str
     scanned_at: dt.datetime
-    received_at: dt.datetime
     conflict: bool
-    first_checked_in_at: dt.datetime | None
     annuls_id: int | None
-    name: str | None
-    organisation: str | None
+    # Read afterwards, only for the rows the feed or the conflict list will show.
+    name: str | None = None
+    organisation: str | None = None
+    first_checked_in_at: dt.datetime | None = None
     # For an annul row: the undone scan's device, direction, result and ticket.
     annuls_device_id: int | None = None
     annuls_direction: str | None = None
@@ -186,7 +189,7 @@ class _EventState:
     people: dict[int, Person] = field(default_factory=dict)
     # What scans do not change, kept to rebuild an attendee's record from presences alone.
     tickets: dict[int, tuple[int, int, str]] = field(default_factory=dict)  # attendee, type, status
-    attendee_tickets: dict[int, list[int]] = field(default_factory=dict)
+    attendee_tickets: dict[int, tuple[int, ...]] = field(default_factory=dict)
     organisations: dict[int, str] = field(default_factory=dict)
     last_serial: int = 0
     issued_seen: int = 0  # the event's issued_count when last compared
@@ -220,7 +223,9 @@ class _EventState:
         attendees = set()
         for ticket_id, attendee_id, type_id, status, organisation in rows:
             if ticket_id not in self.tickets:
-                self.attendee_tickets.setdefault(attendee_id, []).append(ticket_id)
+                self.attendee_tickets[attendee_id] = (
+                    *self.attendee_tickets.get(attendee_id, ()), ticket_id
+                )
             self.tickets[ticket_id] = (attendee_id, type_id, status)
             self.organisations[attendee_id] = organisation or ""
             attendees.add(attendee_id)
@@ -409,6 +414,33 @@ def _rows(queryset) -> list[_Row]:
             if row.annuls_id in found:
                 (row.annuls_device_id, row.annuls_direction, row.annuls_result,
                  row.annuls_ticket_id) = found[row.annuls_id]
+    # Names for what the dashboard lists: each event's last FEED_LENGTH rows and conflicts.
+    shown: list[_Row] = []
+    per_event: Counter = Counter()
+    for row in reversed(rows):
+        per_event[row.event_id] += 1
+        if per_event[row.event_id] <= FEED_LENGTH or row.conflict:
+            shown.append(row)
+    tickets = {row.ticket_id or row.annuls_ticket_id for row in shown} - {None}
+    if tickets:
+        names = {
+            pk: (name, organisation)
+            for pk, name, organisation in Ticket.objects.filter(pk__in=tickets).values_list(
+                "pk", "attendee__name", "attendee__organisation"
+            )
+        }
+        for row in shown:
+            row.name, row.organisation = names.get(row.ticket_id or row.annuls_ticket_id,
+                                                   (None, None))
+    conflicts = [row for row in shown if row.conflict]
+    if conflicts:
+        first = dict(
+            ScanLog.objects.filter(pk__in=[row.id for row in conflicts]).values_list(
+                "id", "first_checked_in_at"
+            )
+        )
+        for row in conflicts:
+            row.first_checked_in_at = first.get(row.id)
     return rows
 
 

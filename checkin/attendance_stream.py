@@ -7,9 +7,9 @@ streams (beyond that it answers 503 at once and the page polls instead); a strea
 less busy process); and a comment line every ``VARCO_LIVE_HEARTBEAT_SECONDS`` keeps proxies from
 closing an idle stream and makes a vanished client fail a write, which frees its thread.
 
-A stream pushes the full dashboard payload when the figures change, at most every
-``MIN_PUSH_SECONDS`` (a busy door changes them on every tick; a phone on the venue's Wi-Fi need
-not receive four updates a second).
+A stream pushes the full dashboard payload when the figures change, so at most once per tick
+(``VARCO_ATTENDANCE_TICK_MS``): the tick is both the freshness bound and the update rate, and
+the process serialises each payload once for all its streams.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from django.conf import settings
 from checkin import attendance
 from tickets.models import Event
 
-MIN_PUSH_SECONDS = 0.5
 RETRY_MS = 2000  # EventSource's reconnection delay
 
 
@@ -71,7 +70,6 @@ class EventStream:
         yield f"retry: {RETRY_MS}\n\n".encode()
         view = attendance.live_view(self.event)
         yield _message(view)
-        pushed = time.monotonic()
         while not self._closed:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -80,13 +78,8 @@ class EventStream:
             if newer is None:
                 yield b": keep-alive\n\n"
                 continue
-            pause = MIN_PUSH_SECONDS - (time.monotonic() - pushed)
-            if pause > 0:
-                time.sleep(pause)
-                newer = attendance.wait_for_change(self.event, view.version, 0) or newer
             view = newer
             yield _message(view)
-            pushed = time.monotonic()
 
     def close(self) -> None:
         if not self._closed:

@@ -52,7 +52,7 @@ class _OrganiserAPIView(APIView):
 
 
 class AttendanceView(_OrganiserAPIView):
-    """Live attendance of one event (figures at most a quarter of a second old)."""
+    """Live attendance of one event (figures at most half a second old)."""
 
     @extend_schema(responses={200: AttendanceSerializer}, operation_id="event_attendance")
     def get(self, request: Request, event_id: int) -> Response:
