@@ -206,6 +206,7 @@ class _EventState:
     version: int = 0
     last_row_id: int = 0  # the highest scan-log id counted (the payload's "seq")
     built_at: float = 0.0
+    built_at_wall: dt.datetime = field(default_factory=lambda: dt.datetime.now(UTC))
     rebuild_wanted: bool = False
     last_read: float = 0.0
     view: LiveView | None = None
@@ -461,6 +462,8 @@ class Hub:
             self.states: dict[int, _EventState] = {}
             self.last_poll = 0.0
             self.last_sync = 0.0
+            # When the figures were last brought up to date with the database.
+            self.checked_at = dt.datetime.now(UTC)
             self.changed.notify_all()
 
     # --- building an event's aggregate ------------------------------------------------------
@@ -503,6 +506,7 @@ class Hub:
                 break
             after = rows[-1].id
         state.built_at = time.monotonic()
+        state.built_at_wall = dt.datetime.now(UTC)
         return state
 
     def state_for(self, event: Event) -> _EventState:
@@ -520,6 +524,7 @@ class Hub:
         """Bring every watched event up to date with the database (one tick)."""
         now = time.monotonic()
         self.last_poll = now
+        checked_at = dt.datetime.now(UTC)
         for event_id, state in list(self.states.items()):
             if now - state.last_read > IDLE_SECONDS:
                 del self.states[event_id]
@@ -590,6 +595,7 @@ class Hub:
                 self.states[event_id] = rebuilt
             elif event_id in dirty:
                 state.version = next(self.versions)
+        self.checked_at = checked_at
         self.changed.notify_all()
 
     def _read_new_rows(self, now: float) -> list[_Row]:
@@ -620,14 +626,18 @@ class Hub:
         if not self.states:
             return
         rows = Event.objects.filter(pk__in=list(self.states)).values_list(
-            "pk", "issued_count", "last_serial", "created_at"
+            "pk", "issued_count", "last_serial", "created_at", "start", "end", "timezone"
         )
-        for event_id, issued, last_serial, created_at in rows:
+        for event_id, issued, last_serial, created_at, start, end, zone in rows:
             state = self.states[event_id]
             if created_at != state.created_at:
                 del self.states[event_id]
                 touched.pop(event_id, None)
                 continue
+            if (start, end, zone) != (state.start, state.end, state.timezone):
+                # The organiser moved the event: only the chart's window changes.
+                state.start, state.end, state.timezone = start, end, zone
+                dirty.add(event_id)
             if last_serial > state.last_serial:
                 attendees = state.add_tickets(
                     Ticket.objects.filter(
@@ -896,7 +906,8 @@ def attendance(event: Event, *, using: Hub | None = None) -> dict:
         h.refresh(max_age=_tick())
         state = h.states.get(event.pk) or h.state_for(event)
         figures = dict(_current_view(state).payload["attendance"])
-    figures["as_of"] = iso(dt.datetime.now(UTC))
+        # The figures were true when the database was last read (at most one tick ago).
+        figures["as_of"] = iso(max(h.checked_at, state.built_at_wall))
     return figures
 
 

@@ -162,7 +162,11 @@ async def scanload(args, device: dict, codes: Path, offset: int, label: str) -> 
         "--secrets", str(codes), "--offset", str(offset), "--mode", "unique",
         "--concurrency", str(args.concurrency), "--requests", str(args.requests),
         "--warmup", "200", "--field", "status", "--success-field", "status=ok",
-        "--cpu-group", "app=gunicorn", "--cpu-group", "db=^postgres:", "--label", label,
+        # This run's processes only (other servers may share the machine): the gunicorn
+        # bound to our port and the database backends of our database.
+        "--cpu-group", f"app=gunicorn.*127\\.0\\.0\\.1:{args.port}",
+        "--cpu-group", f"db=^postgres: .* {urlsplit(args.database).path.lstrip('/')} ",
+        "--label", label,
         "--json-out", str(out), "--quiet",
     ]
     process = await asyncio.create_subprocess_exec(*command)

@@ -295,3 +295,27 @@ def test_incremental_figures_match_a_rebuild_over_a_random_history(
         assert _without_clock(watched) == _without_clock(fresh), f"round {round_}"
     assert ScanLog.objects.filter(event=event).count() > 60
     assert 0 < watched["checked_in"] <= watched["registered"] + 5
+
+
+def test_registrations_revocations_and_a_moved_event_reach_a_watching_aggregate(
+    live_event, admission, monkeypatch
+):
+    """Changes no scan announces: seen on the next registration check (every second)."""
+    monkeypatch.setattr(attendance, "SYNC_SECONDS", 0)
+    monkeypatch.setattr(attendance, "MIN_REBUILD_INTERVAL", 0)
+    first = _register(live_event, 1, "Coop Il Sole", admission)
+    watched = attendance.attendance(live_event)
+    assert (watched["registered"], watched["no_shows"]) == (1, 1)
+    _register(live_event, 2, "Comune di Milano", admission)
+    watched = attendance.attendance(live_event)
+    assert watched["registered"] == 2
+    assert {o["organisation"] for o in watched["by_organisation"]} == {
+        "Coop Il Sole", "Comune di Milano"}
+    services.revoke_ticket(first)
+    attendance.attendance(live_event)  # notices the revocation, rebuilds on the next tick
+    watched = attendance.attendance(live_event)
+    assert (watched["registered"], watched["no_shows"]) == (1, 1)
+    earlier = live_event.start - dt.timedelta(hours=1)
+    type(live_event).objects.filter(pk=live_event.pk).update(start=earlier)
+    moved = attendance.attendance(live_event)["arrivals"]
+    assert dt.datetime.fromisoformat(moved["start"]) <= earlier
