@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 
@@ -21,6 +22,71 @@ def make_list(event: Event, name: str = "Ingresso principale", **fields) -> Chec
 def make_device(event: Event, lists=None, name: str = "Porta A", gate: str = "A"
                 ) -> tuple[Device, str]:
     return checkin_services.create_device(event, name, gate, lists=lists)
+
+
+class WsgiResponse:
+    def __init__(self, status: str, headers: list[tuple[str, str]], content: bytes) -> None:
+        self.status_code = int(status.split()[0])
+        self.headers = {name.lower(): value for name, value in headers}
+        self.content = content
+
+    def __getitem__(self, name: str) -> str:
+        return self.headers[name.lower()]
+
+    def json(self):
+        return json.loads(self.content)
+
+
+class WsgiClient:
+    """Calls ``backend.wsgi.application`` — the object gunicorn serves, scan fast path
+    included — the way a WSGI server would (the Django test client bypasses it)."""
+
+    def _call(self, method: str, path: str, data=b"", content_type: str = "", **extra):
+        from django.core.signals import request_finished, request_started
+        from django.db import close_old_connections
+
+        from backend.wsgi import application
+
+        body = data.encode() if isinstance(data, str) else (data or b"")
+        environ = {
+            "REQUEST_METHOD": method.upper(), "PATH_INFO": path, "QUERY_STRING": "",
+            "SERVER_NAME": "testserver", "SERVER_PORT": "80", "HTTP_HOST": "testserver",
+            "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body), "wsgi.errors": io.StringIO(),
+            "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": content_type, **extra,
+        }
+        captured = {}
+
+        def start_response(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+
+        # Like Django's test client: keep the test's database connection open.
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
+        try:
+            result = application(environ, start_response)
+            content = b"".join(result)
+            if hasattr(result, "close"):
+                result.close()
+        finally:
+            request_started.connect(close_old_connections)
+            request_finished.connect(close_old_connections)
+        return WsgiResponse(captured["status"], captured["headers"], content)
+
+    def post(self, path, data=b"", content_type="", **extra):
+        return self._call("POST", path, data, content_type, **extra)
+
+    def get(self, path, data=None, **extra):
+        return self._call("GET", path, **extra)
+
+    def put(self, path, data=b"", content_type="", **extra):
+        return self._call("PUT", path, data, content_type, **extra)
+
+    def patch(self, path, data=b"", content_type="", **extra):
+        return self._call("PATCH", path, data, content_type, **extra)
+
+    def delete(self, path, data=b"", content_type="", **extra):
+        return self._call("DELETE", path, data, content_type, **extra)
 
 
 class Door:

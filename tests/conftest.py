@@ -21,6 +21,9 @@ from tickets.models import Event, Organiser, TicketType
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 HAS_REDIS = bool(os.environ.get("REDIS_URL"))
+# Set by .ci/run for its PostgreSQL + Redis pass: a missing service fails the run instead of
+# deselecting the tests that need it.
+REQUIRE_SERVICES = os.environ.get("VARCO_REQUIRE_SERVICES", "") not in ("", "0")
 ROME = zoneinfo.ZoneInfo("Europe/Rome")
 
 
@@ -32,6 +35,11 @@ def pytest_collection_modifyitems(config, items):
         missing.append(("redis", "REDIS_URL=redis://..."))
     if not missing:
         return
+    if REQUIRE_SERVICES:
+        raise pytest.UsageError(
+            "VARCO_REQUIRE_SERVICES is set but the suite is not configured with "
+            + " and ".join(hint for _, hint in missing)
+        )
     keep, dropped = [], []
     for item in items:
         if any(item.get_closest_marker(m) for m, _ in missing):

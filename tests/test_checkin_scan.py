@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from checkin import invalid_log
 from checkin.models import Presence, ScanLog
-from tests.checkin_support import SCAN_URL, Door, make_device, make_list
+from tests.checkin_support import SCAN_URL, Door, WsgiClient, make_device, make_list
 from tests.conftest import make_event
 from tickets import services
 from tickets.models import TicketType
@@ -25,10 +25,17 @@ def door_list(event):
     return make_list(event)
 
 
+@pytest.fixture(params=["wsgi", "django"])
+def transport(request):
+    """Every contract test runs twice: through backend.wsgi.application (what gunicorn
+    serves: the scan fast path) and through Django's handler (the view)."""
+    return WsgiClient if request.param == "wsgi" else Client
+
+
 @pytest.fixture
-def door(event, door_list) -> Door:
+def door(event, door_list, transport) -> Door:
     _, token = make_device(event, [door_list])
-    return Door(token, door_list)
+    return Door(token, door_list, transport())
 
 
 @pytest.fixture
@@ -135,11 +142,12 @@ def test_wrong_event(door, organiser):
     assert (row.reason, row.ticket_id, row.event_id) == ("wrong_event", None, door.list.event_id)
 
 
-def test_not_allowed_ticket_type_and_exit_on_a_list_without_exits(event, register, ticket_type):
+def test_not_allowed_ticket_type_and_exit_on_a_list_without_exits(event, register, ticket_type,
+                                                                  transport):
     speakers = TicketType.objects.create(event=event, name="Relatori")
     only_speakers = make_list(event, "Palco", ticket_types=[speakers])
     _, token = make_device(event, [only_speakers])
-    door = Door(token, only_speakers)
+    door = Door(token, only_speakers, transport())
     visitor = register(email="v@example.org")
     speaker = register(email="s@example.org", ticket_type_id=speakers.pk)
     assert door.scan(services.ticket_code(visitor))["reason"] == "not_allowed"
@@ -149,7 +157,7 @@ def test_not_allowed_ticket_type_and_exit_on_a_list_without_exits(event, registe
 
 
 @pytest.mark.parametrize("hours", ["future", "past"])
-def test_closed_outside_opening_hours(event, register, hours):
+def test_closed_outside_opening_hours(event, register, hours, transport):
     now = timezone.now()
     if hours == "future":
         window = {"opens_at": now + dt.timedelta(hours=1), "closes_at": now + dt.timedelta(hours=5)}
@@ -157,19 +165,20 @@ def test_closed_outside_opening_hours(event, register, hours):
         window = {"opens_at": now - dt.timedelta(hours=5), "closes_at": now - dt.timedelta(hours=1)}
     closed = make_list(event, "Serale", **window)
     _, token = make_device(event, [closed])
-    answer = Door(token, closed).scan(services.ticket_code(register()))
+    answer = Door(token, closed, transport()).scan(services.ticket_code(register()))
     assert (answer["status"], answer["reason"]) == ("rejected", "closed")
     assert answer["attendee"]["name"] == "Giulia Rossi"
     assert not Presence.objects.exists()
 
 
-def test_offline_scan_inside_opening_hours_is_judged_by_its_scanned_at(event, register):
+def test_offline_scan_inside_opening_hours_is_judged_by_its_scanned_at(event, register, transport):
     now = timezone.now()
     morning = make_list(event, "Mattina", opens_at=now - dt.timedelta(hours=3),
                         closes_at=now - dt.timedelta(hours=1))
     _, token = make_device(event, [morning])
     scanned_at = (now - dt.timedelta(hours=2)).isoformat()
-    answer = Door(token, morning).scan(services.ticket_code(register()), scanned_at=scanned_at)
+    door = Door(token, morning, transport())
+    answer = door.scan(services.ticket_code(register()), scanned_at=scanned_at)
     assert answer["status"] == "ok"
     row = ScanLog.objects.get()
     assert row.source == "offline"
@@ -192,10 +201,10 @@ def test_same_nonce_returns_the_same_answer_and_records_nothing_new(door, ticket
     assert ScanLog.objects.count() == 2
 
 
-def test_replayed_nonce_on_a_reentry_list_does_not_count_twice(event, register):
+def test_replayed_nonce_on_a_reentry_list_does_not_count_twice(event, register, transport):
     open_door = make_list(event, "Libero", allow_reentry=True)
     _, token = make_device(event, [open_door])
-    door = Door(token, open_door)
+    door = Door(token, open_door, transport())
     code = services.ticket_code(register())
     nonce = str(uuid.uuid4())
     assert door.scan(code, nonce=nonce)["status"] == "ok"
@@ -205,13 +214,14 @@ def test_replayed_nonce_on_a_reentry_list_does_not_count_twice(event, register):
     assert Presence.objects.get().entries == 2
 
 
-def test_nonces_are_per_device(event, door_list, register):
+def test_nonces_are_per_device(event, door_list, register, transport):
     _, token_a = make_device(event, [door_list], name="A")
     _, token_b = make_device(event, [door_list], name="B")
     nonce = str(uuid.uuid4())
     code = services.ticket_code(register())
-    assert Door(token_a, door_list).scan(code, nonce=nonce)["status"] == "ok"
-    assert Door(token_b, door_list).scan(code, nonce=nonce)["reason"] == "already_checked_in"
+    assert Door(token_a, door_list, transport()).scan(code, nonce=nonce)["status"] == "ok"
+    second = Door(token_b, door_list, transport()).scan(code, nonce=nonce)
+    assert second["reason"] == "already_checked_in"
     assert ScanLog.objects.count() == 2
 
 
@@ -224,10 +234,10 @@ def test_scan_without_nonce_is_accepted(door, ticket):
 # --- re-entry and exits --------------------------------------------------------------------------
 
 
-def test_exit_and_reentry(event, register):
+def test_exit_and_reentry(event, register, transport):
     hall = make_list(event, "Sala", allow_reentry=True, allow_exit=True)
     _, token = make_device(event, [hall])
-    door = Door(token, hall)
+    door = Door(token, hall, transport())
     code = services.ticket_code(register())
     assert door.scan(code)["status"] == "ok"
     assert door.scan(code)["reason"] == "already_checked_in"  # still inside
@@ -238,10 +248,10 @@ def test_exit_and_reentry(event, register):
     assert (presence.inside, presence.entries, presence.exits) == (True, 2, 1)
 
 
-def test_exit_without_reentry_keeps_the_door_shut(event, register):
+def test_exit_without_reentry_keeps_the_door_shut(event, register, transport):
     hall = make_list(event, "Sala", allow_exit=True)
     _, token = make_device(event, [hall])
-    door = Door(token, hall)
+    door = Door(token, hall, transport())
     code = services.ticket_code(register())
     assert door.scan(code)["status"] == "ok"
     assert door.scan(code, type="exit")["status"] == "ok"
@@ -252,10 +262,10 @@ def test_exit_without_reentry_keeps_the_door_shut(event, register):
     assert (presence.inside, presence.entries, presence.exits) == (False, 1, 1)
 
 
-def test_reentry_without_exit_scans_admits_every_entry(event, register):
+def test_reentry_without_exit_scans_admits_every_entry(event, register, transport):
     hall = make_list(event, "Sala", allow_reentry=True)
     _, token = make_device(event, [hall])
-    door = Door(token, hall)
+    door = Door(token, hall, transport())
     code = services.ticket_code(register())
     assert [door.scan(code)["status"] for _ in range(3)] == ["ok", "ok", "ok"]
     assert Presence.objects.get().entries == 3
@@ -313,9 +323,9 @@ def test_oversized_body_is_400(door, ticket):
     assert "body" in response.json()["fields"]
 
 
-def test_missing_or_bad_token_is_401(door, ticket, staff):
+def test_missing_or_bad_token_is_401(door, ticket, staff, transport):
     body = json.dumps({"code": services.ticket_code(ticket), "list": door.list.pk})
-    client = Client()
+    client = transport()
     cases = [
         {},
         {"HTTP_AUTHORIZATION": "Token"},
@@ -331,11 +341,11 @@ def test_missing_or_bad_token_is_401(door, ticket, staff):
     assert not ScanLog.objects.exists()
 
 
-def test_revoked_device_is_401(event, door_list, ticket):
+def test_revoked_device_is_401(event, door_list, ticket, transport):
     from checkin import services as checkin_services
 
     device, token = make_device(event, [door_list])
-    door = Door(token, door_list)
+    door = Door(token, door_list, transport())
     assert door.scan(services.ticket_code(ticket))["status"] == "ok"
     checkin_services.revoke_device(device)
     response = door.post(SCAN_URL, {"code": services.ticket_code(ticket), "list": door_list.pk})
@@ -370,3 +380,74 @@ def test_a_valid_scan_uses_few_queries(door, ticket, register, django_assert_max
     door.scan(services.ticket_code(register(email="warm@example.org")))  # warm the caches
     with django_assert_max_num_queries(9):  # 5 statements + 4 savepoint commands
         door.scan(code)
+
+
+def test_fast_verifier_agrees_with_the_reference_verifier(register, organiser):
+    """scanning.verify (libsodium) answers exactly like tickets.signing.verify_code."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from checkin.scanning import verify
+    from tickets.signing import InvalidCode, keyring, verify_code
+
+    def outcome(check, code):
+        try:
+            return check(code)
+        except InvalidCode:
+            return "invalid"
+
+    codes = [services.ticket_code(register(email=f"v{i}@example.org")) for i in range(3)]
+    other = make_event(organiser, slug="other-conf")
+    codes.append(services.ticket_code(services.register(
+        other, services.Registration("Anna", "a@example.org",
+                                     ticket_type_id=TicketType.objects.create(
+                                         event=other, name="X").pk))))
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.sampled_from(codes), st.integers(0, 126), st.sampled_from("AB7Z2"))
+    def check(code, position, char):
+        tampered = code[:position] + char + code[position + 1:]
+        for candidate in (code, tampered, code.lower(), code[:-1]):
+            assert outcome(verify, candidate) == outcome(
+                lambda c: verify_code(c, keyring.get), candidate
+            )
+
+    check()
+    assert outcome(verify, codes[0]) != "invalid"
+
+
+def test_gunicorns_app_answers_scans_in_front_of_django(event, door_list, ticket, settings):
+    _, token = make_device(event, [door_list])
+    body = {"code": services.ticket_code(ticket), "list": door_list.pk}
+    fast = Door(token, door_list, WsgiClient()).post(SCAN_URL, body)
+    assert fast.status_code == 200 and fast["X-Content-Type-Options"] == "nosniff"
+    assert "x-frame-options" not in fast.headers  # Django's middleware was not involved
+    settings.VARCO_SCAN_FAST_PATH = False
+    slow = Door(token, door_list, WsgiClient()).post(SCAN_URL, body)
+    assert slow.json()["reason"] == "already_checked_in"
+    assert slow["X-Frame-Options"] == "DENY"
+
+
+def test_fast_path_keeps_the_allowed_hosts_check(event, door_list, ticket):
+    _, token = make_device(event, [door_list])
+    response = WsgiClient().post(
+        SCAN_URL, json.dumps({"code": services.ticket_code(ticket), "list": door_list.pk}),
+        "application/json", HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="evil.example",
+    )
+    assert response.status_code == 400
+    assert not ScanLog.objects.exists()
+
+
+def test_unexpected_errors_are_a_json_500(event, door_list, ticket, monkeypatch):
+    from checkin import scanning
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(scanning, "scan_code", broken)
+    _, token = make_device(event, [door_list])
+    response = Door(token, door_list, WsgiClient()).post(
+        SCAN_URL, {"code": services.ticket_code(ticket), "list": door_list.pk}
+    )
+    assert response.status_code == 500
+    assert response.json()["error"] == "server_error"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -14,14 +15,20 @@ class OrganiserScopedAdmin(admin.ModelAdmin):
     """Filter every list and every foreign-key choice to the user's teams."""
 
     event_path = "event"
+    # Models whose rows go with the deleted object although nobody may delete them alone
+    # (tickets, signing keys): their lack of a delete permission must not block the cascade.
+    cascade_ok: tuple[type, ...] = ()
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed = perms_needed - {str(m._meta.verbose_name) for m in self.cascade_ok}
+        return deleted, counts, perms_needed, protected
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
-        return qs.filter(
-            **{f"{self.event_path}__in": selectors.events_for_user(request.user)}
-        ).distinct()
+        return qs.filter(**{f"{self.event_path}__in": selectors.events_for_user(request.user)})
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if not request.user.is_superuser:
@@ -36,6 +43,11 @@ class OrganiserScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+# Filters offering only the values present in the user's (scoped) rows: the plain related
+# filter would list every event and organiser in the database, other teams' included.
+_ONLY_OWN = admin.RelatedOnlyFieldListFilter
+
+
 @admin.register(Organiser)
 class OrganiserAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "created_at"]
@@ -45,6 +57,20 @@ class OrganiserAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.organisers_for_user(request.user)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        # The members widget lists every user account; teams are formed by the operator
+        # (create_organiser) or a superuser, not by a team's own staff.
+        return [] if request.user.is_superuser else ["members"]
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj=None):
+        return self.prepopulated_fields if request.user.is_superuser else {}
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
 
 
 class TicketTypeInline(admin.TabularInline):
@@ -57,9 +83,10 @@ class TicketTypeInline(admin.TabularInline):
 @admin.register(Event)
 class EventAdmin(OrganiserScopedAdmin):
     event_path = "pk"
+    cascade_ok = (EventKey,)
     list_display = ["name", "slug", "start", "venue", "capacity", "issued_count",
                     "registration_open"]
-    list_filter = ["registration_open", "organiser"]
+    list_filter = ["registration_open", ("organiser", _ONLY_OWN)]
     search_fields = ["name", "slug", "venue"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["issued_count", "last_serial"]
@@ -68,6 +95,18 @@ class EventAdmin(OrganiserScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.events_for_user(request.user)
+
+    def get_actions(self, request: HttpRequest):
+        # Bulk delete would take events with their tickets; one at a time, see below.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_delete_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
+        # An event with tickets is closed, never deleted: its attendees would be lost.
+        if obj is not None and obj.tickets.exists():
+            return False
+        return super().has_delete_permission(request, obj)
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
@@ -91,9 +130,13 @@ class EventAdmin(OrganiserScopedAdmin):
 @admin.register(TicketType)
 class TicketTypeAdmin(OrganiserScopedAdmin):
     list_display = ["name", "event", "price", "capacity", "issued_count", "public"]
-    list_filter = ["event", "public"]
+    list_filter = [("event", _ONLY_OWN), "public"]
     search_fields = ["name"]
     readonly_fields = ["issued_count"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        # Moving a type to another event would leave its tickets behind in the old one.
+        return [*self.readonly_fields, "event"] if obj else self.readonly_fields
 
 
 class TicketInline(admin.TabularInline):
@@ -108,35 +151,123 @@ class TicketInline(admin.TabularInline):
         return False
 
 
+class AttendeeAddForm(forms.ModelForm):
+    """Adding an attendee registers them: the same rules and a ticket, as on every path."""
+
+    ticket_type = forms.ModelChoiceField(
+        queryset=TicketType.objects.none(), required=False,
+        help_text="Default: the event's first ticket type.",
+    )
+
+    class Meta:
+        model = Attendee
+        fields = ["event", "name", "email", "organisation", "language", "ticket_type"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        event, ticket_type = data.get("event"), data.get("ticket_type")
+        if event is None:
+            return data
+        if ticket_type is not None and ticket_type.event_id != event.pk:
+            self.add_error("ticket_type", "This ticket type belongs to another event.")
+        try:
+            services.validate_registration(services.Registration(
+                data.get("name") or "", data.get("email") or "", data.get("organisation") or ""
+            ))
+        except services.ServiceError as exc:
+            if exc.field not in self.errors:
+                self.add_error(exc.field, exc.message)
+        language = data.get("language")
+        if language and event.languages and language not in event.languages:
+            self.add_error("language", f"Language must be one of: {', '.join(event.languages)}.")
+        # The registration itself re-checks all of this under the database's guard.
+        if event.capacity is not None and event.issued_count >= event.capacity:
+            self.add_error("event", "This event is full.")
+        if ticket_type and ticket_type.capacity is not None and (
+            ticket_type.issued_count >= ticket_type.capacity
+        ):
+            self.add_error("ticket_type", "This ticket type is sold out.")
+        return data
+
+
 @admin.register(Attendee)
 class AttendeeAdmin(OrganiserScopedAdmin):
     list_display = ["name", "email", "organisation", "language", "event", "created_at"]
-    list_filter = ["event", "language"]
+    list_filter = [("event", _ONLY_OWN), "language"]
     search_fields = ["name", "email", "organisation", "tickets__reference"]
     inlines = [TicketInline]
     list_per_page = 100
+    cascade_ok = (Ticket,)
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = AttendeeAddForm
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            types = TicketType.objects.select_related("event")
+            if not request.user.is_superuser:
+                types = types.filter(event__in=selectors.events_for_user(request.user))
+            form.base_fields["ticket_type"].queryset = types
+        return form
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return ["event"] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: Attendee, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        ticket_type = form.cleaned_data.get("ticket_type")
+        ticket = services.register(
+            obj.event,
+            services.Registration(
+                obj.name, obj.email, obj.organisation, obj.language,
+                ticket_type_id=ticket_type.pk if ticket_type else None,
+            ),
+        )
+        obj.pk = ticket.attendee_id
+        obj._state.adding = False
+
+    def delete_model(self, request: HttpRequest, obj: Attendee) -> None:
+        services.delete_attendee(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Attendee]) -> None:
+        for attendee in queryset:
+            services.delete_attendee(attendee)
 
 
 @admin.register(Ticket)
 class TicketAdmin(OrganiserScopedAdmin):
     list_display = ["serial", "reference", "attendee", "organisation", "ticket_type", "status",
                     "version", "event"]
-    list_filter = ["event", "status", "ticket_type"]
+    list_filter = [("event", _ONLY_OWN), "status", ("ticket_type", _ONLY_OWN)]
     search_fields = ["reference", "attendee__name", "attendee__email", "attendee__organisation"]
     list_select_related = ["attendee", "ticket_type", "event"]
-    readonly_fields = ["event", "serial", "reference", "status", "version", "created_at",
-                       "updated_at"]
+    readonly_fields = ["event", "attendee", "ticket_type", "serial", "reference", "status",
+                       "version", "created_at", "updated_at"]
     actions = ["revoke", "reissue"]
     list_per_page = 100
 
     def has_add_permission(self, request) -> bool:
         return False  # tickets are issued by registering an attendee
 
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Tickets change only through revoke/reissue (which keep counters and codes right);
+        # a form save would write back status and version read a moment earlier.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # revoke instead: the place is freed and the code refused
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("tickets.change_ticket")
+
     @admin.display(ordering="attendee__organisation")
     def organisation(self, obj: Ticket) -> str:
         return obj.attendee.organisation
 
-    @admin.action(description="Revoke selected tickets (their QR codes stop working)")
+    @admin.action(description="Revoke selected tickets (their QR codes stop working)",
+                  permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         count = 0
         for ticket in queryset.filter(status=Ticket.Status.VALID):
@@ -144,7 +275,8 @@ class TicketAdmin(OrganiserScopedAdmin):
             count += 1
         self.message_user(request, f"{count} ticket(s) revoked.")
 
-    @admin.action(description="Reissue selected tickets (new QR code, sent by e-mail)")
+    @admin.action(description="Reissue selected tickets (new QR code, sent by e-mail)",
+                  permissions=["revoke"])
     def reissue(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         done = 0
         for ticket in queryset:
@@ -164,4 +296,7 @@ class EventKeyAdmin(OrganiserScopedAdmin):
     exclude = ["private_key"]
 
     def has_add_permission(self, request) -> bool:
-        return False
+        return False  # keys are made with the event and by the "rotate key" action
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # every code it signed would stop verifying

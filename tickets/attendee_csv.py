@@ -2,9 +2,10 @@
 
 Import columns (header row required, case-insensitive, in any order): ``name``, ``email``
 (required), ``organisation``, ``language`` (``it``/``en``), ``ticket_type`` (a ticket type's
-name; default: the event's first). Comma, semicolon and tab separators are recognised, since
-spreadsheets in Italy export with semicolons. Every bad row is reported with its line number
-and the reason; by default nothing is imported unless every row is good.
+name; default: the event's first); other columns are ignored. Comma, semicolon and tab
+separators are recognised, since spreadsheets in Italy export with semicolons; UTF-8 (with or
+without BOM) and Windows-1252 are read. Every bad row is reported with its line number and the
+reason; by default nothing is imported unless every row is good.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Prefetch
 
 from tickets import services
 from tickets.models import Attendee, Event, Ticket, TicketType
+from tickets.selectors import current_ticket
 
 REQUIRED_COLUMNS = ("name", "email")
 KNOWN_COLUMNS = ("name", "email", "organisation", "language", "ticket_type")
@@ -36,6 +39,9 @@ COLUMN_ALIASES = {
     "tipo": "ticket_type",
 }
 MAX_FIELD = 200
+DELIMITERS = (",", ";", "\t")
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class CSVFormatError(ValueError):
@@ -70,7 +76,7 @@ class ImportResult:
 
 def _decode(data: bytes | str) -> str:
     if isinstance(data, str):
-        return data
+        return data.removeprefix("\ufeff")
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding)
@@ -79,27 +85,50 @@ def _decode(data: bytes | str) -> str:
     raise CSVFormatError("The file is neither UTF-8 nor Windows-1252 text.")
 
 
+def _column(name: str) -> str:
+    name = name.strip().lower()
+    return COLUMN_ALIASES.get(name, name)
+
+
+def _delimiter(header_line: str) -> str:
+    """The separator that splits the header into the most known columns.
+
+    Decided on the header, whose words we know, rather than by guessing from the data
+    (``csv.Sniffer`` is fooled by commas inside organisation names of a semicolon file).
+    """
+
+    def score(delimiter: str) -> tuple[int, int]:
+        names = {_column(h) for h in next(csv.reader([header_line], delimiter=delimiter))}
+        return len(names & set(KNOWN_COLUMNS)), header_line.count(delimiter)
+
+    return max(DELIMITERS, key=score)
+
+
 def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     if "\x00" in text:
         raise CSVFormatError("The file contains NUL bytes: it is not a CSV text file.")
-    sample = text[:4096]
+    first = next((line for line in text.splitlines() if line.strip()), None)
+    if first is None:
+        raise CSVFormatError("The file is empty.")
+    # strict: an unterminated or misplaced quote is an error, not a field swallowing the rest.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first), strict=True)
+    header: list[str] = []
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    try:
-        header = next(reader)
-    except StopIteration:
+        while not any(h.strip() for h in header):
+            header = next(reader)
+    except StopIteration:  # only blank cells, e.g. a lone '""'
         raise CSVFormatError("The file is empty.") from None
     except csv.Error as exc:
-        raise CSVFormatError(f"Line 1: {exc}") from None
-    columns = [COLUMN_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
+        raise CSVFormatError(f"Line {reader.line_num}: {exc}") from None
+    columns = [_column(h) for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise CSVFormatError(
             f"Missing column(s): {', '.join(missing)}. Header found: {', '.join(header)}."
         )
+    twice = sorted({c for c in columns if c in KNOWN_COLUMNS and columns.count(c) > 1})
+    if twice:
+        raise CSVFormatError(f"Column(s) appearing twice in the header: {', '.join(twice)}.")
     while True:
         try:
             values = next(reader)
@@ -109,11 +138,22 @@ def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
             raise CSVFormatError(f"Line {reader.line_num}: {exc}") from None
         if not any(v.strip() for v in values):
             continue
-        if len(values) > len(columns):
+        if len(values) > len(columns) and any(v.strip() for v in values[len(columns):]):
             yield reader.line_num, {"__extra__": "1"}
             continue
-        row = {c: v.strip() for c, v in zip(columns, values, strict=False) if c in KNOWN_COLUMNS}
+        row = {
+            c: _unneutralise(v).strip()
+            for c, v in zip(columns, values, strict=False)
+            if c in KNOWN_COLUMNS
+        }
         yield reader.line_num, row
+
+
+def _unneutralise(value: str) -> str:
+    """Undo the export's CSV-injection guard, so an exported list re-imports unchanged."""
+    if value[:1] == "'" and value[1:2] in FORMULA_STARTS:
+        return value[1:]
+    return value
 
 
 def _validate_row(
@@ -128,6 +168,8 @@ def _validate_row(
     for column, value in row.items():
         if len(value) > MAX_FIELD:
             errors.append(RowError(line, column, f"Longer than {MAX_FIELD} characters."))
+        elif services.has_control_characters(value):
+            errors.append(RowError(line, column, "Contains a line break or control character."))
     try:
         validate_email(email)
     except ValidationError:
@@ -218,7 +260,12 @@ EXPORT_COLUMNS = (
 
 
 def export_attendees(event: Event) -> Iterable[str]:
-    """Yield CSV lines (header first) for every attendee with their current ticket."""
+    """Yield CSV lines (header first): one row per attendee with their current ticket.
+
+    The columns are the import's, so an export re-imports cleanly into another event (the
+    ``serial``/``reference``/``status`` columns are ignored there). Free-text cells are
+    neutralised against CSV injection; the importer undoes that.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -230,17 +277,19 @@ def export_attendees(event: Event) -> Iterable[str]:
 
     writer.writerow(EXPORT_COLUMNS)
     yield flush()
-    tickets = (
-        Ticket.objects.filter(event=event)
-        .select_related("attendee", "ticket_type")
-        .order_by("serial")
+    attendees = (
+        Attendee.objects.filter(event=event)
+        .prefetch_related(Prefetch("tickets", Ticket.objects.select_related("ticket_type")))
+        .order_by("pk")
     )
-    for ticket in tickets.iterator(chunk_size=1000):
-        a = ticket.attendee
+    for a in attendees.iterator(chunk_size=1000):
+        ticket = current_ticket(a)
         writer.writerow(
             [
-                _safe(a.name), a.email, _safe(a.organisation), a.language, ticket.ticket_type.name,
-                ticket.serial, ticket.reference, ticket.status, a.created_at.isoformat(),
+                _safe(a.name), _safe(a.email), _safe(a.organisation), a.language,
+                _safe(ticket.ticket_type.name) if ticket else "",
+                ticket.serial if ticket else "", ticket.reference if ticket else "",
+                ticket.status if ticket else "", a.created_at.isoformat(),
             ]
         )
         yield flush()
@@ -248,4 +297,4 @@ def export_attendees(event: Event) -> Iterable[str]:
 
 def _safe(value: str) -> str:
     """Neutralise spreadsheet formulas (CSV injection) in free-text cells."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    return "'" + value if value.startswith(FORMULA_STARTS) else value

@@ -10,6 +10,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
@@ -19,6 +20,23 @@ LANGUAGE_CHOICES = [("it", "Italiano"), ("en", "English")]
 
 def _timezone_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+def _save_kwargs_sparing(instance: models.Model, counters: tuple[str, ...], kwargs: dict) -> dict:
+    """``save()`` arguments that update every field of an existing row except ``counters``.
+
+    The counters are moved only by conditional UPDATEs in ``services``; a plain ``save()`` of
+    an instance loaded a moment earlier (an admin form, an API PATCH) would otherwise write
+    back the stale values it read and undo registrations made in between (lost update,
+    oversold capacity, reused serials).
+    """
+    if instance._state.adding or kwargs.get("force_insert") or "update_fields" in kwargs:
+        return kwargs
+    fields = [
+        f.name for f in instance._meta.concrete_fields
+        if not f.primary_key and f.name not in counters
+    ]
+    return {**kwargs, "update_fields": fields}
 
 
 class Organiser(models.Model):
@@ -71,6 +89,23 @@ class Event(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    COUNTERS = ("issued_count", "last_serial")
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **_save_kwargs_sparing(self, self.COUNTERS, kwargs))
+
+    def clean(self) -> None:
+        """Form-level checks (admin) of what the CHECK constraints refuse, named by field."""
+        errors = {}
+        if self.start and self.end and self.end <= self.start:
+            errors["end"] = "The end must be after the start."
+        if self.capacity is not None and self.pk:
+            issued = Event.objects.filter(pk=self.pk).values_list("issued_count", flat=True)
+            if issued and self.capacity < issued[0]:
+                errors["capacity"] = f"{issued[0]} tickets are already issued."
+        if errors:
+            raise ValidationError(errors)
+
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
@@ -105,6 +140,19 @@ class TicketType(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.event.slug})"
 
+    COUNTERS = ("issued_count",)
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **_save_kwargs_sparing(self, self.COUNTERS, kwargs))
+
+    def clean(self) -> None:
+        if self.capacity is not None and self.pk:
+            issued = TicketType.objects.filter(pk=self.pk).values_list("issued_count", flat=True)
+            if issued and self.capacity < issued[0]:
+                raise ValidationError(
+                    {"capacity": f"{issued[0]} tickets of this type are already issued."}
+                )
+
     def localized_name(self, language: str) -> str:
         return (self.name_i18n or {}).get(language) or self.name
 
@@ -134,6 +182,10 @@ class Attendee(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.email = self.email.strip().lower()
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # Before the (event, email) uniqueness check of forms, so it is case-insensitive too.
+        self.email = (self.email or "").strip().lower()
 
 
 class Ticket(models.Model):

@@ -22,7 +22,8 @@ def events_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Event]:
         return Event.objects.none()
     if user.is_superuser:
         return Event.objects.all()
-    return Event.objects.filter(organiser__members=user).distinct()
+    # A subquery rather than a join, so no DISTINCT is needed (it would forbid some updates).
+    return Event.objects.filter(organiser__in=Organiser.objects.filter(members=user))
 
 
 def user_can_manage_event(user: AbstractBaseUser | AnonymousUser, event: Event) -> bool:

@@ -7,9 +7,12 @@ registration page, management commands and the CSV import all call these.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -97,30 +100,60 @@ class Registration:
     ticket_type_id: int | None = None
 
 
+def has_control_characters(value: str) -> bool:
+    """Line breaks, tabs, NULs and the like: never part of a name (they break PDFs, CSVs)."""
+    return any(unicodedata.category(char) == "Cc" for char in value)
+
+
+def validate_registration(data: Registration) -> tuple[str, str, str]:
+    """Validate and normalise (name, email, organisation) whichever path the data came by."""
+    name, organisation = data.name.strip(), data.organisation.strip()
+    email = data.email.strip().lower()
+    if not name:
+        raise ServiceError("name", "The name is empty.")
+    for field, value in (("name", name), ("organisation", organisation)):
+        if len(value) > 200:
+            raise ServiceError(field, "Longer than 200 characters.")
+        if has_control_characters(value):
+            raise ServiceError(field, "Contains a line break or control character.")
+    try:
+        if len(email) > 254:
+            raise ValidationError("too long")
+        validate_email(email)
+    except ValidationError:
+        raise ServiceError("email", f"Not a valid e-mail address: {email!r}.") from None
+    return name, email, organisation
+
+
 def _reserve_place(event: Event, ticket_type: TicketType) -> int:
     """Take one place of the event and of the ticket type; return the new serial.
 
     Conditional UPDATEs: the WHERE clause re-checks the capacity after the row lock, so
     concurrent registrations never oversell (the CHECK constraints are the last guard).
+
+    Lock order, the same everywhere (see ``_release_place``): the event row, then the ticket
+    type row, then the attendee insert. Every writer of an event's places queues on the event
+    row first, so a long transaction (a CSV import) and single registrations or revocations
+    cannot wait on each other in a cycle (a deadlock PostgreSQL would break by killing one).
     """
-    taken = TicketType.objects.filter(
-        Q(capacity__isnull=True) | Q(issued_count__lt=F("capacity")), pk=ticket_type.pk
-    ).update(issued_count=F("issued_count") + 1)
-    if not taken:
-        raise ServiceError("ticket_type", "This ticket type is sold out.", code="sold_out")
     taken = Event.objects.filter(
         Q(capacity__isnull=True) | Q(issued_count__lt=F("capacity")), pk=event.pk
     ).update(issued_count=F("issued_count") + 1, last_serial=F("last_serial") + 1)
     if not taken:
         raise ServiceError("event", "This event is full.", code="sold_out")
+    taken = TicketType.objects.filter(
+        Q(capacity__isnull=True) | Q(issued_count__lt=F("capacity")), pk=ticket_type.pk
+    ).update(issued_count=F("issued_count") + 1)
+    if not taken:  # the caller's transaction rolls back the event's place taken above
+        raise ServiceError("ticket_type", "This ticket type is sold out.", code="sold_out")
     return Event.objects.values_list("last_serial", flat=True).get(pk=event.pk)
 
 
 def _release_place(ticket: Ticket) -> None:
-    TicketType.objects.filter(pk=ticket.ticket_type_id, issued_count__gt=0).update(
+    Event.objects.filter(pk=ticket.event_id, issued_count__gt=0).update(
         issued_count=F("issued_count") - 1
     )
-    Event.objects.filter(pk=ticket.event_id, issued_count__gt=0).update(
+    TicketType.objects.filter(pk=ticket.ticket_type_id, issued_count__gt=0).update(
         issued_count=F("issued_count") - 1
     )
 
@@ -142,8 +175,12 @@ def _pick_ticket_type(event: Event, ticket_type_id: int | None, public_only: boo
         ) from None
 
 
-def _issue_ticket(event: Event, attendee: Attendee, ticket_type: TicketType) -> Ticket:
-    serial = _reserve_place(event, ticket_type)
+def _issue_ticket(
+    event: Event, attendee: Attendee, ticket_type: TicketType, serial: int | None = None
+) -> Ticket:
+    """Create the ticket (taking a place unless the caller already took it as ``serial``)."""
+    if serial is None:
+        serial = _reserve_place(event, ticket_type)
     for _ in range(5):
         try:
             with transaction.atomic():
@@ -173,29 +210,31 @@ def register(event: Event, data: Registration, *, public: bool = False) -> Ticke
     """
     if public and not event.registration_open:
         raise ServiceError("event", "Registration for this event is closed.", code="closed")
-    email = data.email.strip().lower()
+    name, email, organisation = validate_registration(data)
     language = data.language or event.default_language
     if event.languages and language not in event.languages:
         raise ServiceError(
             "language", f"Language must be one of: {', '.join(event.languages)}."
         )
+    duplicate = ServiceError(
+        "email", "This e-mail address is already registered for this event.", code="duplicate"
+    )
     with transaction.atomic():
         ticket_type = _pick_ticket_type(event, data.ticket_type_id, public_only=public)
+        # Cheap early answer before queueing on the event row; the unique constraint below
+        # is what actually guarantees it.
+        if Attendee.objects.filter(event=event, email=email).exists():
+            raise duplicate
+        serial = _reserve_place(event, ticket_type)
         try:
             with transaction.atomic():
                 attendee = Attendee.objects.create(
-                    event=event,
-                    name=data.name.strip(),
-                    email=email,
-                    organisation=data.organisation.strip(),
+                    event=event, name=name, email=email, organisation=organisation,
                     language=language,
                 )
         except IntegrityError:
-            raise ServiceError(
-                "email", "This e-mail address is already registered for this event.",
-                code="duplicate",
-            ) from None
-        return _issue_ticket(event, attendee, ticket_type)
+            raise duplicate from None
+        return _issue_ticket(event, attendee, ticket_type, serial)
 
 
 def issue_ticket_for(attendee: Attendee, ticket_type: TicketType) -> Ticket:
@@ -204,6 +243,14 @@ def issue_ticket_for(attendee: Attendee, ticket_type: TicketType) -> Ticket:
         if Ticket.objects.filter(attendee=attendee, status=Ticket.Status.VALID).exists():
             raise ServiceError("attendee", "This attendee already has a valid ticket.")
         return _issue_ticket(attendee.event, attendee, ticket_type)
+
+
+@transaction.atomic
+def delete_attendee(attendee: Attendee) -> None:
+    """Delete an attendee, first revoking their tickets so that their places are freed."""
+    for ticket in Ticket.objects.filter(attendee=attendee, status=Ticket.Status.VALID):
+        revoke_ticket(ticket)
+    attendee.delete()
 
 
 # --- ticket life cycle ----------------------------------------------------------------------

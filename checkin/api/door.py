@@ -32,21 +32,30 @@ _DIRECTIONS = (Direction.ENTRY.value, Direction.EXIT.value)
 _SEPARATORS = (",", ":")
 
 
-def _json(data: dict, status: int = 200) -> HttpResponse:
+def _json(data: dict, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
     return HttpResponse(
-        json.dumps(data, separators=_SEPARATORS), content_type="application/json", status=status
+        json.dumps(data, separators=_SEPARATORS), content_type="application/json", status=status,
+        headers=headers,
     )
 
 
-def error(status: int, code: str, detail: str, fields: dict | None = None) -> HttpResponse:
+def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
     body = {"error": code, "detail": detail}
     if fields:
         body["fields"] = fields
-    return _json(body, status)
+    return body
+
+
+def invalid_body(fields: dict[str, list[str]]) -> dict:
+    return error_body("invalid", f"Invalid input: {', '.join(sorted(fields))}.", fields)
+
+
+def error(status: int, code: str, detail: str, fields: dict | None = None) -> HttpResponse:
+    return _json(error_body(code, detail, fields), status)
 
 
 def invalid(fields: dict[str, list[str]]) -> HttpResponse:
-    return error(400, "invalid", f"Invalid input: {', '.join(sorted(fields))}.", fields)
+    return _json(invalid_body(fields), 400)
 
 
 def _not_allowed(request: HttpRequest, allowed: str) -> HttpResponse:
@@ -55,35 +64,46 @@ def _not_allowed(request: HttpRequest, allowed: str) -> HttpResponse:
     return response
 
 
+UNAUTHENTICATED = error_body(
+    "not_authenticated", "A valid device token is required: 'Authorization: Token …'."
+)
+UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": "Token"}
+UNAVAILABLE = error_body("unavailable", "The database is unavailable; retry with the same nonce.")
+UNAVAILABLE_HEADERS = {"Retry-After": "1"}
+
+
 def _unauthenticated() -> HttpResponse:
-    response = error(
-        401, "not_authenticated", "A valid device token is required: 'Authorization: Token …'."
-    )
-    response["WWW-Authenticate"] = "Token"
-    return response
+    return _json(UNAUTHENTICATED, 401, UNAUTHENTICATED_HEADERS)
 
 
-def _forbidden_list(list_id: int) -> HttpResponse:
-    return error(
-        403, "permission_denied", f"This device may not use check-in list {list_id}.",
+def forbidden_list_body(list_id: int) -> dict:
+    return error_body(
+        "permission_denied", f"This device may not use check-in list {list_id}.",
         {"list": ["Not one of this device's check-in lists."]},
     )
 
 
+def _forbidden_list(list_id: int) -> HttpResponse:
+    return _json(forbidden_list_body(list_id), 403)
+
+
 def _unavailable() -> HttpResponse:
-    response = error(503, "unavailable", "The database is unavailable; retry with the same nonce.")
-    response["Retry-After"] = "1"
-    return response
+    return _json(UNAVAILABLE, 503, UNAVAILABLE_HEADERS)
 
 
-def _read_json(request: HttpRequest, limit: int = MAX_BODY) -> tuple[object, HttpResponse | None]:
-    body = request.read(limit + 1)
+def parse_json(body: bytes, limit: int = MAX_BODY) -> tuple[object, dict | None]:
+    """(data, None) or (None, a 400 body naming ``body``)."""
     if len(body) > limit:
-        return None, invalid({"body": [f"The body is larger than {limit} bytes."]})
+        return None, invalid_body({"body": [f"The body is larger than {limit} bytes."]})
     try:
         return json.loads(body), None
     except (ValueError, UnicodeDecodeError):
-        return None, invalid({"body": ["The body is not valid JSON."]})
+        return None, invalid_body({"body": ["The body is not valid JSON."]})
+
+
+def _read_json(request: HttpRequest, limit: int = MAX_BODY) -> tuple[object, HttpResponse | None]:
+    data, problem = parse_json(request.read(limit + 1), limit)
+    return data, (None if problem is None else _json(problem, 400))
 
 
 # --- field checks (each returns the value or appends to ``errors``) ---------------------------
@@ -182,16 +202,40 @@ def _device_view(methods: str, handler: Callable[[HttpRequest, DeviceInfo], Http
     return view
 
 
+# --- connectivity -----------------------------------------------------------------------------
+
+
+_PONG = b'{"status":"ok"}'
+
+
+@csrf_exempt
+def ping(request: HttpRequest) -> HttpResponse:
+    """GET/HEAD: constant JSON, no auth, no database. The door page probes it to tell "online"
+    from "offline", and the benchmark uses it as its floor (the cheapest Django view)."""
+    if request.method not in ("GET", "HEAD", "POST"):
+        return _not_allowed(request, "GET, HEAD, POST")
+    response = HttpResponse(_PONG, content_type="application/json")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 # --- the scan endpoint ------------------------------------------------------------------------
 
 
-def _scan(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
-    """POST /api/v1/checkin/scan/ — see docs/checkin.md for the contract."""
-    data, problem = _read_json(request)
+def scan_payload(authorization: str | None, body: bytes) -> tuple[int, dict, dict[str, str]]:
+    """POST /api/v1/checkin/scan/ without the web framework: (status, JSON body, headers).
+
+    Shared by the Django view below and by ``checkin.fastpath``, which serves this one URL
+    straight from WSGI (see there). See docs/checkin.md for the contract.
+    """
+    device = authenticate(authorization)
+    if device is None:
+        return 401, UNAUTHENTICATED, UNAUTHENTICATED_HEADERS
+    data, problem = parse_json(body)
     if problem is not None:
-        return problem
+        return 400, problem, {}
     if not isinstance(data, dict):
-        return invalid({"body": ["A JSON object is required."]})
+        return 400, invalid_body({"body": ["A JSON object is required."]}), {}
     errors: dict[str, list[str]] = {}
     code = _text(data, "code", errors, MAX_CODE, required=True, strip=True)
     list_id = _int(data, "list", errors)
@@ -200,22 +244,33 @@ def _scan(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
     scanned_at = _datetime(data, "scanned_at", errors)
     local_ok = _local_ok(data, errors)
     if errors:
-        return invalid(errors)
+        return 400, invalid_body(errors), {}
     rule = device.lists.get(list_id)
     if rule is None:
-        return _forbidden_list(list_id)
-    answer = scanning.scan_code(
-        code,
-        scanning.ScanInput(
-            rule=rule, device_id=device.id, direction=direction, nonce=nonce,
-            scanned_at=scanned_at, local_ok=local_ok,
-            source=Source.SCAN if scanned_at is None else Source.OFFLINE,
-        ),
+        return 403, forbidden_list_body(list_id), {}
+    try:
+        answer = scanning.scan_code(
+            code,
+            scanning.ScanInput(
+                rule=rule, device_id=device.id, direction=direction, nonce=nonce,
+                scanned_at=scanned_at, local_ok=local_ok,
+                source=Source.SCAN if scanned_at is None else Source.OFFLINE,
+            ),
+        )
+    except (OperationalError, scanning.ScanUnavailable):
+        return 503, UNAVAILABLE, UNAVAILABLE_HEADERS
+    return 200, answer.as_json(), {}
+
+
+@csrf_exempt
+def scan(request: HttpRequest) -> HttpResponse:
+    """POST /api/v1/checkin/scan/ — see docs/checkin.md for the contract."""
+    if request.method != "POST":
+        return _not_allowed(request, "POST")
+    status, body, headers = scan_payload(
+        request.META.get("HTTP_AUTHORIZATION"), request.read(MAX_BODY + 1)
     )
-    return _json(answer.as_json())
-
-
-scan = _device_view("POST", _scan)
+    return _json(body, status, headers)
 
 
 # --- manual check-in and undo -----------------------------------------------------------------

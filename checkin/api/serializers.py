@@ -112,8 +112,12 @@ class ManualCheckinSerializer(serializers.Serializer):
 class ScanAnswerSerializer(serializers.Serializer):
     """The scan endpoint's answer (documentation only)."""
 
-    status = serializers.ChoiceField(choices=["ok", "rejected"])
-    reason = serializers.CharField(allow_null=True)
+    status = serializers.CharField(help_text='"ok" or "rejected"')
+    reason = serializers.CharField(
+        allow_null=True,
+        help_text="null, already_checked_in, invalid, unknown, revoked, wrong_event, "
+        "not_allowed or closed",
+    )
     attendee = serializers.DictField(allow_null=True)
     checked_in_at = serializers.DateTimeField(allow_null=True)
     first_checked_in_at = serializers.DateTimeField(allow_null=True)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("checkin/changes/", door.changes, name="checkin-changes"),
     path("checkin/search/", door.search, name="checkin-search"),
     path("checkin/device/", door.whoami, name="checkin-device"),
+    path("checkin/ping/", door.ping, name="checkin-ping"),
     # Organisers (user session or API token).
     path("events/<int:event_pk>/", include(event_router.urls)),
 ]

@@ -1,19 +1,29 @@
 """One JSON error shape for the whole API.
 
 ``{"error": <code>, "detail": <message>, "fields": {<field>: [<message>, ...]}}`` — ``fields``
-names each input at fault, so clients can point at it. Unexpected exceptions are not turned
-into 400s: they stay 500s and are logged with a traceback.
+names each input at fault, so clients can point at it; it is always present (empty when no
+single input is at fault, e.g. a 401 or a 404), so clients need no special case. A body that is
+not valid JSON is reported on the field ``body``, a wrong media type on ``content_type``.
+Unexpected exceptions are not turned into 400s: they stay 500s and are logged with a traceback.
 """
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.db import IntegrityError
+from django.db.models import ProtectedError, RestrictedError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from tickets.services import ServiceError
+
+log = logging.getLogger(__name__)
 
 
 def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
@@ -37,15 +47,20 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     return fields
 
 
+# Errors about the request as a whole, reported on a pseudo-field so that ``fields`` names it.
+_REQUEST_FIELDS = {
+    exceptions.ParseError: "body",
+    exceptions.UnsupportedMediaType: "content_type",
+}
+
+
 def error_response(code: str, detail: str, http_status: int, fields=None) -> Response:
-    body = {"error": code, "detail": detail}
-    if fields:
-        body["fields"] = fields
-    return Response(body, status=http_status)
+    return Response({"error": code, "detail": detail, "fields": fields or {}}, status=http_status)
 
 
 def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
+        set_rollback()
         return error_response(
             exc.code, exc.message, status.HTTP_400_BAD_REQUEST, {exc.field: [exc.message]}
         )
@@ -54,7 +69,28 @@ def exception_handler(exc, context):
             exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         )
     if isinstance(exc, Http404):
-        return error_response("not_found", "Not found.", status.HTTP_404_NOT_FOUND)
+        exc = exceptions.NotFound()
+    if isinstance(exc, ProtectedError | RestrictedError):
+        # e.g. deleting an attendee whose ticket has check-ins another app keeps for the record
+        set_rollback()
+        blockers = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", ())
+        kinds = sorted({str(obj._meta.verbose_name_plural) for obj in blockers})
+        return error_response(
+            "protected",
+            "It cannot be deleted: other records depend on it"
+            + (f" ({', '.join(kinds)})." if kinds else "."),
+            status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, IntegrityError):
+        # Validation passed but a concurrent request saved a clashing row first (two clicks
+        # creating the same slug): the database refused it, so say so instead of a 500.
+        log.warning("integrity conflict in %s: %s", context.get("view"), exc)
+        set_rollback()
+        return error_response(
+            "conflict",
+            "The change conflicts with data saved at the same moment; reload and retry.",
+            status.HTTP_409_CONFLICT,
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -72,5 +108,31 @@ def exception_handler(exc, context):
         if isinstance(detail, dict | list):
             response.data = {"error": code, "detail": str(code), "fields": _flatten(detail)}
         else:
-            response.data = {"error": getattr(detail, "code", code) or code, "detail": str(detail)}
+            fields = {}
+            for kind, name in _REQUEST_FIELDS.items():
+                if isinstance(exc, kind):
+                    fields = {name: [str(detail)]}
+            response.data = {
+                "error": getattr(detail, "code", code) or code,
+                "detail": str(detail),
+                "fields": fields,
+            }
     return response
+
+
+def _api_error(code: str, detail: str, http_status: int) -> JsonResponse:
+    return JsonResponse({"error": code, "detail": detail, "fields": {}}, status=http_status)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler404``: an unknown URL under /api/ gets the JSON shape, pages the HTML one."""
+    if request.path.startswith("/api/"):
+        return _api_error("not_found", "No such API endpoint.", 404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: clients of the API can still parse the answer (the traceback is logged)."""
+    if request.path.startswith("/api/"):
+        return _api_error("server_error", "Internal error; it has been logged.", 500)
+    return defaults.server_error(request)

@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Mapping
 
 from rest_framework import serializers
 
 from tickets.models import LANGUAGE_CHOICES, Attendee, Event, Organiser, Ticket, TicketType
 
-LANGUAGE_CODES = [code for code, _ in LANGUAGE_CHOICES]
+# Counts are stored in 32-bit integer columns on every database; say so before the database does.
+MAX_COUNT = 2**31 - 1
+# Keys a browser form adds by itself; they are not input of ours.
+_FORM_KEYS = frozenset({"csrfmiddlewaretoken"})
+
+
+class StrictFieldsMixin:
+    """Refuse input keys the serializer does not know (a typo such as ``capacty`` would
+    otherwise be silently ignored and the organiser would believe it was saved). Known
+    read-only fields are still ignored, so a GET body can be sent back as a PUT."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields) - _FORM_KEYS)
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field."] for name in unknown}
+                )
+        return super().to_internal_value(data)
 
 
 class OrganiserSerializer(serializers.ModelSerializer):
@@ -17,10 +36,51 @@ class OrganiserSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "slug"]
 
 
-class EventSerializer(serializers.ModelSerializer):
+class EventDateTimeField(serializers.DateTimeField):
+    """A start/end given without a UTC offset is read in the event's own time zone.
+
+    (DRF would read it in the server's time zone, which is wrong for an event elsewhere.)
+    """
+
+    _input_zone: zoneinfo.ZoneInfo | None = None
+
+    def to_internal_value(self, value):
+        self._input_zone = self._event_zone()
+        try:
+            return super().to_internal_value(value)
+        finally:
+            self._input_zone = None
+
+    def default_timezone(self):
+        return self._input_zone or super().default_timezone()
+
+    def _event_zone(self) -> zoneinfo.ZoneInfo | None:
+        data = getattr(self.parent, "initial_data", None)
+        name = data.get("timezone") if isinstance(data, Mapping) else None
+        if not name and isinstance(self.parent.instance, Event):
+            name = self.parent.instance.timezone
+        if isinstance(name, str) and name in zoneinfo.available_timezones():
+            return zoneinfo.ZoneInfo(name)
+        return None
+
+
+class EventLocalTimesMixin:
+    """Show start/end in the event's own time zone (the hours on the ticket, 09:30-17:00)."""
+
+    def to_representation(self, instance: Event) -> dict:
+        data = super().to_representation(instance)
+        for name in ("start", "end"):
+            if name in data and getattr(instance, name, None):
+                data[name] = getattr(instance, name).astimezone(instance.tzinfo).isoformat()
+        return data
+
+
+class EventSerializer(EventLocalTimesMixin, StrictFieldsMixin, serializers.ModelSerializer):
     organiser = serializers.PrimaryKeyRelatedField(queryset=Organiser.objects.none())
+    start = EventDateTimeField()
+    end = EventDateTimeField()
     languages = serializers.ListField(
-        child=serializers.ChoiceField(choices=LANGUAGE_CODES), allow_empty=False, max_length=5,
+        child=serializers.ChoiceField(choices=LANGUAGE_CHOICES), allow_empty=False, max_length=5,
         required=False,
     )
     timezone = serializers.CharField(max_length=64, required=False)
@@ -32,6 +92,7 @@ class EventSerializer(serializers.ModelSerializer):
             "id", "organiser", "name", "slug", "description", "venue", "address", "timezone",
             "start", "end", "languages", "capacity", "issued_count", "registration_open",
         ]
+        extra_kwargs = {"capacity": {"max_value": MAX_COUNT}}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -59,7 +120,7 @@ class EventSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class TicketTypeSerializer(serializers.ModelSerializer):
+class TicketTypeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     issued_count = serializers.IntegerField(read_only=True)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
     name_i18n = serializers.DictField(
@@ -70,6 +131,7 @@ class TicketTypeSerializer(serializers.ModelSerializer):
         model = TicketType
         fields = ["id", "name", "name_i18n", "price", "capacity", "issued_count", "public",
                   "position"]
+        extra_kwargs = {"capacity": {"max_value": MAX_COUNT}, "position": {"max_value": MAX_COUNT}}
 
     def validate_name(self, value: str) -> str:
         event = self.context["event"]
@@ -99,7 +161,7 @@ class TicketSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AttendeeSerializer(serializers.ModelSerializer):
+class AttendeeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     tickets = TicketSerializer(many=True, read_only=True)
 
     class Meta:
@@ -118,16 +180,22 @@ class AttendeeSerializer(serializers.ModelSerializer):
             )
         return value
 
+    def validate_language(self, value: str) -> str:
+        languages = self.context["event"].languages
+        if languages and value not in languages:
+            raise serializers.ValidationError(f"Language must be one of: {', '.join(languages)}.")
+        return value
 
-class RegistrationSerializer(serializers.Serializer):
+
+class RegistrationSerializer(StrictFieldsMixin, serializers.Serializer):
     """Input of a registration, public or by an organiser."""
 
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField(max_length=254)
     organisation = serializers.CharField(max_length=200, required=False, allow_blank=True,
                                          default="")
-    language = serializers.ChoiceField(choices=LANGUAGE_CODES, required=False)
-    ticket_type = serializers.IntegerField(required=False, min_value=1)
+    language = serializers.ChoiceField(choices=LANGUAGE_CHOICES, required=False)
+    ticket_type = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
     def validate_name(self, value: str) -> str:
         if not value.strip():
@@ -151,7 +219,7 @@ class PublicTicketTypeSerializer(serializers.ModelSerializer):
         return obj.capacity is None or obj.issued_count < obj.capacity
 
 
-class PublicEventSerializer(serializers.ModelSerializer):
+class PublicEventSerializer(EventLocalTimesMixin, serializers.ModelSerializer):
     ticket_types = serializers.SerializerMethodField()
     sold_out = serializers.SerializerMethodField()
 

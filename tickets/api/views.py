@@ -109,9 +109,11 @@ class AttendeeViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Attendees of one event. Creating one issues their ticket (and e-mails it)."""
+    """Attendees of one event. Creating one issues their ticket (and e-mails it); deleting
+    one (e.g. on a data-erasure request) revokes their ticket and frees the place."""
 
     serializer_class = s.AttendeeSerializer
 
@@ -121,10 +123,18 @@ class AttendeeViewSet(
         search = self.request.query_params.get("search", "")[:200]
         return selectors.attendees_for_event(self.event, search)
 
+    def perform_destroy(self, instance) -> None:
+        services.delete_attendee(instance)
+
     @extend_schema(
-        request=s.RegistrationSerializer, responses={201: s.RegistrationResultSerializer},
         parameters=[OpenApiParameter("search", str, description="name, e-mail, organisation "
                                      "or ticket reference")],
+    )
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        request=s.RegistrationSerializer, responses={201: s.RegistrationResultSerializer}
     )
     def create(self, request: Request, *args, **kwargs) -> Response:
         return _register(self.event, request.data, public=False)
@@ -143,18 +153,26 @@ class AttendeeViewSet(
     )
     def import_csv(self, request: Request, *args, **kwargs) -> Response:
         """Import attendees from CSV: all-or-nothing unless ``?partial=true``."""
+        event = self.event  # 404 for someone else's event before even reading the body
         data = request.data
-        if hasattr(data, "get") and not isinstance(data, bytes):
-            upload = data.get("file")
-            if upload is None:
-                raise ValidationError({"file": "Send the CSV as text/csv or as a 'file' field."})
-            data = upload.read(MAX_CSV_BYTES + 1)
+        if not isinstance(data, bytes):  # multipart, or a text/csv request without a body
+            upload = request.FILES.get("file")
+            if upload is not None:
+                data = upload.read(MAX_CSV_BYTES + 1)
+            elif request.content_type.startswith(CSVParser.media_type):
+                data = b""
+            else:
+                raise ValidationError(
+                    {"file": "Send the CSV as a text/csv body or as a multipart 'file' upload."}
+                )
+        if not data:
+            raise ValidationError({"file": "The file is empty."})
         if len(data) > MAX_CSV_BYTES:
             raise ValidationError({"file": f"The file is larger than {MAX_CSV_BYTES} bytes."})
         flags = request.query_params
         try:
             result = attendee_csv.import_attendees(
-                self.event, data,
+                event, data,
                 partial=_flag(flags.get("partial")),
                 skip_existing=_flag(flags.get("skip_existing")),
             )
@@ -162,8 +180,14 @@ class AttendeeViewSet(
             raise ValidationError({"file": str(exc)}) from None
         body = result.as_dict()
         if not result.committed:
+            # The API's error shape on top of the per-line report: ``fields`` names each column
+            # at fault with its lines, ``errors`` keeps them in file order.
+            fields: dict[str, list[str]] = {}
+            for error in result.errors:
+                fields.setdefault(error.field, []).append(f"line {error.line}: {error.message}")
             body["error"] = "invalid"
             body["detail"] = f"{len(result.errors)} bad row(s); nothing was imported."
+            body["fields"] = fields
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -230,6 +254,9 @@ class TicketViewSet(EventScopedMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class RegistrationThrottle(AnonRateThrottle):
+    """Per-IP limit on self-service registration (its own cache key, not the anon default)."""
+
+    scope = "registration"
     rate = "30/min"
 
 

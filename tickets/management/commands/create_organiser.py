@@ -40,9 +40,10 @@ class Command(BaseCommand):
             self.stdout.write("  password: unchanged (the user already existed)")
         self.stdout.write(f"  API token: {token}")
         if export:
+            # The same fields as seed_demo's organiser.json, without the event ones; the
+            # password is null when the user already existed (it is never changed here).
             path = onboarding.write_json(
                 export,
-                {"username": staff.username, "password": new_password, "api_token": token,
-                 "organiser_id": organiser.pk},
+                {"username": staff.username, "password": new_password, "api_token": token},
             )
             self.stdout.write(f"  wrote {path}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from tickets import demo, onboarding
@@ -24,8 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, attendees: int, export: str | None, password: str, **options) -> None:
         if attendees < 0:
-            self.stderr.write("--attendees must be 0 or more")
-            raise SystemExit(2)
+            raise CommandError("--attendees must be 0 or more")
         organiser, event, _ = demo.seed_event()
         _, _, token = onboarding.create_staff_user(
             organiser, DEMO_USERNAME, "organiser@example.org", password

@@ -1,0 +1,16 @@
+# One image for web, worker and scheduler (docker-compose.yml picks the command).
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 VARCO_VAR_DIR=/var/lib/varco
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY backend backend
+COPY tickets tickets
+COPY checkin checkin
+COPY worker worker
+COPY manage.py gunicorn.conf.py ./
+RUN pip install --no-cache-dir . \
+    && SECRET_KEY=build-only python manage.py collectstatic --no-input -v0 \
+    && useradd --system --home /app varco && mkdir -p /var/lib/varco && chown varco /var/lib/varco
+USER varco
+EXPOSE 8000
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "backend.wsgi"]
