@@ -56,8 +56,8 @@ class AttendanceView(_OrganiserAPIView):
 
     @extend_schema(responses={200: AttendanceSerializer}, operation_id="event_attendance")
     def get(self, request: Request, event_id: int) -> Response:
-        event = _organiser_event(request.user, event_id)
         try:
+            event = _organiser_event(request.user, event_id)
             return Response(attendance.attendance(event))
         except DatabaseError as exc:
             raise Unavailable() from exc

@@ -441,3 +441,19 @@ def test_every_dashboard_string_has_an_italian_translation_and_the_mo_is_current
         compiled = gettext.GNUTranslations(handle)
     stale = [m for (ctx, m), tr in entries.items() if compiled.pgettext(ctx, m) != tr]
     assert not stale, f"recompile the .mo (msgfmt): {stale}"
+
+
+def test_a_database_outage_is_a_503_not_a_500(live_event, api, session, monkeypatch):
+    from django.db import OperationalError
+
+    def down(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(attendance, "attendance", down)
+    monkeypatch.setattr(attendance, "live_view", down)
+    response = api.get(API_PATHS[0].format(live_event.pk))
+    assert response.status_code == 503
+    assert response.json()["error"] == "unavailable"
+    polled = session.get(PAGE_PATHS[1].format(live_event.pk))
+    assert polled.status_code == 503
+    assert polled.json()["error"] == "unavailable"
