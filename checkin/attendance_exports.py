@@ -69,20 +69,22 @@ def checkins_csv(event: Event) -> Iterator[str]:
         .order_by("first_entry_at", "id")
         .values_list(
             "ticket_id", "first_entry_at", "last_entry_at", "last_exit_at", "inside",
-            "entries", "exits", "ticket__attendee_id",
+            "entries", "exits", "ticket__attendee_id", "ticket__reference",
+            "ticket__attendee__name", "ticket__attendee__email",
+            "ticket__attendee__organisation", "ticket__ticket_type__name",
         )
     )
     # An attendee on several lists (or with a reissued ticket) is one line: the earliest entry,
     # the latest times, inside if inside anywhere, entries and exits summed.
     people: dict[int, dict] = {}
-    for ticket_id, first, last, left, inside, entries, exits, attendee_id in presences.iterator(
-        chunk_size=2000
-    ):
+    for (ticket_id, first, last, left, inside, entries, exits, attendee_id, reference, name,
+         email, organisation, ticket_type) in presences.iterator(chunk_size=2000):
         person = people.get(attendee_id)
         if person is None:
             people[attendee_id] = {
                 "ticket_id": ticket_id, "first": first, "last": last, "left": left,
                 "inside": inside, "entries": entries, "exits": exits,
+                "who": [reference, _safe(name), email, _safe(organisation), ticket_type],
             }
             continue
         person["last"] = max(filter(None, (person["last"], last)), default=None)
@@ -90,20 +92,12 @@ def checkins_csv(event: Event) -> Iterator[str]:
         person["inside"] = person["inside"] or inside
         person["entries"] += entries
         person["exits"] += exits
-    tickets = {
-        t.pk: t
-        for t in Ticket.objects.filter(pk__in=[p["ticket_id"] for p in people.values()])
-        .select_related("attendee", "ticket_type")
-    }
 
     def rows() -> Iterator[list]:
         for person in people.values():
-            ticket = tickets[person["ticket_id"]]
-            attendee = ticket.attendee
-            gate, device, source = first_scan.get(ticket.pk, ("", "", ""))
+            gate, device, source = first_scan.get(person["ticket_id"], ("", "", ""))
             yield [
-                ticket.reference, _safe(attendee.name), attendee.email,
-                _safe(attendee.organisation), ticket.ticket_type.name,
+                *person["who"],
                 _local(person["first"], tz), _local(person["last"], tz),
                 _local(person["left"], tz), int(person["inside"]), person["entries"],
                 person["exits"], _safe(gate), _safe(device), source,
