@@ -30,7 +30,7 @@ class ArrivalsSerializer(serializers.Serializer):
 
 class TicketTypeFiguresSerializer(_Figures):
     id = serializers.IntegerField()
-    name = serializers.CharField()
+    name = serializers.CharField(allow_blank=True)
     name_i18n = serializers.DictField(child=serializers.CharField())
 
 
@@ -48,13 +48,13 @@ class _ScanCounts(serializers.Serializer):
 
 class DeviceFiguresSerializer(_ScanCounts):
     id = serializers.IntegerField(allow_null=True)
-    name = serializers.CharField(allow_null=True)
+    name = serializers.CharField(allow_null=True, allow_blank=True)
     last_scan_at = serializers.DateTimeField(allow_null=True)
 
 
 class GateFiguresSerializer(_ScanCounts):
     gate = serializers.CharField(
-        allow_null=True, help_text="The devices' gate (or name); null for manual check-ins."
+        allow_null=True, allow_blank=True, help_text="The devices' gate (or name); null for manual check-ins."
     )
     per_minute = serializers.ListField(
         child=serializers.IntegerField(), help_text="Scans in each of the last 15 minutes."
@@ -74,10 +74,10 @@ RejectedSerializer = type(
 class ConflictSerializer(serializers.Serializer):
     scan_id = serializers.IntegerField()
     ticket_id = serializers.IntegerField(allow_null=True)
-    name = serializers.CharField(allow_null=True)
+    name = serializers.CharField(allow_null=True, allow_blank=True)
     organisation = serializers.CharField(allow_null=True, allow_blank=True)
-    device = serializers.CharField(allow_null=True)
-    gate = serializers.CharField(allow_null=True)
+    device = serializers.CharField(allow_null=True, allow_blank=True)
+    gate = serializers.CharField(allow_null=True, allow_blank=True)
     scanned_at = serializers.DateTimeField()
     first_checked_in_at = serializers.DateTimeField(allow_null=True)
 

@@ -457,3 +457,41 @@ def test_a_database_outage_is_a_503_not_a_500(live_event, api, session, monkeypa
     polled = session.get(PAGE_PATHS[1].format(live_event.pk))
     assert polled.status_code == 503
     assert polled.json()["error"] == "unavailable"
+
+
+def test_the_answer_matches_its_openapi_schema(live_event, api, people, door, hall, staff):
+    """What the API answers is what the published schema says (clients generate from it)."""
+    import jsonschema
+    from drf_spectacular.generators import SchemaGenerator
+    from referencing import Registry, Resource
+
+    first, second = people(1), people(2, organisation="")
+    door.scan(services.ticket_code(first))
+    door.scan(services.ticket_code(first))  # rejected
+    door.scan("garbage")
+    door.post("/api/v1/checkin/sync/", {"scans": [
+        {"code": services.ticket_code(first), "list": hall.pk, "nonce": str(uuid.uuid4()),
+         "scanned_at": timezone.now().isoformat()}]})  # a conflict
+    api.post(f"/api/v1/events/{live_event.pk}/checkin-lists/{hall.pk}/check-in/",
+             {"ticket": second.pk}, format="json")
+    answer = api.get(API_PATHS[0].format(live_event.pk)).json()
+    assert answer["conflicts"]["count"] == 1 and answer["checked_in"] == 2
+
+    def json_schema(node):
+        """OpenAPI 3.0's ``nullable`` as JSON Schema's ``"null"`` type."""
+        if isinstance(node, dict):
+            node = {k: json_schema(v) for k, v in node.items()}
+            if node.pop("nullable", False) and "type" in node:
+                node["type"] = [node["type"], "null"]
+            return node
+        if isinstance(node, list):
+            return [json_schema(v) for v in node]
+        return node
+
+    schema = json_schema(json.loads(json.dumps(
+        SchemaGenerator().get_schema(request=None, public=True))))
+    operation = schema["paths"]["/api/v1/events/{event_id}/attendance/"]["get"]
+    response = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    registry = Registry().with_resource("urn:schema", Resource.opaque(schema))
+    component = {"$ref": "urn:schema" + response["$ref"]}
+    jsonschema.Draft202012Validator(component, registry=registry).validate(answer)
