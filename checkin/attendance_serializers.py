@@ -54,7 +54,9 @@ class DeviceFiguresSerializer(_ScanCounts):
 
 class GateFiguresSerializer(_ScanCounts):
     gate = serializers.CharField(
-        allow_null=True, allow_blank=True, help_text="The devices' gate (or name); null for manual check-ins."
+        allow_null=True,
+        allow_blank=True,
+        help_text="The devices' gate (or name); null for manual check-ins.",
     )
     per_minute = serializers.ListField(
         child=serializers.IntegerField(), help_text="Scans in each of the last 15 minutes."
