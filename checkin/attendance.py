@@ -522,6 +522,16 @@ class Hub:
 
     def poll(self) -> None:
         """Bring every watched event up to date with the database (one tick)."""
+        try:
+            self._poll()
+        except Exception:
+            # A tick cut short (database gone) may have counted rows without re-reading the
+            # attendees they touched: rebuild from the database once it answers again.
+            for state in self.states.values():
+                state.rebuild_wanted = True
+            raise
+
+    def _poll(self) -> None:
         now = time.monotonic()
         self.last_poll = now
         checked_at = dt.datetime.now(UTC)

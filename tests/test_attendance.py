@@ -319,3 +319,28 @@ def test_registrations_revocations_and_a_moved_event_reach_a_watching_aggregate(
     type(live_event).objects.filter(pk=live_event.pk).update(start=earlier)
     moved = attendance.attendance(live_event)["arrivals"]
     assert dt.datetime.fromisoformat(moved["start"]) <= earlier
+
+
+def test_a_tick_cut_short_by_the_database_is_made_good_by_a_rebuild(
+    live_event, admission, monkeypatch
+):
+    monkeypatch.setattr(attendance, "MIN_REBUILD_INTERVAL", 0)
+    hall = make_list(live_event, "Ingresso")
+    _, token = make_device(live_event, [hall])
+    door = Door(token, hall)
+    ticket = _register(live_event, 1, "Coop Il Sole", admission)
+    assert attendance.attendance(live_event)["checked_in"] == 0
+    door.scan(services.ticket_code(ticket))
+
+    def unreachable(*args, **kwargs):
+        from django.db import OperationalError
+
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(attendance, "_refresh_people", unreachable)
+        with pytest.raises(Exception, match="closed the connection"):
+            attendance.attendance(live_event)  # the row was read, the attendee was not
+    figures = attendance.attendance(live_event)
+    assert (figures["checked_in"], figures["inside"]) == (1, 1)
+    assert figures["by_gate"][0]["entries"] == 1  # counted once, not twice
