@@ -117,10 +117,16 @@ def main(argv: list[str] | None = None) -> int:
     n_codes = sum(1 for _ in codes.open())
 
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
-    server_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{args.port}"}
-    print(f"== gunicorn -c gunicorn.conf.py on {base}", flush=True)
-    server = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "backend.wsgi"],
-                              cwd=ROOT, env=server_env, start_new_session=True)
+    bind = f"127.0.0.1:{args.port}"
+    print(f"== gunicorn -c gunicorn.conf.py --bind {bind} "
+          f"(GUNICORN_WORKERS={os.environ.get('GUNICORN_WORKERS', 'default')}, "
+          f"GUNICORN_THREADS={os.environ.get('GUNICORN_THREADS', 'default')}); "
+          f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    server = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "--bind", bind,
+                               "backend.wsgi"], cwd=ROOT, env=env, start_new_session=True)
+    db_name = args.database_url.rsplit("/", 1)[1].split("?")[0]
+    cpu_groups = ["--cpu-group", f"app=bin/gunicorn .*--bind {bind}",
+                  "--cpu-group", f"db=^postgres: .* {db_name} "]
     results = []
     try:
         _wait_for(f"{base}/api/v1/checkin/ping/")
@@ -131,8 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [sys.executable, args.scanload, "--quiet", "--mode",
                    "invalid" if mode == "floor" else mode,
                    "--concurrency", str(concurrency), "--requests", str(requests),
-                   "--warmup", str(warmup),
-                   "--cpu-group", "app=bin/gunicorn", "--cpu-group", "db=^postgres: ",
+                   "--warmup", str(warmup), *cpu_groups,
                    "--json-out", str(out / f"{mode}-c{concurrency}.json"), "--label", label]
             if mode == "floor":
                 cmd += ["--url", f"{base}/api/v1/checkin/ping/", "--body", '{"code": "{secret}"}']
@@ -164,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     ok_twice = _psql(env, "SELECT count(*) FROM (SELECT ticket_id FROM checkin_scanlog "
                           "WHERE result = 'ok' GROUP BY ticket_id HAVING count(*) > 1) t")
     logged = _psql(env, "SELECT count(*) FROM checkin_scanlog")
+    print(f"\nload average after: {os.getloadavg()[0]:.2f} (other processes on the machine "
+          "share the 2 cores; 'machine' CPU-ms/req counts them too)")
     _print_table(results)
     print(f"\ndouble entries in the database: {doubles} presence rows with entries > 1, "
           f"{ok_twice} tickets with two 'ok' log rows; scan-log rows: {logged}")

@@ -22,10 +22,12 @@ its own original (the presence row remembers the last admitting nonce for that c
 from __future__ import annotations
 
 import datetime as dt
+import struct
 from dataclasses import dataclass
 
 import psycopg
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
@@ -36,7 +38,7 @@ from checkin import invalid_log
 from checkin.devices import ListRule
 from checkin.models import Direction, Presence, Reason, Result, ScanLog, Source
 from tickets.models import Ticket
-from tickets.signing import InvalidCode, TicketClaim, keyring, parse_code
+from tickets.signing import CODE_BYTES, CODE_LENGTH, FORMAT, InvalidCode, TicketClaim, keyring
 
 UTC = dt.UTC
 # A device clock ahead of the server's: its future times are taken as "now".
@@ -46,7 +48,9 @@ MAX_CLOCK_AHEAD = dt.timedelta(minutes=1)
 def iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not UTC:  # psycopg already gives UTC (Django's connection time zone)
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
 
 
 class ScanUnavailable(Exception):
@@ -94,13 +98,41 @@ class ScanInput:
 
 # Raw public keys for libsodium, by key id (the key ring holds cryptography key objects).
 _raw_keys: dict[int, tuple[object, bytes]] = {}
+# RFC 4648 base32 -> Python's base-32 digits (0-9A-V), so that int(text, 32) decodes in C.
+# The stdlib's b32decode is pure Python and, with the canonical re-encoding check of
+# tickets.signing.parse_code, costs more than the Ed25519 check itself.
+_TO_INT_DIGITS = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ23456701890",
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVZZZZZ",  # 0, 1, 8, 9 are not RFC 4648: made invalid
+)
+_PAYLOAD = struct.Struct(">BIIIH")
+_UNUSED_BITS = CODE_LENGTH * 5 - CODE_BYTES * 8
+
+
+def parse(code: str) -> tuple[TicketClaim, bytes, bytes]:
+    """``tickets.signing.parse_code``, faster: same accepted texts, same claims (tested)."""
+    text = code.strip().upper()
+    if len(text) != CODE_LENGTH or not (text.isascii() and text.isalnum()):
+        raise InvalidCode("not a code")
+    try:
+        value = int(text.translate(_TO_INT_DIGITS), 32)
+    except ValueError as exc:
+        raise InvalidCode("not base32") from exc
+    if value & ((1 << _UNUSED_BITS) - 1):
+        raise InvalidCode("not canonical")  # one spelling per code
+    raw = (value >> _UNUSED_BITS).to_bytes(CODE_BYTES, "big")
+    payload, signature = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
+    fmt, key_id, event_id, ticket_id, version = _PAYLOAD.unpack(payload)
+    if fmt != FORMAT:
+        raise InvalidCode("unknown format")
+    return TicketClaim(key_id, event_id, ticket_id, version), payload, signature
 
 
 def verify(code: str) -> TicketClaim:
     """``tickets.signing.verify_code`` with the event keys from the process-wide key ring,
     the Ed25519 check done by libsodium: half the CPU of OpenSSL's per-call set-up, and the
     signature check is most of a scan's CPU. Same format, same keys, same answers (tested)."""
-    claim, payload, signature = parse_code(code)
+    claim, payload, signature = parse(code)
     found = keyring.get(claim.key_id)
     if found is None:
         raise InvalidCode("unknown key")
@@ -295,18 +327,29 @@ WHERE list_id = $1 AND ticket_id = $2
 """
 
 
+# psycopg prepares a statement only when asked (prepare=True) once the connection's threshold is
+# not None; Django opens connections with None (no prepared statements, for the sake of
+# transaction-pooling PgBouncers). Django's own queries use client-side binding, which psycopg
+# never prepares, so a threshold that is never reached enables exactly our explicit prepares.
+_EXPLICIT_ONLY = 2**31
+
+
 def _raw_connection():
     """The thread's psycopg connection, opened by Django if needed.
 
     The hot path talks to psycopg directly with a server-side-binding cursor, so the scan
-    statement is prepared once per connection instead of being parsed and planned per scan
-    (Django's own cursors bind on the client side). Django's per-request health check
-    (an extra ``SELECT 1`` round trip) is skipped: a dead connection fails the statement,
-    which the caller reports as 503 after closing the connection so the next scan reconnects.
+    statement is parsed and planned once per connection instead of once per scan (planning
+    this statement costs ~1.3 ms of database CPU; executing it ~0.3 ms). Django's per-request
+    health check (an extra ``SELECT 1`` round trip) is skipped: a dead connection fails the
+    statement, which the caller reports as 503 after closing the connection, so the next scan
+    reconnects.
     """
     if connection.connection is None:
         connection.ensure_connection()
-    return connection.connection
+    raw = connection.connection
+    if raw.prepare_threshold is None and settings.VARCO_SCAN_PREPARED:
+        raw.prepare_threshold = _EXPLICIT_ONLY
+    return raw
 
 
 def _answer_from_row(row) -> ScanAnswer:
@@ -362,7 +405,7 @@ def _record_postgres(scan, ticket_id, version, pre, at, received) -> ScanAnswer:
                 found = cur.fetchone()
                 if found is not None:
                     answer.first_checked_in_at, answer.checked_in_at = found
-    except psycopg.OperationalError as exc:
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
         # The connection is gone (database restarted, network): drop it so the next request
         # reconnects; the client is told to retry (same nonce: recorded at most once).
         connection.close()

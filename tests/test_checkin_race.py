@@ -87,3 +87,46 @@ def test_many_tickets_scanned_in_parallel_twice_each(event, register):
         pair = sorted([answers[2 * index]["status"], answers[2 * index + 1]["status"]])
         assert pair == ["ok", "rejected"], index
     assert Presence.objects.count() == 20
+
+
+def test_a_dropped_database_connection_gives_503_then_the_retry_lands_once(event, register):
+    import psycopg
+    from django.conf import settings as django_settings
+
+    from tests.checkin_support import SCAN_URL, WsgiClient
+
+    door_list = make_list(event)
+    _, token = make_device(event, [door_list])
+    door = Door(token, door_list, WsgiClient())
+    assert door.scan(services.ticket_code(register(email="a@example.org")))["status"] == "ok"
+    code = services.ticket_code(register(email="b@example.org"))
+    backend_pid = connection.connection.info.backend_pid
+    params = django_settings.DATABASES["default"]
+    with psycopg.connect(host=params["HOST"], port=params["PORT"] or 5432, user=params["USER"],
+                         password=params["PASSWORD"], dbname=params["NAME"],
+                         autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
+
+    body = {"code": code, "list": door_list.pk, "nonce": "retry-me"}
+    first = door.post(SCAN_URL, body)
+    assert first.status_code == 503  # never a false "ok"
+    assert first.json()["error"] == "unavailable" and first["Retry-After"] == "1"
+    second = door.post(SCAN_URL, body)
+    assert second.status_code == 200 and second.json()["status"] == "ok"
+    assert door.post(SCAN_URL, body).json() == second.json()
+    assert ScanLog.objects.filter(nonce="retry-me").count() == 1
+
+
+def test_the_scan_statement_is_prepared_once_per_connection(event, register):
+    """Planning the statement costs several times executing it: it must be prepared."""
+    from tests.checkin_support import WsgiClient
+
+    door_list = make_list(event)
+    _, token = make_device(event, [door_list])
+    door = Door(token, door_list, WsgiClient())
+    for index in range(3):
+        door.scan(services.ticket_code(register(email=f"p{index}@example.org")))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements "
+                       "WHERE statement LIKE 'WITH p AS (%%' AND NOT from_sql")
+        assert cursor.fetchone()[0] == 1
