@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install dev-install chromium migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages
+.PHONY: run test install dev-install chromium migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend
 
 $(VENV)/bin/activate:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
@@ -57,6 +57,21 @@ test: dev-install chromium
 lint: dev-install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+## make frontend: rebuild the door page's JS bundle (checkin/static/checkin/, committed) with npm
+frontend:
+	cd checkin/frontend && npm ci --no-audit --no-fund && npm run build
+
+## make bench-checkin: scan endpoint under gunicorn on PostgreSQL (outside CI; see docs/benchmarks.md)
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/varco_bench
+SCANLOAD ?= ../shared/tools/scanload.py
+bench-checkin: dev-install
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) SCANLOAD=$(SCANLOAD) $(PY) -m checkin.bench $(BENCH_ARGS)
+
+## make bench-attendance: live dashboards under a scan load (PostgreSQL, gunicorn; not in CI).
+## BENCH_DATABASE_URL names a database it may empty and fill (default varco_bench_attendance).
+bench-attendance: dev-install
+	$(PY) -m checkin.attendance_bench $(BENCH_ARGS)
 
 clean:
 	rm -rf var/varco.sqlite3 var/broker var/cache var/mail var/static

@@ -176,7 +176,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/admin/login/"
 LANGUAGE_CODE = "it"
 LANGUAGES = [("it", "Italiano"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "checkin" / "attendance_locale"]
 TIME_ZONE = "Europe/Rome"
 USE_I18N = True
 USE_TZ = True
@@ -267,6 +267,13 @@ LOGGING = {
 }
 
 # --- Varco ----------------------------------------------------------------------------------
+# Live attendance (checkin/attendance.py): how often the figures catch up with the scan log,
+# and how many dashboard streams a web process serves (each holds one of its threads).
+VARCO_ATTENDANCE_TICK_MS = env_int("VARCO_ATTENDANCE_TICK_MS", 500)
+VARCO_LIVE_STREAMS_PER_PROCESS = env_int("VARCO_LIVE_STREAMS_PER_PROCESS", 2)
+VARCO_LIVE_STREAM_SECONDS = env_int("VARCO_LIVE_STREAM_SECONDS", 300)
+VARCO_LIVE_HEARTBEAT_SECONDS = env_int("VARCO_LIVE_HEARTBEAT_SECONDS", 15)
+
 # Bulk e-mail: how many tickets one worker task sends over one SMTP connection.
 VARCO_DELIVERY_BATCH_SIZE = env_int("VARCO_DELIVERY_BATCH_SIZE", 50)
 # A delivery still "queued" or "sending" after this many seconds is re-queued by the sweep.
@@ -280,3 +287,14 @@ VARCO_DELIVERY_RETRY_BASE_SECONDS = env_int("VARCO_DELIVERY_RETRY_BASE_SECONDS",
 VARCO_SEND_ON_ISSUE = env_bool("VARCO_SEND_ON_ISSUE", True)
 # Domain of the Message-IDs of ticket e-mails (default: the domain of DEFAULT_FROM_EMAIL).
 VARCO_MESSAGE_ID_DOMAIN = os.environ.get("VARCO_MESSAGE_ID_DOMAIN", "")
+
+# Check-in: how long a process trusts its cached copy of a device (revocation, list edits take
+# this long to reach other processes), and how often rows of invalid-code scans are written in
+# a batch (0 = at once).
+VARCO_DEVICE_CACHE_SECONDS = env_int("VARCO_DEVICE_CACHE_SECONDS", 5)
+VARCO_INVALID_SCAN_FLUSH_SECONDS = float(os.environ.get("VARCO_INVALID_SCAN_FLUSH_SECONDS", "1"))
+# Answer POST /api/v1/checkin/scan/ in front of Django's middleware (checkin/fastpath.py).
+VARCO_SCAN_FAST_PATH = env_bool("VARCO_SCAN_FAST_PATH", True)
+# Prepare the scan statement once per database connection (false behind a PgBouncer in
+# transaction mode older than 1.21, which cannot keep prepared statements).
+VARCO_SCAN_PREPARED = env_bool("VARCO_SCAN_PREPARED", True)

@@ -9,9 +9,12 @@ from backend.health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("checkin.api.urls")),
     path("api/v1/", include("tickets.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("scan/", include("checkin.urls")),
+    path("", include("checkin.attendance_urls")),
     path("", include("tickets.urls")),
 ]
 

@@ -1,1 +1,244 @@
-"""Check-in data model (lists, devices, scans) — see the check-in issue."""
+"""Check-in data model: lists, scanner devices, presence per (list, ticket), the scan log.
+
+Integrity lives in the database:
+
+* ``Presence`` has one row per (list, ticket). An entry is admitted by a single
+  ``INSERT … ON CONFLICT (list, ticket) DO UPDATE … WHERE <may enter>`` (see ``scanning.py``):
+  PostgreSQL locks the row and re-checks the condition on its newest version, so two devices
+  scanning the same ticket at the same instant get exactly one ``ok``.
+* ``ScanLog`` is append-only: every scan of a real ticket, accepted or rejected, becomes one
+  row, written in the same statement/transaction as the presence change, before the answer is
+  sent. A device's nonce is unique per device (``scanlog_unique_device_nonce``), so a retried
+  request can never be recorded twice. An undo ("annul") is a new row pointing at the row it
+  undoes; each row can be annulled at most once (``scanlog_annul_once``).
+
+For attendance figures (the live dashboard): ``Presence`` answers "who is in / who came" per
+event with indexed counts (``inside``, ``entries > 0``, ``first_entry_at``), and ``ScanLog``
+answers "what happened when/where" by (event|list|device, received_at) index ranges.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone as dj_timezone
+
+from tickets.models import Event, Ticket, TicketType
+
+
+class CheckinList(models.Model):
+    """A door list of an event, e.g. "Ingresso principale": who it admits, and when."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="checkin_lists")
+    name = models.CharField(max_length=200)
+    # Which ticket types are admitted: all of the event's, or only ``ticket_types``.
+    all_ticket_types = models.BooleanField(default=True)
+    ticket_types = models.ManyToManyField(TicketType, blank=True, related_name="checkin_lists")
+    # Re-entry: with exit scans, a person may come back after an exit scan; without exit scans,
+    # every further entry scan is admitted. Without re-entry, only the first entry is.
+    allow_reentry = models.BooleanField(default=False)
+    # Check-out: exit scans are accepted and keep a "currently inside" figure.
+    allow_exit = models.BooleanField(default=False)
+    # Opening hours; empty means open at any time. Scans outside them are refused ("closed").
+    opens_at = models.DateTimeField(null=True, blank=True)
+    closes_at = models.DateTimeField(null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["event", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "name"], name="checkinlist_unique_name"),
+            models.CheckConstraint(
+                condition=Q(opens_at__isnull=True)
+                | Q(closes_at__isnull=True)
+                | Q(closes_at__gt=F("opens_at")),
+                name="checkinlist_closes_after_opens",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Device(models.Model):
+    """A door scanner (a phone's browser or a hand-held) paired with a secret token.
+
+    Only the SHA-256 of the token is stored: tokens are 190-bit random strings, so a plain
+    hash is enough (no salt or slow hash needed), and the lookup stays one indexed equality.
+    """
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="devices")
+    name = models.CharField(max_length=100)
+    gate = models.CharField(max_length=100, blank=True, help_text="e.g. 'Ingresso A'")
+    lists = models.ManyToManyField(CheckinList, related_name="devices")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # Last characters of the token, to tell devices apart in the admin without the secret.
+    token_hint = models.CharField(max_length=8, editable=False)
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", editable=False,
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Refreshed by the snapshot and sync endpoints (never by the scan hot path).
+    last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["event", "name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.gate})" if self.gate else self.name
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class Direction(models.TextChoices):
+    ENTRY = "entry", "entry"
+    EXIT = "exit", "exit"
+    ANNUL = "annul", "annul"
+
+
+class Result(models.TextChoices):
+    OK = "ok", "ok"
+    REJECTED = "rejected", "rejected"
+
+
+class Reason(models.TextChoices):
+    ALREADY_CHECKED_IN = "already_checked_in", "already checked in"
+    INVALID = "invalid", "invalid"
+    UNKNOWN = "unknown", "unknown"
+    REVOKED = "revoked", "revoked"
+    WRONG_EVENT = "wrong_event", "wrong event"
+    NOT_ALLOWED = "not_allowed", "not allowed"
+    CLOSED = "closed", "closed"
+
+
+class Source(models.TextChoices):
+    SCAN = "scan", "scan"  # online scan (camera or keyboard wedge)
+    MANUAL = "manual", "manual"  # staff searched and checked in by hand
+    OFFLINE = "offline", "offline"  # recorded on the device while offline, uploaded later
+
+
+class Presence(models.Model):
+    """The state of one ticket on one list; the row the no-double-entry rule is enforced on."""
+
+    # Every index is written on each admission, so only the ones queries need exist: the FK
+    # columns are covered by the composite indexes below.
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+", db_index=False)
+    list = models.ForeignKey(
+        CheckinList, on_delete=models.CASCADE, related_name="presences", db_index=False
+    )
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="presences", db_index=False
+    )
+    inside = models.BooleanField(default=False)
+    # Admitted entries and exits that were not annulled.
+    entries = models.PositiveIntegerField(default=0)
+    exits = models.PositiveIntegerField(default=0)
+    first_entry_at = models.DateTimeField(null=True, blank=True)
+    last_entry_at = models.DateTimeField(null=True, blank=True)
+    last_exit_at = models.DateTimeField(null=True, blank=True)
+    # Nonce of the last admitted scan: a retry racing its own original is not admitted twice.
+    last_nonce = models.CharField(max_length=64, blank=True, default="")
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["list", "ticket"], name="presence_one_per_list_ticket"),
+            models.CheckConstraint(
+                condition=Q(inside=False) | Q(entries__gt=0), name="presence_inside_has_entry"
+            ),
+        ]
+        indexes = [
+            # checked in per event, arrivals per 5 minutes
+            models.Index(fields=["event", "first_entry_at"], name="presence_event_first"),
+            # currently inside per event
+            models.Index(fields=["event", "inside"], name="presence_event_inside"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ticket {self.ticket_id} on list {self.list_id}"
+
+
+class ScanLog(models.Model):
+    """Append-only record of every scan, manual check-in, upload and undo. Never updated."""
+
+    # FK columns without their own index are covered by the composite indexes below (each
+    # index costs a write on the hot path).
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+", db_index=False)
+    list = models.ForeignKey(
+        CheckinList, on_delete=models.CASCADE, related_name="scans", db_index=False
+    )
+    device = models.ForeignKey(
+        Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="scans",
+        db_index=False,
+    )
+    # A staff user, for manual check-ins made through the organiser API.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", db_index=False,
+    )
+    # Empty for codes that failed the signature check or name no ticket of this event.
+    ticket = models.ForeignKey(
+        Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="scans"
+    )
+    direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.ENTRY)
+    result = models.CharField(max_length=8, choices=Result.choices)
+    reason = models.CharField(max_length=20, choices=Reason.choices, null=True, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.SCAN)
+    # The client's id for this scan (a UUID); a retry with the same nonce records nothing new.
+    nonce = models.CharField(max_length=64, null=True, blank=True)
+    # When the door saw it (the device's clock, for offline scans) vs when the server got it.
+    scanned_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=dj_timezone.now)
+    # The answer's times: when this ticket was admitted (ok entry: scanned_at) and, for
+    # already_checked_in, its first admission. Kept so a replayed nonce gets the same answer.
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    first_checked_in_at = models.DateTimeField(null=True, blank=True)
+    # An offline scan the device accepted but the server refused because the ticket had
+    # already entered elsewhere: the person is inside twice over; organisers review these.
+    conflict = models.BooleanField(default=False)
+    # For direction=annul: the scan this row undoes.
+    annuls = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="annulled_by",
+        db_index=False,
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "nonce"],
+                condition=Q(nonce__isnull=False) & Q(device__isnull=False),
+                name="scanlog_unique_device_nonce",
+            ),
+            # A scan is undone at most once.
+            models.UniqueConstraint(
+                fields=["annuls"], condition=Q(annuls__isnull=False), name="scanlog_annul_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(result="ok", reason__isnull=True)
+                | Q(result="rejected", reason__isnull=False),
+                name="scanlog_reason_iff_rejected",
+            ),
+            models.CheckConstraint(
+                condition=Q(direction="annul", annuls__isnull=False)
+                | (~Q(direction="annul") & Q(annuls__isnull=True)),
+                name="scanlog_annul_points_at_scan",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["event", "received_at"], name="scanlog_event_received"),
+            models.Index(fields=["list", "received_at"], name="scanlog_list_received"),
+            models.Index(fields=["device", "received_at"], name="scanlog_device_received"),
+            models.Index(
+                fields=["event", "received_at"], condition=Q(conflict=True),
+                name="scanlog_event_conflicts",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.result} {self.reason or ''} @ {self.scanned_at:%H:%M:%S}"

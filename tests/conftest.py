@@ -152,3 +152,14 @@ def smtp_sink(settings):
         settings.EMAIL_TIMEOUT = 10
         sink.handler.port = sink.port
         yield sink.handler
+
+@pytest.fixture(autouse=True)
+def _checkin_inline(settings):
+    """Invalid-code scans are logged at once (no background flush thread) and every test
+    starts with an empty device cache."""
+    settings.VARCO_INVALID_SCAN_FLUSH_SECONDS = 0
+    from checkin.devices import device_cache
+
+    device_cache.clear()
+    yield
+    device_cache.clear()

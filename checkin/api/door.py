@@ -1,0 +1,435 @@
+"""The door devices' API: scan, undo, manual check-in, offline upload, snapshot, changes.
+
+Plain Django views rather than DRF: the scan endpoint is the hot path and DRF's request
+wrapping, content negotiation, authentication and throttling classes would cost more than
+the scan itself. Errors keep the API's one JSON shape (``tickets/api/errors.py``):
+``{"error": code, "detail": message, "fields": {field: [message]}}``.
+
+Answers: 405 (method), then 401 (device token), then 400 (body), then 403 (list not allowed
+for this device), then 200 for every well-formed scan, accepted or rejected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+
+from django.db import OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from checkin import scanning, selectors, services
+from checkin.devices import DeviceInfo, authenticate
+from checkin.models import Direction, Source
+from tickets.services import ServiceError
+
+MAX_BODY = 64 * 1024
+MAX_UPLOAD_BODY = 2 * 1024 * 1024
+MAX_CODE = 512
+MAX_NONCE = 64
+_DIRECTIONS = (Direction.ENTRY.value, Direction.EXIT.value)
+_SEPARATORS = (",", ":")
+
+
+def _json(data: dict, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(data, separators=_SEPARATORS), content_type="application/json", status=status,
+        headers=headers,
+    )
+
+
+def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
+    body = {"error": code, "detail": detail}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def invalid_body(fields: dict[str, list[str]]) -> dict:
+    return error_body("invalid", f"Invalid input: {', '.join(sorted(fields))}.", fields)
+
+
+def error(status: int, code: str, detail: str, fields: dict | None = None) -> HttpResponse:
+    return _json(error_body(code, detail, fields), status)
+
+
+def invalid(fields: dict[str, list[str]]) -> HttpResponse:
+    return _json(invalid_body(fields), 400)
+
+
+def _not_allowed(request: HttpRequest, allowed: str) -> HttpResponse:
+    response = error(405, "method_not_allowed", f'Method "{request.method}" not allowed.')
+    response["Allow"] = allowed
+    return response
+
+
+UNAUTHENTICATED = error_body(
+    "not_authenticated", "A valid device token is required: 'Authorization: Token …'."
+)
+UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": "Token"}
+UNAVAILABLE = error_body("unavailable", "The database is unavailable; retry with the same nonce.")
+UNAVAILABLE_HEADERS = {"Retry-After": "1"}
+
+
+def _unauthenticated() -> HttpResponse:
+    return _json(UNAUTHENTICATED, 401, UNAUTHENTICATED_HEADERS)
+
+
+def forbidden_list_body(list_id: int) -> dict:
+    return error_body(
+        "permission_denied", f"This device may not use check-in list {list_id}.",
+        {"list": ["Not one of this device's check-in lists."]},
+    )
+
+
+def _forbidden_list(list_id: int) -> HttpResponse:
+    return _json(forbidden_list_body(list_id), 403)
+
+
+def _unavailable() -> HttpResponse:
+    return _json(UNAVAILABLE, 503, UNAVAILABLE_HEADERS)
+
+
+def parse_json(body: bytes, limit: int = MAX_BODY) -> tuple[object, dict | None]:
+    """(data, None) or (None, a 400 body naming ``body``)."""
+    if len(body) > limit:
+        return None, invalid_body({"body": [f"The body is larger than {limit} bytes."]})
+    try:
+        return json.loads(body), None
+    except (ValueError, UnicodeDecodeError):
+        return None, invalid_body({"body": ["The body is not valid JSON."]})
+
+
+def _read_json(request: HttpRequest, limit: int = MAX_BODY) -> tuple[object, HttpResponse | None]:
+    data, problem = parse_json(request.read(limit + 1), limit)
+    return data, (None if problem is None else _json(problem, 400))
+
+
+# --- field checks (each returns the value or appends to ``errors``) ---------------------------
+
+
+def _int(data: dict, name: str, errors: dict, required: bool = True) -> int | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            errors[name] = ["This field is required."]
+        return None
+    if type(value) is not int or not 0 < value < 2**63:
+        errors[name] = ["A positive integer is required."]
+        return None
+    return value
+
+
+def _text(data: dict, name: str, errors: dict, max_length: int, required: bool = False,
+          strip: bool = False) -> str | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            errors[name] = ["This field is required."]
+        return None
+    if not isinstance(value, str):
+        errors[name] = ["A string is required."]
+        return None
+    if strip:
+        value = value.strip()
+    if not value:
+        errors[name] = ["This field may not be blank."]
+        return None
+    if len(value) > max_length:
+        errors[name] = [f"At most {max_length} characters."]
+        return None
+    return value
+
+
+def _direction(data: dict, errors: dict, name: str = "type") -> str:
+    value = data.get(name)
+    if value is None:
+        return Direction.ENTRY.value
+    if value not in _DIRECTIONS:
+        errors[name] = ['Must be "entry" or "exit".']
+        return Direction.ENTRY.value
+    return value
+
+
+def _datetime(data: dict, name: str, errors: dict, required: bool = False) -> dt.datetime | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            errors[name] = ["This field is required."]
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        errors[name] = ["An ISO 8601 date-time is required."]
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        errors[name] = ["An ISO 8601 date-time is required."]
+        return None
+    if parsed.tzinfo is None:  # no offset given: UTC, as JavaScript's toISOString() writes
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed
+
+
+def _local_ok(data: dict, errors: dict) -> bool:
+    value = data.get("local_status")
+    if value is None:
+        return True
+    if value not in ("ok", "rejected"):
+        errors["local_status"] = ['Must be "ok" or "rejected".']
+    return value != "rejected"
+
+
+def _device_view(methods: str, handler: Callable[[HttpRequest, DeviceInfo], HttpResponse]):
+    """405 for other methods, 401 without a valid device token, 503 if the DB is down."""
+
+    allowed = frozenset(methods.split(", "))
+
+    @csrf_exempt
+    def view(request: HttpRequest) -> HttpResponse:
+        if request.method not in allowed:
+            return _not_allowed(request, methods)
+        try:
+            device = authenticate(request.META.get("HTTP_AUTHORIZATION"))
+            if device is None:
+                return _unauthenticated()
+            return handler(request, device)
+        except (OperationalError, scanning.ScanUnavailable):
+            return _unavailable()
+
+    view.__name__ = handler.__name__
+    view.__doc__ = handler.__doc__
+    return view
+
+
+# --- connectivity -----------------------------------------------------------------------------
+
+
+_PONG = b'{"status":"ok"}'
+
+
+@csrf_exempt
+def ping(request: HttpRequest) -> HttpResponse:
+    """GET/HEAD: constant JSON, no auth, no database. The door page probes it to tell "online"
+    from "offline", and the benchmark uses it as its floor (the cheapest Django view)."""
+    if request.method not in ("GET", "HEAD", "POST"):
+        return _not_allowed(request, "GET, HEAD, POST")
+    response = HttpResponse(_PONG, content_type="application/json")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- the scan endpoint ------------------------------------------------------------------------
+
+
+def scan_payload(authorization: str | None, body: bytes) -> tuple[int, dict, dict[str, str]]:
+    """POST /api/v1/checkin/scan/ without the web framework: (status, JSON body, headers).
+
+    Shared by the Django view below and by ``checkin.fastpath``, which serves this one URL
+    straight from WSGI (see there). See docs/checkin.md for the contract.
+    """
+    device = authenticate(authorization)
+    if device is None:
+        return 401, UNAUTHENTICATED, UNAUTHENTICATED_HEADERS
+    data, problem = parse_json(body)
+    if problem is not None:
+        return 400, problem, {}
+    if not isinstance(data, dict):
+        return 400, invalid_body({"body": ["A JSON object is required."]}), {}
+    errors: dict[str, list[str]] = {}
+    code = _text(data, "code", errors, MAX_CODE, required=True, strip=True)
+    list_id = _int(data, "list", errors)
+    direction = _direction(data, errors)
+    nonce = _text(data, "nonce", errors, MAX_NONCE)
+    scanned_at = _datetime(data, "scanned_at", errors)
+    local_ok = _local_ok(data, errors)
+    if errors:
+        return 400, invalid_body(errors), {}
+    rule = device.lists.get(list_id)
+    if rule is None:
+        return 403, forbidden_list_body(list_id), {}
+    try:
+        answer = scanning.scan_code(
+            code,
+            scanning.ScanInput(
+                rule=rule, device_id=device.id, direction=direction, nonce=nonce,
+                scanned_at=scanned_at, local_ok=local_ok,
+                source=Source.SCAN if scanned_at is None else Source.OFFLINE,
+            ),
+        )
+    except (OperationalError, scanning.ScanUnavailable):
+        return 503, UNAVAILABLE, UNAVAILABLE_HEADERS
+    return 200, answer.as_json(), {}
+
+
+@csrf_exempt
+def scan(request: HttpRequest) -> HttpResponse:
+    """POST /api/v1/checkin/scan/ — see docs/checkin.md for the contract."""
+    if request.method != "POST":
+        return _not_allowed(request, "POST")
+    status, body, headers = scan_payload(
+        request.META.get("HTTP_AUTHORIZATION"), request.read(MAX_BODY + 1)
+    )
+    return _json(body, status, headers)
+
+
+# --- manual check-in and undo -----------------------------------------------------------------
+
+
+def _manual(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
+    """POST {"ticket": id, "list": id, "type"?, "nonce"?}: check in an attendee found by search."""
+    data, problem = _read_json(request)
+    if problem is not None:
+        return problem
+    if not isinstance(data, dict):
+        return invalid({"body": ["A JSON object is required."]})
+    errors: dict[str, list[str]] = {}
+    ticket_id = _int(data, "ticket", errors)
+    list_id = _int(data, "list", errors)
+    direction = _direction(data, errors)
+    nonce = _text(data, "nonce", errors, MAX_NONCE)
+    if errors:
+        return invalid(errors)
+    rule = device.lists.get(list_id)
+    if rule is None:
+        return _forbidden_list(list_id)
+    answer = services.manual_check_in(
+        rule, ticket_id, device_id=device.id, direction=direction, nonce=nonce
+    )
+    return _json(answer.as_json())
+
+
+manual = _device_view("POST", _manual)
+
+
+def _annul(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
+    """POST {"nonce": "<nonce of the scan to undo>"}: undo this device's scan (≤ 15 min old)."""
+    data, problem = _read_json(request)
+    if problem is not None:
+        return problem
+    if not isinstance(data, dict):
+        return invalid({"body": ["A JSON object is required."]})
+    errors: dict[str, list[str]] = {}
+    nonce = _text(data, "nonce", errors, MAX_NONCE, required=True)
+    if errors:
+        return invalid(errors)
+    try:
+        row = services.annul(device, nonce)
+    except ServiceError as exc:
+        status = 404 if exc.code == "not_found" else 400
+        return error(status, exc.code, exc.message, {exc.field: [exc.message]})
+    return _json(
+        {
+            "status": "annulled",
+            "nonce": nonce,
+            "ticket": row.ticket_id,
+            "annulled_at": scanning.iso(row.received_at),
+        }
+    )
+
+
+annul = _device_view("POST", _annul)
+
+
+# --- offline: upload, snapshot, changes -------------------------------------------------------
+
+
+def _sync(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
+    """POST {"scans": [{code|ticket, list, type?, nonce, scanned_at, local_status?}, ...]}."""
+    data, problem = _read_json(request, MAX_UPLOAD_BODY)
+    if problem is not None:
+        return problem
+    items = data.get("scans") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return invalid({"scans": ["A list of scans is required."]})
+    if len(items) > services.MAX_UPLOAD:
+        return invalid({"scans": [f"At most {services.MAX_UPLOAD} scans per upload."]})
+    scans: list[services.OfflineScan] = []
+    errors: dict[str, list[str]] = {}
+    for index, item in enumerate(items):
+        item_errors: dict[str, list[str]] = {}
+        if not isinstance(item, dict):
+            errors[f"scans[{index}]"] = ["A JSON object is required."]
+            continue
+        code = _text(item, "code", item_errors, MAX_CODE, strip=True)
+        ticket = _int(item, "ticket", item_errors, required=False)
+        if code is None and ticket is None and not item_errors:
+            item_errors["code"] = ["Either code or ticket is required."]
+        list_id = _int(item, "list", item_errors)
+        direction = _direction(item, item_errors)
+        nonce = _text(item, "nonce", item_errors, MAX_NONCE, required=True)
+        scanned_at = _datetime(item, "scanned_at", item_errors, required=True)
+        local_ok = _local_ok(item, item_errors)
+        for name, messages in item_errors.items():
+            errors[f"scans[{index}].{name}"] = messages
+        if item_errors:
+            continue
+        if list_id not in device.lists:
+            return _forbidden_list(list_id)
+        scans.append(
+            services.OfflineScan(
+                list=list_id, nonce=nonce, scanned_at=scanned_at, code=code, ticket=ticket,
+                direction=direction, local_ok=local_ok,
+            )
+        )
+    if errors:
+        return invalid(errors)
+    results = services.upload_offline(device, scans)
+    services.touch_device(device.id)
+    return _json({"results": results})
+
+
+sync = _device_view("POST", _sync)
+
+
+def _snapshot(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
+    """GET: the device's lists, tickets, public keys and presence, for offline use."""
+    services.touch_device(device.id)
+    return _json(selectors.snapshot(device))
+
+
+snapshot = _device_view("GET", _snapshot)
+
+
+def _changes(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
+    """GET ?since=<cursor>: scans (by any device) and ticket changes since the cursor."""
+    errors: dict[str, list[str]] = {}
+    since = _datetime(request.GET, "since", errors, required=True)
+    if errors:
+        return invalid(errors)
+    return _json(selectors.changes(device, since))
+
+
+changes = _device_view("GET", _changes)
+
+
+def _search(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
+    """GET ?q=<name, organisation or reference>&list=<id>: attendees for manual check-in."""
+    list_id = None
+    if request.GET.get("list"):
+        try:
+            list_id = int(request.GET["list"])
+        except ValueError:
+            return invalid({"list": ["A positive integer is required."]})
+        if list_id not in device.lists:
+            return _forbidden_list(list_id)
+    query = request.GET.get("q", "")
+    return _json({"results": selectors.search_tickets(device, query, list_id)})
+
+
+search = _device_view("GET", _search)
+
+
+def _whoami(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
+    """GET: this device, its event and its lists (the door page calls it after pairing)."""
+    return _json(
+        {
+            "device": {"id": device.id, "name": device.name, "gate": device.gate},
+            "event": selectors.event_json(device.event_id),
+            "lists": [selectors.list_json(rule) for rule in device.lists.values()],
+        }
+    )
+
+
+whoami = _device_view("GET", _whoami)
+

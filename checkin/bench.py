@@ -1,0 +1,203 @@
+"""Check-in benchmark (``make bench-checkin``): the scan endpoint under gunicorn on PostgreSQL.
+
+Seeds the demo event with ``--attendees`` tickets in a dedicated PostgreSQL database, clears
+earlier scans, starts gunicorn with ``gunicorn.conf.py`` and drives it with scanload.py:
+a floor first (``/api/v1/checkin/ping/``, constant JSON from a plain Django view under the same
+server), then unique scans at concurrency 1, 8 and 32, duplicate pairs at 16 and invalid codes
+at 8. Prints req/s, p50/p90/p99 and CPU-ms per request (app = gunicorn, db = PostgreSQL
+backends, loadgen = scanload itself), then checks the database for double entries.
+
+Not a test: it prints figures for docs/benchmarks.md. Outside CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/varco_bench"
+DEFAULT_SCANLOAD = ROOT.parent / "shared" / "tools" / "scanload.py"
+
+# (label, mode, concurrency, requests, warmup)
+RUNS = [
+    ("floor (constant JSON view)", "floor", 32, 8000, 500),
+    ("floor (constant JSON view)", "floor", 8, 4000, 200),
+    ("unique scans", "unique", 1, 1000, 100),
+    ("unique scans", "unique", 8, 3000, 200),
+    ("unique scans", "unique", 32, 6000, 500),
+    ("duplicate pairs", "duplicate", 16, 3000, 0),
+    ("invalid codes", "invalid", 8, 8000, 500),
+]
+
+
+def _run(cmd: list[str], env: dict, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, env=env, cwd=ROOT, check=True, **kwargs)
+
+
+def _psql(env: dict, sql: str) -> str:
+    code = (
+        "import sys, django; django.setup();"
+        "from django.db import connection;"
+        "c = connection.cursor(); c.execute(sys.argv[1]);"
+        "print(c.fetchone()[0] if c.description else '')"
+    )
+    out = _run([sys.executable, "-c", code, sql], env, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def _ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _wait_for(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"the server did not answer on {url}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL",
+                                                                 DEFAULT_DB))
+    parser.add_argument("--attendees", type=int, default=20000)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 8201)))
+    parser.add_argument("--scanload", default=os.environ.get("SCANLOAD", str(DEFAULT_SCANLOAD)))
+    parser.add_argument("--out", default=str(ROOT / "var" / "bench-checkin"))
+    parser.add_argument("--quick", action="store_true", help="a tenth of the requests")
+    args = parser.parse_args(argv)
+
+    if not args.database_url.startswith(("postgres://", "postgresql://")):
+        raise SystemExit("the benchmark runs on PostgreSQL (BENCH_DATABASE_URL=postgres://...)")
+    if not Path(args.scanload).exists():
+        raise SystemExit(f"scanload.py not found at {args.scanload} (set SCANLOAD=...)")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    base = f"http://127.0.0.1:{args.port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url,
+        "SITE_URL": base,
+        "DEBUG": "false",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "backend.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("REDIS_URL", None)
+
+    print(f"== preparing {args.database_url} with {args.attendees} attendees", flush=True)
+    _ensure_database(args.database_url)
+    _run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], env)
+    _run([sys.executable, "manage.py", "seed_demo", "--attendees", str(args.attendees),
+          "--export", str(out)], env, stdout=subprocess.DEVNULL)
+    _psql(env, "TRUNCATE checkin_presence, checkin_scanlog")
+    _psql(env, "VACUUM ANALYZE")
+    device = json.loads((out / "device.json").read_text())
+    codes = out / "codes.txt"
+    n_codes = sum(1 for _ in codes.open())
+
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    bind = f"127.0.0.1:{args.port}"
+    print(f"== gunicorn -c gunicorn.conf.py --bind {bind} "
+          f"(GUNICORN_WORKERS={os.environ.get('GUNICORN_WORKERS', 'default')}, "
+          f"GUNICORN_THREADS={os.environ.get('GUNICORN_THREADS', 'default')}); "
+          f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    server = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "--bind", bind,
+                               "backend.wsgi"], cwd=ROOT, env=env, start_new_session=True)
+    db_name = args.database_url.rsplit("/", 1)[1].split("?")[0]
+    cpu_groups = ["--cpu-group", f"app=bin/gunicorn .*--bind {bind}",
+                  "--cpu-group", f"db=^postgres: .* {db_name} "]
+    results = []
+    try:
+        _wait_for(f"{base}/api/v1/checkin/ping/")
+        offset = 0
+        for label, mode, concurrency, requests, warmup in RUNS:
+            if args.quick:
+                requests, warmup = max(100, requests // 10), warmup // 10
+            cmd = [sys.executable, args.scanload, "--quiet", "--mode",
+                   "invalid" if mode == "floor" else mode,
+                   "--concurrency", str(concurrency), "--requests", str(requests),
+                   "--warmup", str(warmup), *cpu_groups,
+                   "--json-out", str(out / f"{mode}-c{concurrency}.json"), "--label", label]
+            if mode == "floor":
+                cmd += ["--url", f"{base}/api/v1/checkin/ping/", "--body", '{"code": "{secret}"}']
+            else:
+                cmd += ["--url", device["scan_url"].replace(env["SITE_URL"], base),
+                        "-H", f"Authorization: Token {device['token']}",
+                        "--body", json.dumps({"code": "{secret}", "list": device["list"],
+                                              "nonce": "{uuid}"}),
+                        "--field", "reason"]
+            if mode in ("unique", "duplicate"):
+                needed = requests + warmup if mode == "unique" else (requests + warmup) // 2
+                if offset + needed > n_codes:
+                    raise SystemExit(f"not enough codes: need {offset + needed}, have {n_codes}"
+                                     " (raise --attendees)")
+                cmd += ["--secrets", str(codes), "--offset", str(offset)]
+                offset += needed
+                if mode == "duplicate":
+                    cmd += ["--success-field", "status=ok"]
+            print(f"-- {label}: {mode} c={concurrency}", flush=True)
+            _run(cmd, env)
+            result = json.loads((out / f"{mode}-c{concurrency}.json").read_text())
+            result["bench_mode"] = mode
+            results.append(result)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    doubles = _psql(env, "SELECT count(*) FROM checkin_presence WHERE entries > 1")
+    ok_twice = _psql(env, "SELECT count(*) FROM (SELECT ticket_id FROM checkin_scanlog "
+                          "WHERE result = 'ok' GROUP BY ticket_id HAVING count(*) > 1) t")
+    logged = _psql(env, "SELECT count(*) FROM checkin_scanlog")
+    print(f"\nload average after: {os.getloadavg()[0]:.2f} (other processes on the machine "
+          "share the 2 cores; 'machine' CPU-ms/req counts them too)")
+    _print_table(results)
+    print(f"\ndouble entries in the database: {doubles} presence rows with entries > 1, "
+          f"{ok_twice} tickets with two 'ok' log rows; scan-log rows: {logged}")
+    (out / "summary.json").write_text(json.dumps(results, indent=2))
+    return 0 if doubles == "0" and ok_twice == "0" else 1
+
+
+def _print_table(results: list[dict]) -> None:
+    print("\n| run | c | req/s | p50 ms | p90 ms | p99 ms | CPU-ms/req app | db | loadgen "
+          "| machine | answers |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        lat = r["latency_ms"]
+        cpu = r.get("cpu", {})
+        groups = cpu.get("groups", {})
+        answers = ", ".join(f"{k}: {v}" for k, v in r["field_values"].items())
+        if r.get("pairs"):
+            answers += f"; pairs with two ok: {r['pairs']['two_successes']}/{r['pairs']['total']}"
+        print(
+            f"| {r['label']} | {r['concurrency']} | {r['throughput_rps']:.0f} | {lat['p50']:.1f} "
+            f"| {lat['p90']:.1f} | {lat['p99']:.1f} "
+            f"| {groups.get('app', {}).get('ms_per_req', '-')} "
+            f"| {groups.get('db', {}).get('ms_per_req', '-')} "
+            f"| {cpu.get('loadgen_ms_per_req', '-')} | {cpu.get('machine_cpu_ms_per_req', '-')} "
+            f"| {answers} |"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The demo's door: a check-in list open at any time, a paired device, codes for load tests.
+
+Registered with ``tickets.demo_hooks`` so that ``seed_demo --export DIR`` also writes
+``DIR/codes.txt`` (one QR text per line, in serial order) and ``DIR/device.json``
+(``{"token", "list", "scan_url"}``). Idempotent: the list and device are created once; as the
+token is stored hashed, each run with ``--export`` gives the demo device a fresh token.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.urls import reverse
+from tqdm import tqdm
+
+from checkin import services
+from checkin.models import CheckinList, Device
+from tickets import demo_hooks, onboarding
+from tickets.models import Event, Ticket
+from tickets.services import ticket_code
+
+LIST_NAME = "Ingresso principale"
+DEVICE_NAME = "Demo scanner"
+GATE = "Ingresso A"
+
+
+def seed_door(event: Event) -> tuple[CheckinList, Device]:
+    checkin_list = CheckinList.objects.filter(event=event, name=LIST_NAME).first()
+    if checkin_list is None:
+        # No opening hours: the demo accepts scans on any day, not only on 22 September 2017.
+        checkin_list = services.create_list(event, LIST_NAME)
+    device = Device.objects.filter(event=event, name=DEVICE_NAME, revoked_at=None).first()
+    if device is None:
+        device, _ = services.create_device(event, DEVICE_NAME, GATE, lists=[checkin_list])
+    return checkin_list, device
+
+
+@demo_hooks.register
+def demo_door(event: Event, export_dir: str | None) -> list[str]:
+    checkin_list, device = seed_door(event)
+    lines = [f"check-in list {checkin_list.name!r} (id {checkin_list.pk}), device {device.name!r}"]
+    if not export_dir:
+        return lines
+    device, token = services.rotate_device_token(device)
+    directory = Path(export_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    tickets = Ticket.objects.filter(event=event, status=Ticket.Status.VALID).order_by("serial")
+    with open(directory / "codes.txt", "w") as out:
+        for ticket in tqdm(tickets.iterator(chunk_size=1000), total=tickets.count(),
+                           desc="codes", unit="code", disable=None):
+            out.write(ticket_code(ticket) + "\n")
+    onboarding.write_json(
+        directory / "device.json",
+        {
+            "token": token,
+            "list": checkin_list.pk,
+            "scan_url": settings.SITE_URL + reverse("checkin-scan"),
+        },
+    )
+    lines.append(f"door page: {services.pairing_url(token)}")
+    lines.append(f"wrote {directory / 'codes.txt'} and {directory / 'device.json'}")
+    return lines

@@ -1,0 +1,144 @@
+"""Scanner device tokens and the in-process cache the scan hot path authenticates with.
+
+A device token is shown once (at creation or rotation); the database keeps its SHA-256.
+Authenticating a scan must not cost a query, so each process keeps what it needs about a
+device — its event, its allowed lists and their rules — for ``VARCO_DEVICE_CACHE_SECONDS``.
+Revoking a device or editing a list clears the cache of the process that did it at once (see
+``signals.py``); other processes notice within the TTL (a few seconds).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+TOKEN_PREFIX = "vd_"
+
+
+def new_token() -> str:
+    """A new device token: ``vd_`` + 32 URL-safe characters (192 random bits)."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(24)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ListRule:
+    """What the scan path needs to know about a check-in list, loaded once per TTL."""
+
+    id: int
+    event_id: int
+    name: str
+    # None: every ticket type of the event is admitted.
+    ticket_types: tuple[int, ...] | None
+    allow_reentry: bool
+    allow_exit: bool
+    opens_at: dt.datetime | None
+    closes_at: dt.datetime | None
+
+    def is_open(self, at: dt.datetime) -> bool:
+        if self.opens_at is not None and at < self.opens_at:
+            return False
+        return not (self.closes_at is not None and at >= self.closes_at)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    id: int
+    event_id: int
+    name: str
+    gate: str
+    lists: dict[int, ListRule]
+
+
+def list_rule(checkin_list) -> ListRule:
+    types = None
+    if not checkin_list.all_ticket_types:
+        types = tuple(sorted(t.pk for t in checkin_list.ticket_types.all()))
+    return ListRule(
+        id=checkin_list.pk,
+        event_id=checkin_list.event_id,
+        name=checkin_list.name,
+        ticket_types=types,
+        allow_reentry=checkin_list.allow_reentry,
+        allow_exit=checkin_list.allow_exit,
+        opens_at=checkin_list.opens_at,
+        closes_at=checkin_list.closes_at,
+    )
+
+
+def _load(token_hash: str) -> DeviceInfo | None:
+    from checkin.models import Device
+
+    device = (
+        Device.objects.filter(token_hash=token_hash, revoked_at__isnull=True)
+        .prefetch_related("lists__ticket_types")
+        .first()
+    )
+    if device is None:
+        return None
+    rules = {
+        lst.pk: list_rule(lst) for lst in device.lists.all() if lst.event_id == device.event_id
+    }
+    return DeviceInfo(device.pk, device.event_id, device.name, device.gate, rules)
+
+
+class DeviceCache:
+    """token -> DeviceInfo (or None for unknown/revoked tokens), with a short TTL.
+
+    Keyed by the token itself (it is in the request anyway), so a hit costs a dict lookup and
+    only a miss hashes it for the database. Unknown tokens are cached too, so a flood of bad
+    tokens costs one query per TTL per token, and the table is bounded so that a flood of
+    *different* bad tokens cannot grow memory.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, DeviceInfo | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> DeviceInfo | None:
+        now = time.monotonic()
+        found = self._entries.get(token)
+        if found is not None and found[0] > now:
+            return found[1]
+        info = _load(hash_token(token))
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[token] = (now + settings.VARCO_DEVICE_CACHE_SECONDS, info)
+        return info
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+device_cache = DeviceCache()
+
+
+def token_from_header(header: str | None) -> str | None:
+    """The token of an ``Authorization: Token <token>`` header, else None."""
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "token" or not token or len(token) > 128:
+        return None
+    return token
+
+
+def authenticate(header: str | None) -> DeviceInfo | None:
+    token = token_from_header(header)
+    if token is None or not token.startswith(TOKEN_PREFIX):
+        return None
+    return device_cache.get(token)

@@ -1,0 +1,592 @@
+// The door page (/scan/): pairing, camera and keyboard-wedge scanning, full-screen answers,
+// manual search, undo, and automatic offline mode with an IndexedDB queue.
+//
+// Online: every scan goes to POST /api/v1/checkin/scan/ (the server decides). If the request
+// fails or times out, the device switches to offline by itself: it decides locally from its
+// snapshot (signature, ticket versions, presence) and queues the scan with the same nonce, so a
+// request that did reach the server is never counted twice. While online it polls the changes
+// feed, so its offline copy knows other gates' scans within seconds.
+import { Api, newNonce, Offline } from "./api.js";
+import { Camera } from "./camera.js";
+import { parseCode } from "./codes.js";
+import { beep, unlockAudio } from "./feedback.js";
+import { formatTime, getLanguage, setLanguage, t } from "./i18n.js";
+import { Store } from "./store.js";
+
+const API = "/api/v1/checkin";
+const SCAN_TIMEOUT_MS = 2500;
+const CHANGES_EVERY_MS = 2000;
+const PROBE_EVERY_MS = 3000;
+const SNAPSHOT_EVERY_MS = 10 * 60 * 1000;
+const SAME_CODE_IGNORED_MS = 2500; // a camera reads the same QR many times a second
+const RESULT_MS = { ok: 900, warn: 1600, bad: 1600 };
+
+const $ = (id) => document.getElementById(id);
+const store = new Store();
+const state = {
+  api: null,
+  online: navigator.onLine,
+  syncing: false,
+  lastSync: null,
+  lastChanges: 0,
+  lastProbe: 0,
+  lastSnapshot: 0,
+  listId: null,
+  direction: "entry",
+  lastCode: null,
+  lastCodeAt: 0,
+  recent: [],
+  resultTimer: null,
+  camera: null,
+  loop: null,
+};
+
+// --- start -------------------------------------------------------------------------------------
+
+async function main() {
+  setLanguage(localStorage.getItem("varco-lang") || document.documentElement.lang || "it");
+  bindUi();
+  await store.open();
+  registerServiceWorker();
+  const fromLink = new URLSearchParams(location.hash.slice(1)).get("pair");
+  if (fromLink) {
+    history.replaceState(null, "", location.pathname);
+    await pair(fromLink);
+    return;
+  }
+  const token = await store.getToken();
+  if (!token) {
+    showPairing();
+    return;
+  }
+  state.api = new Api(token);
+  showDoor();
+  if (!store.ready) await loadSnapshot();
+  startLoop();
+}
+
+function startLoop() {
+  if (!state.loop) state.loop = setInterval(tick, 500);
+  tick();
+}
+
+function registerServiceWorker() {
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/scan/sw.js", { scope: "/scan/" }).catch(() => {});
+  }
+}
+
+// --- pairing -----------------------------------------------------------------------------------
+
+async function pair(token) {
+  token = token.trim();
+  const api = new Api(token);
+  let answer;
+  try {
+    answer = await api.get(`${API}/device/`, 8000);
+  } catch (error) {
+    showPairing(t("offline"));
+    return;
+  }
+  if (answer.status !== 200) {
+    showPairing(t("pair_failed"));
+    return;
+  }
+  await store.forget();
+  await store.setToken(token);
+  state.api = api;
+  showDoor();
+  await loadSnapshot();
+  startLoop();
+}
+
+async function unpair(message) {
+  stopCamera();
+  await store.setToken(null);
+  await store.forget();
+  state.api = null;
+  showPairing(message);
+}
+
+function showPairing(error = "") {
+  $("door").hidden = true;
+  $("pair").hidden = false;
+  $("pair-error").textContent = error;
+  $("pair-token").focus();
+}
+
+function showDoor() {
+  $("pair").hidden = true;
+  $("door").hidden = false;
+  renderHeader();
+  renderSync();
+  focusWedge();
+}
+
+// --- snapshot, changes, sync: the background loop ------------------------------------------------
+
+async function loadSnapshot() {
+  try {
+    const answer = await state.api.get(`${API}/snapshot/`, 30000);
+    if (answer.status === 401) return unpair(t("pair_failed"));
+    if (answer.status === 200) {
+      await store.saveSnapshot(answer.data);
+      state.lastSnapshot = Date.now();
+      setOnline(true);
+      renderHeader();
+    }
+  } catch (error) {
+    setOnline(false);
+  }
+}
+
+async function tick() {
+  if (!state.api) return;
+  const now = Date.now();
+  if (!state.online) {
+    if (now - state.lastProbe >= PROBE_EVERY_MS) {
+      state.lastProbe = now;
+      await probe();
+    }
+    return;
+  }
+  if (!state.syncing && (await store.queueSize()) > 0) await sync();
+  if (!store.ready || now - state.lastSnapshot >= SNAPSHOT_EVERY_MS) {
+    state.lastSnapshot = now;
+    await loadSnapshot();
+  } else if (now - state.lastChanges >= CHANGES_EVERY_MS) {
+    state.lastChanges = now;
+    await pollChanges();
+  }
+}
+
+async function probe() {
+  try {
+    await state.api.get(`${API}/ping/`, 2000);
+    setOnline(true);
+    tick();
+  } catch (error) {
+    setOnline(false);
+  }
+}
+
+async function pollChanges() {
+  if (!store.cursor) return;
+  try {
+    const since = encodeURIComponent(store.cursor);
+    const answer = await state.api.get(`${API}/changes/?since=${since}`, 5000);
+    if (answer.status === 401) return unpair(t("pair_failed"));
+    if (answer.status === 200) await store.applyChanges(answer.data);
+  } catch (error) {
+    setOnline(false);
+  }
+}
+
+async function sync() {
+  state.syncing = true;
+  renderSync();
+  try {
+    for (;;) {
+      const batch = await store.queued(200);
+      if (!batch.length) break;
+      const answer = await state.api.post(`${API}/sync/`, { scans: batch }, 15000);
+      if (answer.status === 401) return unpair(t("pair_failed"));
+      if (answer.status === 200) {
+        for (const result of answer.data.results) {
+          if (result.conflict) noteConflict(result);
+        }
+      } else {
+        // 400/403: the batch can never be accepted as is (e.g. its list was withdrawn from
+        // this device); keep the page usable and leave the evidence in the console.
+        console.error("upload refused", answer.status, answer.data);
+      }
+      await store.dequeue(batch.map((item) => item.nonce));
+      state.lastSync = new Date().toISOString();
+    }
+    setOnline(true);
+  } catch (error) {
+    if (!(error instanceof Offline)) throw error;
+    setOnline(false);
+  } finally {
+    state.syncing = false;
+    renderSync();
+  }
+}
+
+function setOnline(online) {
+  if (state.online !== online) {
+    state.online = online;
+    if (online) state.lastChanges = 0;
+  }
+  renderSync();
+}
+
+async function renderSync() {
+  const queued = store.db ? await store.queueSize() : 0;
+  const el = $("sync-state");
+  const mode = state.syncing ? "syncing" : state.online ? "online" : "offline";
+  el.dataset.state = mode;
+  el.dataset.queue = String(queued);
+  let text = t(mode);
+  if (queued) text += ` · ${queued} ${t("queued")}`;
+  else if (state.lastSync) text += ` · ${t("synced_at")} ${formatTime(state.lastSync)}`;
+  $("sync-text").textContent = text;
+}
+
+// --- scanning ----------------------------------------------------------------------------------
+
+async function handleCode(raw, fromCamera = false) {
+  const code = String(raw).trim();
+  if (!code || !state.api) return;
+  if (code.includes("#pair=")) {
+    await pair(code.split("#pair=")[1]);
+    return;
+  }
+  if (fromCamera) {
+    const now = Date.now();
+    if (code === state.lastCode && now - state.lastCodeAt < SAME_CODE_IGNORED_MS) return;
+    state.lastCode = code;
+    state.lastCodeAt = now;
+  }
+  const scan = { code, list: state.listId, type: state.direction, nonce: newNonce() };
+  const claim = parseCode(code);
+  await submit(scan, claim ? claim.ticketId : null, `${API}/scan/`,
+               () => store.decide(code, scan.list, scan.type));
+}
+
+async function checkInTicket(ticketId) {
+  const scan = { ticket: ticketId, list: state.listId, type: state.direction, nonce: newNonce() };
+  await submit(scan, ticketId, `${API}/manual/`,
+               () => store.decideTicket(ticketId, null, scan.list, scan.type));
+  closeSearch();
+}
+
+/** Send a scan online, or decide and queue it offline; show the answer either way. */
+async function submit(scan, ticketId, url, decideLocally) {
+  const scannedAt = new Date().toISOString();
+  if (state.online) {
+    try {
+      const answer = await state.api.post(url, scan, SCAN_TIMEOUT_MS);
+      if (answer.status === 200) {
+        if (answer.data.status === "ok") {
+          await store.noteAccepted(scan.list, ticketId, scan.type, answer.data.checked_in_at);
+        }
+        showResult(answer.data, { nonce: scan.nonce, type: scan.type, offline: false });
+        return;
+      }
+      if (answer.status === 401) return unpair(t("pair_failed"));
+      const detail = answer.data && answer.data.detail ? ` — ${answer.data.detail}` : "";
+      showMessage(answer.status === 403 ? t("error_list") : t("error_request") + detail);
+      return;
+    } catch (error) {
+      if (!(error instanceof Offline)) throw error;
+      setOnline(false);
+    }
+  }
+  const answer = store.ready ? decideLocally() : {
+    status: "rejected", reason: null, attendee: null, checked_in_at: null,
+    first_checked_in_at: null,
+  };
+  await store.enqueue({ ...scan, scanned_at: scannedAt, local_status: answer.status });
+  if (answer.status === "ok") {
+    await store.noteAccepted(scan.list, ticketId, scan.type, answer.checked_in_at);
+  }
+  renderSync();
+  if (!store.ready) {
+    showMessage(t("no_snapshot"));
+    return;
+  }
+  showResult(answer, { nonce: scan.nonce, type: scan.type, offline: true });
+}
+
+// --- the answer ----------------------------------------------------------------------------------
+
+function showResult(answer, meta) {
+  const kind = answer.status === "ok" ? "ok"
+    : answer.reason === "already_checked_in" ? "warn" : "bad";
+  const el = $("result");
+  el.dataset.kind = kind;
+  el.dataset.reason = answer.reason || "";
+  el.hidden = false;
+  $("result-title").textContent = answer.status === "ok"
+    ? t(meta.type === "exit" ? "exit_ok" : "ok")
+    : t(`reasons.${answer.reason}`);
+  const attendee = answer.attendee;
+  $("result-name").textContent = attendee ? attendee.name : "";
+  $("result-org").textContent = attendee ? attendee.organisation : "";
+  $("result-type").textContent = attendee ? attendee.ticket_type : "";
+  $("result-detail").textContent = answer.first_checked_in_at
+    ? `${t("checked_in_at")} ${formatTime(answer.first_checked_in_at)}` : "";
+  $("result-badge").textContent = meta.offline ? t("offline_badge") : "";
+  beep(kind);
+  addRecent(answer, meta);
+  clearTimeout(state.resultTimer);
+  state.resultTimer = setTimeout(hideResult, RESULT_MS[kind]);
+  focusWedge();
+}
+
+function showMessage(text) {
+  showResult({ status: "rejected", reason: "", attendee: null }, { type: "entry" });
+  $("result-title").textContent = text;
+}
+
+function hideResult() {
+  $("result").hidden = true;
+}
+
+function addRecent(answer, meta) {
+  if (!meta.nonce) return;
+  state.recent.unshift({
+    at: new Date().toISOString(),
+    name: answer.attendee ? answer.attendee.name : "—",
+    status: answer.status,
+    reason: answer.reason,
+    nonce: meta.nonce,
+    type: meta.type,
+    offline: meta.offline,
+    undone: false,
+  });
+  state.recent = state.recent.slice(0, 12);
+  renderRecent();
+}
+
+function noteConflict(result) {
+  const item = state.recent.find((r) => r.nonce === result.nonce);
+  if (item) item.conflict = true;
+  else state.recent.unshift({ at: new Date().toISOString(), name: result.attendee
+    ? result.attendee.name : "—", status: "rejected", reason: result.reason,
+    nonce: result.nonce, conflict: true });
+  renderRecent();
+}
+
+function renderRecent() {
+  const list = $("recent-list");
+  list.replaceChildren();
+  for (const item of state.recent) {
+    const li = document.createElement("li");
+    li.dataset.kind = item.status === "ok" ? "ok"
+      : item.reason === "already_checked_in" ? "warn" : "bad";
+    const text = document.createElement("span");
+    const label = item.status === "ok" ? "✓" : t(`reasons.${item.reason}`);
+    text.textContent = `${formatTime(item.at)} ${item.name} — ${label}` +
+      (item.conflict ? ` — ${t("conflict")}` : "") + (item.undone ? ` — ${t("undone")}` : "");
+    li.append(text);
+    if (item.status === "ok" && !item.undone) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = t("undo");
+      button.addEventListener("click", () => undo(item));
+      li.append(button);
+    }
+    list.append(li);
+  }
+}
+
+async function undo(item) {
+  const queued = (await store.queued(10000)).find((q) => q.nonce === item.nonce);
+  if (queued) {
+    // Not uploaded yet: forget it locally; the next snapshot/changes poll corrects presence.
+    await store.dequeue([item.nonce]);
+    item.undone = true;
+    state.lastSnapshot = 0;
+  } else {
+    try {
+      const answer = await state.api.post(`${API}/annul/`, { nonce: item.nonce }, 5000);
+      if (answer.status !== 200) {
+        showMessage(answer.data ? answer.data.detail : t("error_request"));
+        return;
+      }
+      item.undone = true;
+      state.lastChanges = 0;
+    } catch (error) {
+      showMessage(t("undo_offline"));
+      return;
+    }
+  }
+  renderRecent();
+  renderSync();
+}
+
+// --- search and manual check-in --------------------------------------------------------------
+
+let searchTimer = null;
+
+function openSearch() {
+  $("search").hidden = false;
+  $("search-q").value = "";
+  $("search-results").replaceChildren();
+  $("search-q").focus();
+}
+
+function closeSearch() {
+  $("search").hidden = true;
+  focusWedge();
+}
+
+async function runSearch() {
+  const q = $("search-q").value;
+  let results = null;
+  if (state.online) {
+    try {
+      const answer = await state.api.get(
+        `${API}/search/?q=${encodeURIComponent(q)}&list=${state.listId}`, 4000);
+      if (answer.status === 200) results = answer.data.results;
+    } catch (error) {
+      setOnline(false);
+    }
+  }
+  if (results === null) {
+    results = store.search(q).map((ticket) => {
+      const p = store.presenceOf(state.listId, ticket.id);
+      return { ticket: ticket.id, reference: ticket.reference, status: ticket.status,
+               name: ticket.name, organisation: ticket.organisation,
+               checked_in: Boolean(p && p.entries),
+               first_checked_in_at: p ? p.first_entry_at : null };
+    });
+  }
+  const list = $("search-results");
+  list.replaceChildren();
+  if (!results.length && q.trim().length >= 2) {
+    const li = document.createElement("li");
+    li.textContent = t("search_none");
+    list.append(li);
+  }
+  for (const r of results) {
+    const li = document.createElement("li");
+    const text = document.createElement("span");
+    text.textContent = `${r.name} — ${r.organisation || ""} (${r.reference})` +
+      (r.checked_in ? ` — ${t("checked_in_at")} ${formatTime(r.first_checked_in_at)}` : "");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = t("check_in");
+    button.addEventListener("click", () => checkInTicket(r.ticket));
+    li.append(text, button);
+    list.append(li);
+  }
+}
+
+// --- header, lists, direction, language, camera --------------------------------------------------
+
+function renderHeader() {
+  $("event-name").textContent = store.event ? store.event.name : "";
+  $("device-name").textContent = store.device
+    ? [store.device.name, store.device.gate].filter(Boolean).join(" · ") : "";
+  const select = $("list");
+  const lists = [...store.lists.values()];
+  const saved = Number(localStorage.getItem("varco-list"));
+  state.listId = lists.some((l) => l.id === saved) ? saved : lists.length ? lists[0].id : null;
+  select.replaceChildren(...lists.map((l) => new Option(l.name, String(l.id))));
+  select.value = String(state.listId);
+  select.parentElement.hidden = lists.length < 2;
+  renderDirection();
+}
+
+function renderDirection() {
+  const list = store.lists.get(state.listId);
+  const exits = Boolean(list && list.allow_exit);
+  $("direction").hidden = !exits;
+  if (!exits) state.direction = "entry";
+  $("dir-entry").setAttribute("aria-pressed", String(state.direction === "entry"));
+  $("dir-exit").setAttribute("aria-pressed", String(state.direction === "exit"));
+}
+
+function focusWedge() {
+  if ($("search").hidden && !$("door").hidden) $("code").focus({ preventScroll: true });
+}
+
+async function toggleCamera() {
+  if (!Camera.available()) {
+    $("camera-note").textContent = t("camera_unavailable");
+    return;
+  }
+  if (!state.camera) state.camera = new Camera($("camera"), (code) => handleCode(code, true));
+  if (state.camera.running) {
+    stopCamera();
+    return;
+  }
+  try {
+    $("camera").hidden = false;
+    await state.camera.start();
+    $("camera-toggle").textContent = t("camera_stop");
+  } catch (error) {
+    $("camera").hidden = true;
+    $("camera-note").textContent = t("camera_unavailable");
+  }
+}
+
+function stopCamera() {
+  if (state.camera) state.camera.stop();
+  $("camera").hidden = true;
+  $("camera-toggle").textContent = t("camera_start");
+}
+
+function bindUi() {
+  document.addEventListener("pointerdown", unlockAudio, { passive: true });
+  document.addEventListener("keydown", unlockAudio);
+  $("pair-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    pair($("pair-token").value);
+  });
+  $("pair-camera").addEventListener("click", async () => {
+    if (!Camera.available()) {
+      $("pair-error").textContent = t("camera_unavailable");
+      return;
+    }
+    const camera = new Camera($("pair-video"), (text) => {
+      if (text.includes("#pair=")) {
+        camera.stop();
+        $("pair-video").hidden = true;
+        pair(text.split("#pair=")[1]);
+      }
+    });
+    $("pair-video").hidden = false;
+    camera.start().catch(() => {
+      $("pair-error").textContent = t("camera_unavailable");
+    });
+  });
+  $("wedge").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = $("code").value;
+    $("code").value = "";
+    handleCode(value);
+  });
+  $("result").addEventListener("click", hideResult);
+  $("camera-toggle").addEventListener("click", toggleCamera);
+  $("search-open").addEventListener("click", openSearch);
+  $("search-close").addEventListener("click", closeSearch);
+  $("search-q").addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(runSearch, 250);
+  });
+  $("list").addEventListener("change", (event) => {
+    state.listId = Number(event.target.value);
+    localStorage.setItem("varco-list", String(state.listId));
+    renderDirection();
+    focusWedge();
+  });
+  $("dir-entry").addEventListener("click", () => {
+    state.direction = "entry";
+    renderDirection();
+    focusWedge();
+  });
+  $("dir-exit").addEventListener("click", () => {
+    state.direction = "exit";
+    renderDirection();
+    focusWedge();
+  });
+  $("lang").addEventListener("click", () => {
+    const next = getLanguage() === "it" ? "en" : "it";
+    localStorage.setItem("varco-lang", next);
+    setLanguage(next);
+    renderSync();
+    renderRecent();
+    focusWedge();
+  });
+  $("unpair").addEventListener("click", () => {
+    if (confirm(t("unpair_confirm"))) unpair("");
+  });
+  window.addEventListener("online", () => probe());
+  window.addEventListener("offline", () => setOnline(false));
+}
+
+main();

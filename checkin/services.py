@@ -1,0 +1,267 @@
+"""Check-in writes: lists, devices (tokens), manual check-in, undo, offline upload.
+
+The scan itself lives in ``scanning.py`` (the hot path); everything here is the slower,
+rarer business around it and calls the same recording function, so there is one set of rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, F, When
+from django.utils import timezone
+
+from checkin import devices, scanning
+from checkin.devices import DeviceInfo, ListRule
+from checkin.models import CheckinList, Device, Direction, Presence, Result, ScanLog, Source
+from tickets.models import Event, TicketType
+from tickets.services import ServiceError
+
+ANNUL_WINDOW = dt.timedelta(minutes=15)
+MAX_UPLOAD = 500
+
+
+# --- lists ------------------------------------------------------------------------------------
+
+
+def _check_hours(opens_at, closes_at) -> None:
+    if opens_at and closes_at and closes_at <= opens_at:
+        raise ServiceError("closes_at", "The list must close after it opens.")
+
+
+def _check_types(event: Event, ticket_types: Iterable[TicketType]) -> list[TicketType]:
+    ticket_types = list(ticket_types)
+    for ticket_type in ticket_types:
+        if ticket_type.event_id != event.pk:
+            raise ServiceError(
+                "ticket_types", f"Ticket type {ticket_type.pk} belongs to another event."
+            )
+    return ticket_types
+
+
+@transaction.atomic
+def create_list(event: Event, name: str, *, ticket_types: Iterable[TicketType] | None = None,
+                **fields) -> CheckinList:
+    """A check-in list; ``ticket_types`` None or empty admits every type of the event."""
+    _check_hours(fields.get("opens_at"), fields.get("closes_at"))
+    types = _check_types(event, ticket_types or [])
+    if CheckinList.objects.filter(event=event, name=name).exists():
+        raise ServiceError("name", "This event already has a check-in list with this name.",
+                           code="duplicate")
+    checkin_list = CheckinList.objects.create(
+        event=event, name=name, all_ticket_types=not types, **fields
+    )
+    checkin_list.ticket_types.set(types)
+    return checkin_list
+
+
+@transaction.atomic
+def update_list(checkin_list: CheckinList, *, ticket_types: Iterable[TicketType] | None = None,
+                **fields) -> CheckinList:
+    for name, value in fields.items():
+        setattr(checkin_list, name, value)
+    _check_hours(checkin_list.opens_at, checkin_list.closes_at)
+    if ticket_types is not None:
+        types = _check_types(checkin_list.event, ticket_types)
+        checkin_list.all_ticket_types = not types
+        checkin_list.ticket_types.set(types)
+    checkin_list.save()
+    return checkin_list
+
+
+# --- devices ----------------------------------------------------------------------------------
+
+
+def _check_lists(event: Event, lists: Iterable[CheckinList] | None) -> list[CheckinList]:
+    if lists is None:
+        lists = list(CheckinList.objects.filter(event=event))
+    lists = list(lists)
+    for checkin_list in lists:
+        if checkin_list.event_id != event.pk:
+            raise ServiceError("lists", f"List {checkin_list.pk} belongs to another event.")
+    if not lists:
+        raise ServiceError("lists", "A device needs at least one check-in list of its event.")
+    return lists
+
+
+@transaction.atomic
+def create_device(event: Event, name: str, gate: str = "", *,
+                  lists: Iterable[CheckinList] | None = None, created_by=None
+                  ) -> tuple[Device, str]:
+    """Create a scanner device; return it and its token (shown once, stored hashed).
+
+    ``lists`` None: every check-in list the event has now.
+    """
+    allowed = _check_lists(event, lists)
+    token = devices.new_token()
+    device = Device.objects.create(
+        event=event, name=name, gate=gate, token_hash=devices.hash_token(token),
+        token_hint=token[-4:], created_by=created_by,
+    )
+    device.lists.set(allowed)
+    return device, token
+
+
+@transaction.atomic
+def update_device(device: Device, *, lists: Iterable[CheckinList] | None = None,
+                  **fields) -> Device:
+    for name, value in fields.items():
+        setattr(device, name, value)
+    device.save()
+    if lists is not None:
+        device.lists.set(_check_lists(device.event, lists))
+    return device
+
+
+def revoke_device(device: Device) -> Device:
+    """The token stops working (in every process within VARCO_DEVICE_CACHE_SECONDS)."""
+    Device.objects.filter(pk=device.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    devices.device_cache.clear()
+    device.refresh_from_db()
+    return device
+
+
+def rotate_device_token(device: Device) -> tuple[Device, str]:
+    """A new token for the device (e.g. a lost phone); the old one stops working."""
+    if device.is_revoked:
+        raise ServiceError("device", "A revoked device cannot get a new token.")
+    token = devices.new_token()
+    Device.objects.filter(pk=device.pk).update(
+        token_hash=devices.hash_token(token), token_hint=token[-4:]
+    )
+    devices.device_cache.clear()
+    device.refresh_from_db()
+    return device, token
+
+
+def pairing_url(token: str) -> str:
+    """What the pairing QR holds: the door page, with the token in the fragment.
+
+    A fragment never reaches the server or its logs; the page reads it, stores the token
+    and removes it from the address bar.
+    """
+    return f"{settings.SITE_URL}/scan/#pair={token}"
+
+
+def pairing_qr_svg(token: str) -> str:
+    import qrcode
+    import qrcode.image.svg
+
+    image = qrcode.make(pairing_url(token), image_factory=qrcode.image.svg.SvgPathImage,
+                        box_size=10, border=2)
+    return image.to_string(encoding="unicode")
+
+
+def touch_device(device_id: int) -> None:
+    Device.objects.filter(pk=device_id).update(last_seen_at=timezone.now())
+
+
+# --- manual check-in, undo ---------------------------------------------------------------------
+
+
+def manual_check_in(rule: ListRule, ticket_id: int, *, device_id: int | None = None,
+                    user_id: int | None = None, direction: str = Direction.ENTRY,
+                    nonce: str | None = None) -> scanning.ScanAnswer:
+    """Staff found the attendee by search and check them in by hand (logged as manual)."""
+    return scanning.check_in_ticket(
+        ticket_id,
+        scanning.ScanInput(rule=rule, device_id=device_id, user_id=user_id, direction=direction,
+                           nonce=nonce, source=Source.MANUAL),
+    )
+
+
+@transaction.atomic
+def annul(device: DeviceInfo, nonce: str) -> ScanLog:
+    """Undo the device's own accepted scan ``nonce`` of the last 15 minutes; idempotent.
+
+    The scan's row stays in the log; a new ``annul`` row points at it (at most one, by a
+    unique constraint), and the presence is put back as it was before that scan.
+    """
+    original = (
+        ScanLog.objects.select_for_update()
+        .filter(device_id=device.id, nonce=nonce)
+        .first()
+    )
+    if original is None:
+        raise ServiceError("nonce", "This device made no scan with this nonce.", code="not_found")
+    done = ScanLog.objects.filter(annuls=original).first()
+    if done is not None:
+        return done
+    if original.direction == Direction.ANNUL:
+        raise ServiceError("nonce", "An undo cannot be undone.", code="not_annullable")
+    if original.result != Result.OK or original.ticket_id is None:
+        raise ServiceError("nonce", "Only an accepted scan can be undone.", code="not_accepted")
+    now = timezone.now()
+    if now - original.received_at > ANNUL_WINDOW:
+        raise ServiceError("nonce", "Only scans of the last 15 minutes can be undone.",
+                           code="too_old")
+    presence = Presence.objects.filter(list_id=original.list_id, ticket_id=original.ticket_id)
+    allow_exit = CheckinList.objects.values_list("allow_exit", flat=True).get(
+        pk=original.list_id
+    )
+    if original.direction == Direction.ENTRY:
+        presence.filter(entries__gt=0).update(
+            entries=F("entries") - 1,
+            inside=Case(When(entries__gt=1, then=not allow_exit), default=False),
+            first_entry_at=Case(When(entries__gt=1, then=F("first_entry_at")), default=None),
+            last_entry_at=Case(When(entries__gt=1, then=F("last_entry_at")), default=None),
+            updated_at=now,
+        )
+    else:
+        presence.filter(exits__gt=0, inside=False).update(
+            exits=F("exits") - 1, inside=True, updated_at=now
+        )
+    return ScanLog.objects.create(
+        event_id=original.event_id,
+        list_id=original.list_id,
+        device_id=device.id,
+        ticket_id=original.ticket_id,
+        direction=Direction.ANNUL,
+        result=Result.OK,
+        source=Source.MANUAL,
+        scanned_at=now,
+        received_at=now,
+        annuls=original,
+    )
+
+
+# --- offline upload ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfflineScan:
+    list: int
+    nonce: str
+    scanned_at: dt.datetime
+    code: str | None = None
+    ticket: int | None = None  # a manual check-in made offline
+    direction: str = Direction.ENTRY
+    local_ok: bool = True
+
+
+def upload_offline(device: DeviceInfo, scans: list[OfflineScan]) -> list[dict]:
+    """Record scans a device made while offline, oldest first; one answer per scan.
+
+    Each goes through the same statement as a live scan (source ``offline``), so a ticket
+    scanned on two offline devices is admitted once; the later upload is logged as
+    ``already_checked_in`` and, if the device had let the person in, flagged as a conflict.
+    A re-upload of the same nonces records nothing new (a device may resend after a timeout).
+    """
+    results = []
+    for item in sorted(scans, key=lambda s: s.scanned_at):
+        scan = scanning.ScanInput(
+            rule=device.lists[item.list], device_id=device.id, direction=item.direction,
+            nonce=item.nonce, scanned_at=item.scanned_at, source=Source.OFFLINE,
+            local_ok=item.local_ok,
+        )
+        if item.code is not None:
+            answer = scanning.scan_code(item.code, scan)
+        else:
+            scan.source = Source.OFFLINE
+            answer = scanning.check_in_ticket(item.ticket, scan)
+        results.append({"nonce": item.nonce, **answer.as_json(), "conflict": answer.conflict})
+    return results

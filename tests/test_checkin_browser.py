@@ -1,0 +1,115 @@
+"""The door page in a real browser: Debian's chromium driven by Playwright against a live server.
+
+Keyboard-wedge a valid code -> green with the name; again -> amber "already checked in";
+offline (context.set_offline) -> the scan is decided locally and queued -> back online -> it is
+uploaded and the server has it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from checkin.models import Presence, ScanLog
+from tests.checkin_support import make_device, make_list
+from tickets import services
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop in this thread; the ORM calls the test makes
+    # meanwhile are ordinary blocking calls (the live server answers from its own thread).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+def _wedge(page, code: str) -> float:
+    """Type a code the way a USB/Bluetooth scanner does (text + Enter); return the time."""
+    page.fill("#code", code)
+    started = time.monotonic()
+    page.press("#code", "Enter")
+    return started
+
+
+def test_door_page_online_then_offline_then_synced(live_server, browser, event, register):
+    door_list = make_list(event)
+    _, token = make_device(event, [door_list], name="Telefono 1", gate="Ingresso A")
+    first = register(name="Giulia Rossi", email="g@example.org", organisation="Coop Il Sole")
+    second = register(name="Marco Bianchi", email="m@example.org", organisation="ACLI")
+    context = browser.new_context(locale="it-IT", viewport={"width": 390, "height": 820})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto(f"{live_server.url}/scan/#pair={token}")
+    page.wait_for_selector("#door:not([hidden])")
+    page.wait_for_function("document.getElementById('event-name').textContent.length > 0")
+    assert "#pair=" not in page.url  # the token left the address bar
+    assert page.inner_text("#device-name") == "Telefono 1 · Ingresso A"
+
+    # online: green with the name, within a second
+    started = _wedge(page, services.ticket_code(first) + "\n")
+    page.wait_for_selector("#result[data-kind='ok']:not([hidden])", timeout=5000)
+    assert time.monotonic() - started < 1.0
+    result = page.inner_text("#result")
+    assert "Benvenuto" in result and "Giulia Rossi" in result and "Coop Il Sole" in result
+    assert page.input_value("#code") == ""  # ready for the next scan at once
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "door-ok.png"))
+
+    # the same code again: amber, already checked in, with the first time
+    _wedge(page, services.ticket_code(first))
+    page.wait_for_selector("#result[data-kind='warn']:not([hidden])", timeout=5000)
+    assert "Già entrato" in page.inner_text("#result")
+    assert "Entrato alle" in page.inner_text("#result")
+    page.screenshot(path=str(ARTIFACTS / "door-already.png"))
+    assert ScanLog.objects.filter(ticket=first).count() == 2
+
+    # offline: decided on the phone, queued, nothing reaches the server yet
+    context.set_offline(True)
+    _wedge(page, services.ticket_code(second))
+    page.wait_for_selector("#result[data-kind='ok']:not([hidden])", timeout=5000)
+    assert "Marco Bianchi" in page.inner_text("#result")
+    assert "registrato offline" in page.inner_text("#result")
+    page.wait_for_selector("#sync-state[data-state='offline'][data-queue='1']", timeout=5000)
+    assert not ScanLog.objects.filter(ticket=second).exists()
+    # the offline copy knows who is in: the first ticket is refused locally too
+    _wedge(page, services.ticket_code(first))
+    page.wait_for_selector("#result[data-kind='warn']:not([hidden])", timeout=5000)
+    page.wait_for_selector("#sync-state[data-queue='2']", timeout=5000)
+    page.screenshot(path=str(ARTIFACTS / "door-offline.png"))
+
+    # back online: the queue uploads by itself
+    context.set_offline(False)
+    page.wait_for_selector("#sync-state[data-state='online'][data-queue='0']", timeout=15000)
+    row = ScanLog.objects.get(ticket=second)
+    assert (row.result, row.source) == ("ok", "offline")
+    assert Presence.objects.get(ticket=second).entries == 1
+    local_refusal = ScanLog.objects.filter(ticket=first, source="offline").get()
+    assert (local_refusal.reason, local_refusal.conflict) == ("already_checked_in", False)
+    page.screenshot(path=str(ARTIFACTS / "door-synced.png"))
+
+    # English on demand
+    page.click("#lang")
+    assert page.get_attribute("#code", "placeholder").startswith("Scan or type")
+    assert errors == []
+    context.close()
