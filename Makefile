@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install dev-install chromium migrate serve worker lint bench-tickets bench-checkin bench-attendance clean frontend
+.PHONY: run test install dev-install chromium migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend
 
 $(VENV)/bin/activate:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
@@ -68,5 +68,21 @@ SCANLOAD ?= ../shared/tools/scanload.py
 bench-checkin: dev-install
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) SCANLOAD=$(SCANLOAD) $(PY) -m checkin.bench $(BENCH_ARGS)
 
+## make bench-attendance: live dashboards under a scan load (PostgreSQL, gunicorn; not in CI).
+## BENCH_DATABASE_URL names a database it may empty and fill (default varco_bench_attendance).
+bench-attendance: dev-install
+	$(PY) -m checkin.attendance_bench $(BENCH_ARGS)
+
 clean:
 	rm -rf var/varco.sqlite3 var/broker var/cache var/mail var/static
+
+## make bench-tickets: PDF render vs a raw floor, and 5,000 tickets e-mailed end to end
+## (needs PostgreSQL and Redis on 127.0.0.1; see benchmarks/bench_tickets.py). Not in CI.
+bench-tickets: dev-install
+	$(PY) benchmarks/bench_tickets.py $(BENCH_ARGS)
+
+## make messages: refresh the Italian catalogue (xgettext from GNU gettext needed for this
+## step only) and compile it to .mo in pure Python (polib), so no msgfmt is needed anywhere.
+messages: dev-install
+	cd tickets && ../$(PY) ../manage.py makemessages -l it --no-location
+	$(PY) -c "import glob, polib; [polib.pofile(p).save_as_mofile(p[:-2] + 'mo') for p in glob.glob('tickets/locale/*/LC_MESSAGES/*.po')]"

@@ -176,7 +176,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/admin/login/"
 LANGUAGE_CODE = "it"
 LANGUAGES = [("it", "Italiano"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "checkin" / "attendance_locale"]
 TIME_ZONE = "Europe/Rome"
 USE_I18N = True
 USE_TZ = True
@@ -267,11 +267,26 @@ LOGGING = {
 }
 
 # --- Varco ----------------------------------------------------------------------------------
+# Live attendance (checkin/attendance.py): how often the figures catch up with the scan log,
+# and how many dashboard streams a web process serves (each holds one of its threads).
+VARCO_ATTENDANCE_TICK_MS = env_int("VARCO_ATTENDANCE_TICK_MS", 500)
+VARCO_LIVE_STREAMS_PER_PROCESS = env_int("VARCO_LIVE_STREAMS_PER_PROCESS", 2)
+VARCO_LIVE_STREAM_SECONDS = env_int("VARCO_LIVE_STREAM_SECONDS", 300)
+VARCO_LIVE_HEARTBEAT_SECONDS = env_int("VARCO_LIVE_HEARTBEAT_SECONDS", 15)
+
 # Bulk e-mail: how many tickets one worker task sends over one SMTP connection.
 VARCO_DELIVERY_BATCH_SIZE = env_int("VARCO_DELIVERY_BATCH_SIZE", 50)
 # A delivery still "queued" or "sending" after this many seconds is re-queued by the sweep.
 VARCO_DELIVERY_STALE_SECONDS = env_int("VARCO_DELIVERY_STALE_SECONDS", 90)
 VARCO_DELIVERY_MAX_ATTEMPTS = env_int("VARCO_DELIVERY_MAX_ATTEMPTS", 8)
+# How often the sweep looks for lost deliveries (beat, embedded in `python -m worker`).
+VARCO_DELIVERY_SWEEP_SECONDS = env_int("VARCO_DELIVERY_SWEEP_SECONDS", 30)
+# First retry delay after a temporary SMTP error; doubles per attempt, capped at 15 minutes.
+VARCO_DELIVERY_RETRY_BASE_SECONDS = env_int("VARCO_DELIVERY_RETRY_BASE_SECONDS", 30)
+# E-mail every ticket when it is issued or reissued (off: only `issue_tickets` sends).
+VARCO_SEND_ON_ISSUE = env_bool("VARCO_SEND_ON_ISSUE", True)
+# Domain of the Message-IDs of ticket e-mails (default: the domain of DEFAULT_FROM_EMAIL).
+VARCO_MESSAGE_ID_DOMAIN = os.environ.get("VARCO_MESSAGE_ID_DOMAIN", "")
 
 # Check-in: how long a process trusts its cached copy of a device (revocation, list edits take
 # this long to reach other processes), and how often rows of invalid-code scans are written in

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("scan/", include("checkin.urls")),
+    path("", include("checkin.attendance_urls")),
     path("", include("tickets.urls")),
 ]
 

@@ -136,6 +136,23 @@ def register(event, ticket_type):
     return _register
 
 
+@pytest.fixture
+def smtp_sink(settings):
+    """A real SMTP server (aiosmtpd) on 127.0.0.1; Django sends to it over SMTP."""
+    from tests.smtp_sink import SMTPSink
+
+    with SMTPSink() as sink:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = sink.port
+        settings.EMAIL_HOST_USER = ""
+        settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_USE_TLS = False
+        settings.EMAIL_USE_SSL = False
+        settings.EMAIL_TIMEOUT = 10
+        sink.handler.port = sink.port
+        yield sink.handler
+
 @pytest.fixture(autouse=True)
 def _checkin_inline(settings):
     """Invalid-code scans are logged at once (no background flush thread) and every test

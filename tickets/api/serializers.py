@@ -5,9 +5,18 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Mapping
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tickets.models import LANGUAGE_CHOICES, Attendee, Event, Organiser, Ticket, TicketType
+from tickets.models import (
+    LANGUAGE_CHOICES,
+    Attendee,
+    Delivery,
+    Event,
+    Organiser,
+    Ticket,
+    TicketType,
+)
 
 # Counts are stored in 32-bit integer columns on every database; say so before the database does.
 MAX_COUNT = 2**31 - 1
@@ -150,15 +159,41 @@ class TicketTypeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return value
 
 
+class DeliverySerializer(serializers.ModelSerializer):
+    """The e-mail delivery of a ticket: state, tries and the SMTP server's last answer."""
+
+    possible_duplicate = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "state", "reason", "version", "recipient", "attempts", "last_error",
+                  "smtp_response", "message_id", "in_doubt_count", "possible_duplicate",
+                  "queued_at", "next_attempt_at", "sent_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_possible_duplicate(self, obj: Delivery) -> bool:
+        """True if a copy may have arrived twice (re-sent under the in-doubt rule)."""
+        return obj.in_doubt_count > 0
+
+
 class TicketSerializer(serializers.ModelSerializer):
     ticket_type = serializers.CharField(source="ticket_type.name", read_only=True)
     ticket_type_id = serializers.IntegerField(read_only=True)
+    delivery = serializers.SerializerMethodField()
 
     class Meta:
         model = Ticket
         fields = ["id", "serial", "reference", "status", "version", "ticket_type",
-                  "ticket_type_id", "created_at"]
+                  "ticket_type_id", "created_at", "delivery"]
         read_only_fields = fields
+
+    @extend_schema_field(DeliverySerializer(allow_null=True))
+    def get_delivery(self, obj: Ticket) -> dict | None:
+        """The latest e-mail delivery of the ticket (null if it was never queued)."""
+        from tickets.delivery import latest_delivery
+
+        latest = latest_delivery(obj)
+        return DeliverySerializer(latest).data if latest else None
 
 
 class AttendeeSerializer(StrictFieldsMixin, serializers.ModelSerializer):

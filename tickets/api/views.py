@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from tickets import attendee_csv, selectors, services
+from tickets import attendee_csv, delivery, selectors, services
 from tickets.api import serializers as s
 from tickets.models import Event, Ticket
 
@@ -251,6 +251,15 @@ class TicketViewSet(EventScopedMixin, viewsets.ReadOnlyModelViewSet):
         """New QR code for the same ticket (the old one is refused), sent by e-mail."""
         ticket = services.reissue_ticket(self.get_object())
         return Response(s.TicketSerializer(ticket).data)
+
+    @extend_schema(request=None, responses={202: s.TicketSerializer})
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, *args, **kwargs) -> Response:
+        """E-mail the ticket again (same QR code). A send already under way is not doubled."""
+        ticket = self.get_object()
+        delivery.resend(ticket)
+        ticket = selectors.tickets_for_event(self.event).get(pk=ticket.pk)
+        return Response(s.TicketSerializer(ticket).data, status=status.HTTP_202_ACCEPTED)
 
 
 class RegistrationThrottle(AnonRateThrottle):
