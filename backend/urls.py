@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("tickets.urls")),
 ]
 
-# JSON errors for unknown URLs and crashes under /api/ (HTML pages elsewhere).
+# JSON errors for malformed requests, unknown URLs and crashes under /api/ (HTML elsewhere).
+handler400 = "tickets.api.errors.bad_request"
 handler404 = "tickets.api.errors.not_found"
 handler500 = "tickets.api.errors.server_error"

@@ -19,21 +19,11 @@ Codes a view documents itself (``@extend_schema(responses=...)``) are kept as th
 from __future__ import annotations
 
 from drf_spectacular import openapi
-from rest_framework import permissions, serializers
+from rest_framework import permissions
+
+from tickets.api.serializers import ErrorSerializer
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-class ErrorSerializer(serializers.Serializer):
-    """The API's one error shape (tickets/api/errors.py)."""
-
-    error = serializers.CharField(help_text="machine-readable code, e.g. `invalid`, `sold_out`")
-    detail = serializers.CharField(help_text="a sentence for people")
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text="each input at fault (a field name, or `body`, `content_type`, `file`) "
-        "with its messages; empty when no single input is at fault",
-    )
 
 
 ERROR_DESCRIPTIONS = {

@@ -236,8 +236,59 @@ class PublicEventSerializer(EventLocalTimesMixin, serializers.ModelSerializer):
         return obj.capacity is not None and obj.issued_count >= obj.capacity
 
 
+class PublicTicketSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    status = serializers.CharField()
+
+
+class PublicAttendeeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    email = serializers.EmailField()
+
+
+class PublicRegistrationResultSerializer(serializers.Serializer):
+    """What the public registration answers: only the registrant's own data."""
+
+    ticket = PublicTicketSerializer()
+    attendee = PublicAttendeeSerializer()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The API's one error shape (tickets/api/errors.py); documented on every operation."""
+
+    error = serializers.CharField(help_text="machine-readable code, e.g. `invalid`, `sold_out`")
+    detail = serializers.CharField(help_text="a sentence for people")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="each input at fault (a field name, or `body`, `content_type`, `file`) with "
+        "its messages; empty when no single input is at fault",
+    )
+
+
+class RowErrorSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
 class ImportResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     skipped = serializers.IntegerField()
     committed = serializers.BooleanField()
-    errors = serializers.ListField(child=serializers.DictField())
+    errors = RowErrorSerializer(many=True)
+
+
+class ImportRefusedSerializer(ErrorSerializer):
+    """A refused import: the error shape; when rows were bad, also the per-line report
+    (nothing was imported: ``committed`` is false)."""
+
+    created = serializers.IntegerField(required=False)
+    skipped = serializers.IntegerField(required=False)
+    committed = serializers.BooleanField(required=False)
+    errors = RowErrorSerializer(many=True, required=False)
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    """The multipart form of the import (the other form is a raw ``text/csv`` body)."""
+
+    file = serializers.FileField(help_text="the CSV file")

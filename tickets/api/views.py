@@ -147,12 +147,12 @@ class AttendeeViewSet(
         return _register(self.event, request.data, public=False)
 
     @extend_schema(
-        request={"text/csv": OpenApiTypes.BINARY, "multipart/form-data": OpenApiTypes.OBJECT},
+        request={"text/csv": OpenApiTypes.BINARY, "multipart/form-data": s.ImportUploadSerializer},
         parameters=[
             OpenApiParameter("partial", bool, description="import the good rows, report the bad"),
             OpenApiParameter("skip_existing", bool, description="skip already registered e-mails"),
         ],
-        responses={201: s.ImportResultSerializer, 400: s.ImportResultSerializer},
+        responses={201: s.ImportResultSerializer, 400: s.ImportRefusedSerializer},
     )
     @body_limit(lambda: max_csv_bytes() + MULTIPART_SLACK)
     @action(
@@ -281,7 +281,8 @@ class PublicRegistrationView(APIView):
     authentication_classes: list = []
     throttle_classes = [RegistrationThrottle]
 
-    @extend_schema(request=s.RegistrationSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=s.RegistrationSerializer,
+                   responses={201: s.PublicRegistrationResultSerializer})
     def post(self, request: Request, slug: str) -> Response:
         event = get_object_or_404(Event, slug=slug)
         return _register(event, request.data, public=True)
