@@ -214,7 +214,7 @@ REST_FRAMEWORK = {
     # here (the public registration has its own per-address limit).
     "DEFAULT_THROTTLE_CLASSES": ["tickets.api.throttles.OrganiserThrottle"],
     "DEFAULT_SCHEMA_CLASS": "tickets.api.schema.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "tickets.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "tickets.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
