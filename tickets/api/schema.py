@@ -14,6 +14,9 @@ here once instead of repeated on every view:
 - 406 an ``Accept`` header no renderer satisfies: every operation.
 
 Codes a view documents itself (``@extend_schema(responses=...)``) are kept as they are.
+
+Request bodies of serializers that refuse unknown fields (StrictFieldsMixin) say so with
+``additionalProperties: false``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 from drf_spectacular import openapi
 from rest_framework import permissions
 
-from tickets.api.serializers import ErrorSerializer
+from tickets.api.serializers import ErrorSerializer, StrictFieldsMixin
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -52,6 +55,12 @@ class AutoSchema(openapi.AutoSchema):
         if self.view.get_throttles():
             codes.append("429")
         return sorted(codes)
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, StrictFieldsMixin):
+            schema["additionalProperties"] = False
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

@@ -76,6 +76,8 @@ class EventLocalTimesMixin:
 
 
 class EventSerializer(EventLocalTimesMixin, StrictFieldsMixin, serializers.ModelSerializer):
+    """An event of one of the caller's teams; times in the event's own time zone."""
+
     organiser = serializers.PrimaryKeyRelatedField(queryset=Organiser.objects.none())
     start = EventDateTimeField()
     end = EventDateTimeField()
@@ -121,6 +123,8 @@ class EventSerializer(EventLocalTimesMixin, StrictFieldsMixin, serializers.Model
 
 
 class TicketTypeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A kind of ticket of an event (name, price, its own capacity)."""
+
     issued_count = serializers.IntegerField(read_only=True)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
     name_i18n = serializers.DictField(
@@ -162,6 +166,8 @@ class TicketSerializer(serializers.ModelSerializer):
 
 
 class AttendeeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A registered person and their tickets."""
+
     tickets = TicketSerializer(many=True, read_only=True)
 
     class Meta:
