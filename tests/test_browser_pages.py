@@ -164,6 +164,38 @@ def test_admin_login_and_pages_work(world, watched):
     watched.assert_clean("admin")
 
 
+def test_checkin_admin_pages_work(world, watched):
+    log_in(watched)
+    for path in ("/admin/checkin/checkinlist/", "/admin/checkin/device/",
+                 "/admin/checkin/scanlog/", "/admin/tickets/delivery/"):
+        watched.visit(path)
+        assert watched.page.url.endswith(path), (path, watched.page.url)
+    watched.assert_clean("check-in admin")
+
+
+def test_public_and_door_pages_work(world, watched):
+    """The pages attendees and door staff open, under the same policy."""
+    event = world["event"]
+    watched.visit(f"/e/{event.slug}/register/")
+    watched.page.click("button[type=submit]")  # empty form: errors shown, focus moves to them
+    watched.page.wait_for_selector("#errors")
+    assert watched.page.evaluate("document.activeElement.id") == "errors"
+    watched.visit("/scan/")
+    # the inline stylesheet (allowed by its nonce) applies: the page is dark
+    background = watched.page.evaluate(
+        "getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(17, 17, 17)", background
+    watched.assert_clean("public and door pages")
+
+
+def test_dashboard_works(world, watched):
+    log_in(watched)
+    event = world["event"]
+    watched.visit(f"/events/{event.pk}/dashboard/")
+    watched.page.wait_for_selector("#chart svg", timeout=10_000)
+    watched.assert_clean("dashboard")
+
+
 def test_browsable_api_works(world, watched):
     log_in(watched)
     event = world["event"]
