@@ -78,6 +78,34 @@ def _fresh_keyring():
     keyring.clear()
 
 
+@pytest.fixture(autouse=True)
+def throttle_cache(monkeypatch):
+    """Each test counts API rate limits from zero, in a cache of its own.
+
+    The throttles count in the shared default cache (a file cache or Redis that outlives the
+    test database), where user ids and 127.0.0.1 recur from test to test; tests of the
+    throttles against the real cache use ``real_throttle_cache``.
+    """
+    import uuid
+
+    from django.core.cache.backends.locmem import LocMemCache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    cache = LocMemCache(f"throttle-{uuid.uuid4().hex}", {})
+    monkeypatch.setattr(SimpleRateThrottle, "cache", cache)
+    return cache
+
+
+@pytest.fixture
+def real_throttle_cache(monkeypatch):
+    """The configured default cache, for tests proving the throttles work on it."""
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "cache", cache)
+    return cache
+
+
 @pytest.fixture
 def organiser(db) -> Organiser:
     return services.create_organiser("Fondazione Test", "fondazione-test")

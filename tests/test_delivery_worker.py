@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 
 import pytest
 import redis
+from django.db import connection
 from django.db.models import Count
 
 from tests.conftest import make_event
@@ -40,6 +41,16 @@ def real_broker(settings):
     settings.VARCO_SEND_ON_ISSUE = False  # the test queues them all at once, as issue_tickets
     yield
     redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+    # The killed workers' database sessions end a moment after them; let them go before the
+    # test database is flushed and, at the end of the run, dropped.
+    wait_until(_no_other_sessions, timeout=15)
+
+
+def _no_other_sessions() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                       " AND pid <> pg_backend_pid()")
+        return cursor.fetchone()[0] == 0
 
 
 def _issue(organiser, count: int, slug: str):

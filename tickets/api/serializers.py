@@ -85,6 +85,8 @@ class EventLocalTimesMixin:
 
 
 class EventSerializer(EventLocalTimesMixin, StrictFieldsMixin, serializers.ModelSerializer):
+    """An event of one of the caller's teams; times in the event's own time zone."""
+
     organiser = serializers.PrimaryKeyRelatedField(queryset=Organiser.objects.none())
     start = EventDateTimeField()
     end = EventDateTimeField()
@@ -130,6 +132,8 @@ class EventSerializer(EventLocalTimesMixin, StrictFieldsMixin, serializers.Model
 
 
 class TicketTypeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A kind of ticket of an event (name, price, its own capacity)."""
+
     issued_count = serializers.IntegerField(read_only=True)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
     name_i18n = serializers.DictField(
@@ -197,6 +201,8 @@ class TicketSerializer(serializers.ModelSerializer):
 
 
 class AttendeeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A registered person and their tickets."""
+
     tickets = TicketSerializer(many=True, read_only=True)
 
     class Meta:
@@ -271,8 +277,59 @@ class PublicEventSerializer(EventLocalTimesMixin, serializers.ModelSerializer):
         return obj.capacity is not None and obj.issued_count >= obj.capacity
 
 
+class PublicTicketSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    status = serializers.CharField()
+
+
+class PublicAttendeeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    email = serializers.EmailField()
+
+
+class PublicRegistrationResultSerializer(serializers.Serializer):
+    """What the public registration answers: only the registrant's own data."""
+
+    ticket = PublicTicketSerializer()
+    attendee = PublicAttendeeSerializer()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The API's one error shape (tickets/api/errors.py); documented on every operation."""
+
+    error = serializers.CharField(help_text="machine-readable code, e.g. `invalid`, `sold_out`")
+    detail = serializers.CharField(help_text="a sentence for people")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="each input at fault (a field name, or `body`, `content_type`, `file`) with "
+        "its messages; empty when no single input is at fault",
+    )
+
+
+class RowErrorSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
 class ImportResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     skipped = serializers.IntegerField()
     committed = serializers.BooleanField()
-    errors = serializers.ListField(child=serializers.DictField())
+    errors = RowErrorSerializer(many=True)
+
+
+class ImportRefusedSerializer(ErrorSerializer):
+    """A refused import: the error shape; when rows were bad, also the per-line report
+    (nothing was imported: ``committed`` is false)."""
+
+    created = serializers.IntegerField(required=False)
+    skipped = serializers.IntegerField(required=False)
+    committed = serializers.BooleanField(required=False)
+    errors = RowErrorSerializer(many=True, required=False)
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    """The multipart form of the import (the other form is a raw ``text/csv`` body)."""
+
+    file = serializers.FileField(help_text="the CSV file")
