@@ -183,15 +183,10 @@ def test_dashboard_shows_a_scan_within_two_seconds_without_reload(server):
             answer = _post(scan_url, device["token"], {
                 "code": codes[20], "list": device["list"], "nonce": str(uuid.uuid4())})
             assert answer["status"] == "ok"
-            page.wait_for_function(
-                "document.querySelector('[data-figure=\"checked_in\"]').textContent === '13'",
-                timeout=2000,
-            )
+            # A selector, not a JavaScript string: the page's CSP forbids eval.
+            page.wait_for_selector('[data-figure="checked_in"]:text-is("13")', timeout=2000)
             pushed = time.monotonic() - started
-            small.wait_for_function(
-                "document.querySelector('[data-figure=\"checked_in\"]').textContent === '13'",
-                timeout=2000,
-            )
+            small.wait_for_selector('[data-figure="checked_in"]:text-is("13")', timeout=2000)
             polled = time.monotonic() - started
             assert page.evaluate("window.__notReloaded") is True  # same page, no reload
             first_feed = page.locator("#feed li").first
