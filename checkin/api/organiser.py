@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -124,7 +124,8 @@ _SCAN_FILTERS = [
 ]
 
 
-@extend_schema(parameters=[_EVENT_PARAM, *_SCAN_FILTERS])
+@extend_schema(parameters=[_EVENT_PARAM])
+@extend_schema_view(list=extend_schema(parameters=_SCAN_FILTERS))
 class ScanLogViewSet(EventScopedMixin, viewsets.ReadOnlyModelViewSet):
     """The event's scan log, newest first; ``?conflict=true`` lists offline conflicts."""
 
@@ -134,6 +135,8 @@ class ScanLogViewSet(EventScopedMixin, viewsets.ReadOnlyModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             return ScanLog.objects.none()
         scans = selectors.scans_for_event(self.event)
+        if self.action != "list":  # the filters belong to the list, not to one scan
+            return scans
         params = self.request.query_params
         if params.get("conflict", "").lower() in {"1", "true", "yes"}:
             scans = scans.filter(conflict=True)
