@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from checkin import devices, selectors, services
 from checkin.api import serializers as s
 from checkin.models import CheckinList, Device, ScanLog
+from tickets.api.serializers import ErrorSerializer
 from tickets.api.views import _EVENT_PARAM, EventScopedMixin
 
 
@@ -125,7 +126,10 @@ _SCAN_FILTERS = [
 
 
 @extend_schema(parameters=[_EVENT_PARAM])
-@extend_schema_view(list=extend_schema(parameters=_SCAN_FILTERS))
+@extend_schema_view(list=extend_schema(
+    parameters=_SCAN_FILTERS,
+    responses={200: s.ScanLogSerializer(many=True), 400: ErrorSerializer},
+))
 class ScanLogViewSet(EventScopedMixin, viewsets.ReadOnlyModelViewSet):
     """The event's scan log, newest first; ``?conflict=true`` lists offline conflicts."""
 
