@@ -192,4 +192,6 @@ def test_scan_log_filters_apply_to_the_list_only(api, event, register):
     scan_id = ScanLog.objects.get().pk
     url = f"/api/v1/events/{event.pk}/scans/"
     assert api.get(url, {"device": "x"}).status_code == 400
+    assert api.get(url, {"list": str(-(2**70))}).status_code == 400
+    assert api.get(url, {"list": str(2**64)}).status_code == 400
     assert api.get(f"{url}{scan_id}/", {"device": "x"}).status_code == 200

@@ -151,8 +151,11 @@ class ScanLogViewSet(EventScopedMixin, viewsets.ReadOnlyModelViewSet):
         for name in ("list", "device"):
             if params.get(name):
                 try:
-                    scans = scans.filter(**{f"{name}_id": int(params[name])})
+                    value = int(params[name])
                 except ValueError:
-                    raise ValidationError({name: "A positive integer is required."}) from None
+                    value = 0
+                if not 0 < value < 2**63:
+                    raise ValidationError({name: "A positive integer is required."})
+                scans = scans.filter(**{f"{name}_id": value})
         return scans
 
