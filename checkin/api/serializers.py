@@ -106,7 +106,8 @@ class ScanLogSerializer(serializers.ModelSerializer):
 
 
 class ManualCheckinSerializer(serializers.Serializer):
-    ticket = serializers.IntegerField(min_value=1)
+    # a bigint id: larger values cannot name a ticket (and would overflow the query)
+    ticket = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     type = serializers.ChoiceField(choices=[Direction.ENTRY, Direction.EXIT],
                                    default=Direction.ENTRY)
 
