@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install dev-install chromium migrate serve worker lint bench-tickets bench-checkin bench-attendance clean frontend
+.PHONY: run test fuzz install dev-install chromium migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend
 
 $(VENV)/bin/activate:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
@@ -54,6 +54,10 @@ test: dev-install chromium
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## make fuzz: only the schemathesis run over the whole API (make test includes it)
+fuzz: dev-install
+	$(PY) -m pytest -m schemathesis $(PYTEST_ARGS)
+
 lint: dev-install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -75,3 +79,14 @@ bench-attendance: dev-install
 
 clean:
 	rm -rf var/varco.sqlite3 var/broker var/cache var/mail var/static
+
+## make bench-tickets: PDF render vs a raw floor, and 5,000 tickets e-mailed end to end
+## (needs PostgreSQL and Redis on 127.0.0.1; see benchmarks/bench_tickets.py). Not in CI.
+bench-tickets: dev-install
+	$(PY) benchmarks/bench_tickets.py $(BENCH_ARGS)
+
+## make messages: refresh the Italian catalogue (xgettext from GNU gettext needed for this
+## step only) and compile it to .mo in pure Python (polib), so no msgfmt is needed anywhere.
+messages: dev-install
+	cd tickets && ../$(PY) ../manage.py makemessages -l it --no-location
+	$(PY) -c "import glob, polib; [polib.pofile(p).save_as_mofile(p[:-2] + 'mo') for p in glob.glob('tickets/locale/*/LC_MESSAGES/*.po')]"

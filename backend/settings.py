@@ -7,9 +7,13 @@ uses a file-system broker under ``var/``), e-mails written to files under ``var/
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import hashlib
 import os
 from pathlib import Path
 
+import csp.constants as csp
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
@@ -62,13 +66,17 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "tickets",
     "checkin",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "backend.request_limits.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -76,6 +84,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "backend.urls"
@@ -169,6 +179,11 @@ else:
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
+# django-axes first: it refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -195,13 +210,16 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # Per-user budget for authenticated calls (VARCO_API_RATE); anonymous calls are not counted
+    # here (the public registration has its own per-address limit).
+    "DEFAULT_THROTTLE_CLASSES": ["tickets.api.throttles.OrganiserThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "tickets.api.schema.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "tickets.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "tickets.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "tickets.api.renderers.BrowsableAPIRenderer",
     ],
 }
 SPECTACULAR_SETTINGS = {
@@ -216,6 +234,100 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # One enum for every language field (attendee, registration, event languages).
     "ENUM_NAME_OVERRIDES": {"LanguageEnum": "tickets.models.LANGUAGE_CHOICES"},
+}
+
+# --- Abuse limits (docs/hardening.md) ------------------------------------------------------
+# How many reverse proxies (nginx, a load balancer) append to X-Forwarded-For in front of the
+# app. 0: the client is REMOTE_ADDR and X-Forwarded-For is ignored, so nobody can pick their own
+# address to dodge a limit. Behind one proxy set 1, or every client shares the proxy's address.
+VARCO_NUM_PROXIES = env_int("VARCO_NUM_PROXIES", 0)
+REST_FRAMEWORK["NUM_PROXIES"] = VARCO_NUM_PROXIES
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A DRF throttle rate such as ``30/min``; ``off`` disables the limit."""
+    value = os.environ.get(name) or default
+    if value.lower() in {"off", "none", "0"}:
+        return None
+    count, _, period = value.partition("/")
+    if not count.isdigit() or period[:1] not in {"s", "m", "h", "d"}:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected e.g. 30/min, 1000/hour or off")
+    return value
+
+
+# Public self-registration, per client address.
+VARCO_REGISTRATION_RATE = env_rate("VARCO_REGISTRATION_RATE", "30/min")
+# Every organiser API call (token or session), per user.
+VARCO_API_RATE = env_rate("VARCO_API_RATE", "1200/min")
+# CSV imports (each parses up to VARCO_MAX_IMPORT_BYTES and writes thousands of rows), per user.
+VARCO_IMPORT_RATE = env_rate("VARCO_IMPORT_RATE", "60/hour")
+
+# Login (admin and session): django-axes locks a username out from one client address after
+# this many failures, for this long; a success resets the count. Records live in the database.
+AXES_FAILURE_LIMIT = env_int("VARCO_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("VARCO_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A 429 page in the admin's look saying how long to wait (JSON for scripts).
+AXES_LOCKOUT_CALLABLE = "tickets.login_lockout.lockout_response"
+# The same client address as the throttles (VARCO_NUM_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "backend.request_limits.client_ip"
+# Successful logins are logged by Django already; keep axes' table to failures.
+AXES_DISABLE_ACCESS_LOG = True
+
+# Request bodies. JSON and forms: at most VARCO_MAX_BODY_BYTES. The CSV import accepts files up
+# to VARCO_MAX_IMPORT_BYTES (plus multipart framing). Larger bodies get a JSON 413 before any of
+# the body is read (backend/request_limits.py); endpoints may declare a lower limit.
+VARCO_MAX_BODY_BYTES = env_int("VARCO_MAX_BODY_BYTES", 256 * 1024)
+VARCO_MAX_IMPORT_BYTES = env_int("VARCO_MAX_IMPORT_BYTES", 5 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = VARCO_MAX_BODY_BYTES
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = 10
+# An uploaded CSV stays in memory (its size is already bounded) instead of a temporary file.
+FILE_UPLOAD_MAX_MEMORY_SIZE = VARCO_MAX_IMPORT_BYTES + 64 * 1024
+
+# --- Security headers (docs/hardening.md) --------------------------------------------------
+
+
+def _style_hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode()).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
+# Same-origin scripts and styles only, nothing inline (the API docs page loads its set-up script
+# and its page rules from URLs: backend/urls.py, tickets/templates/tickets/swagger_ui.html);
+# data: images for the Swagger UI's icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        # Pages that must work offline from one cached HTML file (the door page) keep their
+        # stylesheet inline, allowed by the per-response nonce.
+        "style-src": [csp.SELF, csp.NONCE],
+        # The one inline style attribute of the browsable API's pages (DRF's "Extra Actions"
+        # menu), allowed by its hash alone; test_browser_pages.py notices if DRF changes it.
+        "style-src-attr": [csp.UNSAFE_HASHES, _style_hash("float: right; margin-right: 10px")],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    }
+}
+# Powerful browser features are off, except the camera for this origin's own pages (the door
+# scanner reads QR codes with it).
+PERMISSIONS_POLICY = {
+    "camera": ["self"],
+    "microphone": [],
+    "geolocation": [],
+    "payment": [],
+    "usb": [],
+    "serial": [],
+    "hid": [],
+    "display-capture": [],
+    "browsing-topics": [],
 }
 
 # --- Production hardening (VARCO_PRODUCTION=true, as docker-compose sets) ----------------------
@@ -263,7 +375,11 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # django-axes announces its configuration at every start of every process.
+        "axes.apps": {"level": "WARNING"},
+    },
 }
 
 # --- Varco ----------------------------------------------------------------------------------
@@ -279,6 +395,14 @@ VARCO_DELIVERY_BATCH_SIZE = env_int("VARCO_DELIVERY_BATCH_SIZE", 50)
 # A delivery still "queued" or "sending" after this many seconds is re-queued by the sweep.
 VARCO_DELIVERY_STALE_SECONDS = env_int("VARCO_DELIVERY_STALE_SECONDS", 90)
 VARCO_DELIVERY_MAX_ATTEMPTS = env_int("VARCO_DELIVERY_MAX_ATTEMPTS", 8)
+# How often the sweep looks for lost deliveries (beat, embedded in `python -m worker`).
+VARCO_DELIVERY_SWEEP_SECONDS = env_int("VARCO_DELIVERY_SWEEP_SECONDS", 30)
+# First retry delay after a temporary SMTP error; doubles per attempt, capped at 15 minutes.
+VARCO_DELIVERY_RETRY_BASE_SECONDS = env_int("VARCO_DELIVERY_RETRY_BASE_SECONDS", 30)
+# E-mail every ticket when it is issued or reissued (off: only `issue_tickets` sends).
+VARCO_SEND_ON_ISSUE = env_bool("VARCO_SEND_ON_ISSUE", True)
+# Domain of the Message-IDs of ticket e-mails (default: the domain of DEFAULT_FROM_EMAIL).
+VARCO_MESSAGE_ID_DOMAIN = os.environ.get("VARCO_MESSAGE_ID_DOMAIN", "")
 
 # Check-in: how long a process trusts its cached copy of a device (revocation, list edits take
 # this long to reach other processes), and how often rows of invalid-code scans are written in

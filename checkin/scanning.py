@@ -349,6 +349,11 @@ def _raw_connection():
     raw = connection.connection
     if raw.prepare_threshold is None and settings.VARCO_SCAN_PREPARED:
         raw.prepare_threshold = _EXPLICIT_ONLY
+        # Always the generic plan: PostgreSQL's default may settle on re-planning each
+        # execution (custom plans) when table statistics move, as they do while the log
+        # grows — 1.3 ms of database CPU per scan instead of 0.3. Django's own queries are
+        # bound client-side, never prepared, so this setting does not touch them.
+        raw.execute("SET plan_cache_mode = force_generic_plan")
     return raw
 
 

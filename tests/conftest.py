@@ -78,6 +78,34 @@ def _fresh_keyring():
     keyring.clear()
 
 
+@pytest.fixture(autouse=True)
+def throttle_cache(monkeypatch):
+    """Each test counts API rate limits from zero, in a cache of its own.
+
+    The throttles count in the shared default cache (a file cache or Redis that outlives the
+    test database), where user ids and 127.0.0.1 recur from test to test; tests of the
+    throttles against the real cache use ``real_throttle_cache``.
+    """
+    import uuid
+
+    from django.core.cache.backends.locmem import LocMemCache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    cache = LocMemCache(f"throttle-{uuid.uuid4().hex}", {})
+    monkeypatch.setattr(SimpleRateThrottle, "cache", cache)
+    return cache
+
+
+@pytest.fixture
+def real_throttle_cache(monkeypatch):
+    """The configured default cache, for tests proving the throttles work on it."""
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "cache", cache)
+    return cache
+
+
 @pytest.fixture
 def organiser(db) -> Organiser:
     return services.create_organiser("Fondazione Test", "fondazione-test")
@@ -135,6 +163,23 @@ def register(event, ticket_type):
 
     return _register
 
+
+@pytest.fixture
+def smtp_sink(settings):
+    """A real SMTP server (aiosmtpd) on 127.0.0.1; Django sends to it over SMTP."""
+    from tests.smtp_sink import SMTPSink
+
+    with SMTPSink() as sink:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = sink.port
+        settings.EMAIL_HOST_USER = ""
+        settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_USE_TLS = False
+        settings.EMAIL_USE_SSL = False
+        settings.EMAIL_TIMEOUT = 10
+        sink.handler.port = sink.port
+        yield sink.handler
 
 @pytest.fixture(autouse=True)
 def _checkin_inline(settings):

@@ -242,10 +242,8 @@ def test_unreadable_files_name_the_problem(api, url, data, reason):
     assert not Attendee.objects.exists()
 
 
-def test_too_large_file(api, url, monkeypatch):
-    from tickets.api import views
-
-    monkeypatch.setattr(views, "MAX_CSV_BYTES", 1000)
+def test_too_large_file(api, url, settings):
+    settings.VARCO_MAX_IMPORT_BYTES = 1000
     body = assert_error(post_csv(api, url, GOOD + "A,z@example.org\n" * 100), 400, field="file")
     assert "1000" in body["fields"]["file"][0]
 

@@ -4,11 +4,48 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
+from django.utils.html import format_html
 
-from tickets import selectors, services
-from tickets.models import Attendee, Event, EventKey, Organiser, Ticket, TicketType
+from tickets import delivery, selectors, services
+from tickets.models import Attendee, Delivery, Event, EventKey, Organiser, Ticket, TicketType
+
+
+class DeliveryStateFilter(admin.SimpleListFilter):
+    """Filter tickets by the state of their latest e-mail delivery."""
+
+    title = "e-mail delivery"
+    parameter_name = "delivery"
+
+    def lookups(self, request, model_admin):
+        return [("none", "never queued"), *Delivery.State.choices,
+                ("duplicate", "possible duplicate (in doubt)")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "none":
+            return queryset.filter(latest_delivery_state__isnull=True)
+        if value == "duplicate":
+            return queryset.filter(deliveries__in_doubt_count__gt=0).distinct()
+        if value in Delivery.State.values:
+            return queryset.filter(latest_delivery_state=value)
+        return queryset
+
+
+def _latest(field: str) -> Subquery:
+    return Subquery(
+        Delivery.objects.filter(ticket=OuterRef("pk")).order_by("-pk").values(field)[:1]
+    )
+
+
+def _state_badge(state: str | None, error: str = "") -> str:
+    if not state:
+        return "—"
+    label = Delivery.State(state).label
+    # Colours come from tickets/admin.css (no inline styles under the CSP).
+    return format_html('<span class="varco-state varco-state-{}" title="{}">{}</span>',
+                       state, error, label)
 
 
 class OrganiserScopedAdmin(admin.ModelAdmin):
@@ -238,14 +275,17 @@ class AttendeeAdmin(OrganiserScopedAdmin):
 
 @admin.register(Ticket)
 class TicketAdmin(OrganiserScopedAdmin):
+    class Media:
+        css = {"all": ["tickets/admin.css"]}
+
     list_display = ["serial", "reference", "attendee", "organisation", "ticket_type", "status",
-                    "version", "event"]
-    list_filter = [("event", _ONLY_OWN), "status", ("ticket_type", _ONLY_OWN)]
+                    "version", "delivery_state", "delivery_error", "event"]
+    list_filter = [("event", _ONLY_OWN), "status", DeliveryStateFilter, ("ticket_type", _ONLY_OWN)]
     search_fields = ["reference", "attendee__name", "attendee__email", "attendee__organisation"]
     list_select_related = ["attendee", "ticket_type", "event"]
     readonly_fields = ["event", "attendee", "ticket_type", "serial", "reference", "status",
                        "version", "created_at", "updated_at"]
-    actions = ["revoke", "reissue"]
+    actions = ["resend", "revoke", "reissue"]
     list_per_page = 100
 
     def has_add_permission(self, request) -> bool:
@@ -261,6 +301,32 @@ class TicketAdmin(OrganiserScopedAdmin):
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("tickets.change_ticket")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(
+            latest_delivery_state=_latest("state"), latest_delivery_error=_latest("last_error")
+        )
+
+    @admin.display(description="e-mail", ordering="latest_delivery_state")
+    def delivery_state(self, obj: Ticket) -> str:
+        return _state_badge(obj.latest_delivery_state, obj.latest_delivery_error or "")
+
+    @admin.display(description="SMTP answer / error")
+    def delivery_error(self, obj: Ticket) -> str:
+        if obj.latest_delivery_state in ("sent", None):
+            return ""
+        return (obj.latest_delivery_error or "")[:120]
+
+    @admin.action(description="Send the ticket e-mail again")
+    def resend(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        done = 0
+        for ticket in queryset.select_related("attendee"):
+            try:
+                delivery.resend(ticket)
+                done += 1
+            except services.ServiceError as exc:
+                self.message_user(request, f"{ticket}: {exc.message}", messages.WARNING)
+        self.message_user(request, f"{done} ticket e-mail(s) queued.")
 
     @admin.display(ordering="attendee__organisation")
     def organisation(self, obj: Ticket) -> str:
@@ -300,3 +366,49 @@ class EventKeyAdmin(OrganiserScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # every code it signed would stop verifying
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(OrganiserScopedAdmin):
+    """Every e-mail sent (or not) for a ticket, with the SMTP server's answers."""
+
+    class Media:
+        css = {"all": ["tickets/admin.css"]}
+
+
+    event_path = "ticket__event"
+    list_display = ["pk", "ticket", "recipient", "state_badge", "reason", "attempts",
+                    "in_doubt_count", "last_error_short", "sent_at", "updated_at"]
+    list_filter = ["state", "reason", ("ticket__event", _ONLY_OWN)]
+    search_fields = ["recipient", "ticket__reference", "message_id", "ticket__attendee__name"]
+    list_select_related = ["ticket"]
+    readonly_fields = [f.name for f in Delivery._meta.fields]
+    actions = ["send_again"]
+    list_per_page = 100
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the history of what was sent stays
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj: Delivery) -> str:
+        return _state_badge(obj.state, obj.last_error)
+
+    @admin.display(description="last SMTP answer / error")
+    def last_error_short(self, obj: Delivery) -> str:
+        return obj.last_error[:120]
+
+    @admin.action(description="Send these tickets again")
+    def send_again(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        tickets = Ticket.objects.filter(pk__in=queryset.values("ticket")).select_related(
+            "attendee")
+        done = 0
+        for ticket in tickets:
+            try:
+                delivery.resend(ticket)
+                done += 1
+            except services.ServiceError as exc:
+                self.message_user(request, f"{ticket}: {exc.message}", messages.WARNING)
+        self.message_user(request, f"{done} ticket e-mail(s) queued.")

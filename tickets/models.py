@@ -241,3 +241,85 @@ class EventKey(models.Model):
 
     def __str__(self) -> str:
         return f"key {self.pk} of {self.event_id}"
+
+
+class Delivery(models.Model):
+    """One e-mail carrying a ticket to its attendee, with its durable state.
+
+    The table is the delivery queue's source of truth; broker messages only say "look at these
+    rows". Life cycle (see tickets.delivery for the rules)::
+
+        queued ──claim──> sending ──250──> sent
+          ^                 │  └──4xx / lost before hand-over──> queued (backoff)
+          │                 │  └──5xx or too many attempts──> failed
+          └──re-send─── in_doubt <──lost after hand-over (sweep)
+
+    ``handed_at`` is committed just before the message is handed to the SMTP server: a worker
+    that dies without it never reached the server (safe to re-send); one that dies with it is
+    *in doubt* and is re-sent with the same Message-ID (``in_doubt_count`` tells the organiser).
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "queued"
+        SENDING = "sending", "sending"
+        SENT = "sent", "sent"
+        FAILED = "failed", "failed"
+        IN_DOUBT = "in_doubt", "in doubt"
+        CANCELLED = "cancelled", "cancelled"
+
+    class Reason(models.TextChoices):
+        ISSUED = "issued", "issued"  # automatic, when a ticket (version) is issued
+        RESEND = "resend", "resend"  # asked by an organiser or by issue_tickets
+
+    OPEN_STATES = (State.QUEUED, State.SENDING, State.IN_DOUBT)
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="deliveries")
+    # The ticket version this message carries; a newer version supersedes it.
+    version = models.PositiveIntegerField()
+    reason = models.CharField(max_length=10, choices=Reason.choices, default=Reason.ISSUED)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    # Transmissions started (each recorded before the message goes to the SMTP server).
+    attempts = models.PositiveIntegerField(default=0)
+    # Times a worker died between handing the message over and recording the answer.
+    in_doubt_count = models.PositiveIntegerField(default=0)
+    message_id = models.CharField(max_length=200, unique=True)
+    recipient = models.EmailField(max_length=254)
+    # The SMTP server's last answer (error or "250 ...") or why the worker gave up.
+    last_error = models.TextField(blank=True)
+    smtp_response = models.CharField(max_length=500, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, db_index=True)
+    queued_at = models.DateTimeField(default=dj_timezone.now)
+    next_attempt_at = models.DateTimeField(default=dj_timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    handed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            # A ticket version is queued at most once at a time (double clicks, races, sweep).
+            models.UniqueConstraint(
+                fields=["ticket", "version"],
+                condition=Q(state__in=["queued", "sending", "in_doubt"]),
+                name="delivery_one_open_per_ticket_version",
+            ),
+            # Issuing (hook, sweep, issue_tickets) creates one automatic delivery per version.
+            models.UniqueConstraint(
+                fields=["ticket", "version"],
+                condition=Q(reason="issued"),
+                name="delivery_one_issued_per_ticket_version",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="sent") | Q(sent_at__isnull=False),
+                name="delivery_sent_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="delivery_due"),
+            models.Index(fields=["ticket", "version"], name="delivery_ticket_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} of ticket {self.ticket_id} v{self.version}: {self.state}"

@@ -37,7 +37,9 @@ def ticket_types_for_event(event: Event) -> QuerySet[TicketType]:
 
 
 def attendees_for_event(event: Event, search: str = "") -> QuerySet[Attendee]:
-    attendees = Attendee.objects.filter(event=event).prefetch_related("tickets__ticket_type")
+    attendees = Attendee.objects.filter(event=event).prefetch_related(
+        "tickets__ticket_type", "tickets__deliveries"
+    )
     if search:
         from django.db.models import Q
 
@@ -51,7 +53,11 @@ def attendees_for_event(event: Event, search: str = "") -> QuerySet[Attendee]:
 
 
 def tickets_for_event(event: Event) -> QuerySet[Ticket]:
-    return Ticket.objects.filter(event=event).select_related("attendee", "ticket_type")
+    return (
+        Ticket.objects.filter(event=event)
+        .select_related("attendee", "ticket_type")
+        .prefetch_related("deliveries")
+    )
 
 
 def current_ticket(attendee: Attendee) -> Ticket | None:

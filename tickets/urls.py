@@ -3,6 +3,13 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
+from tickets import views
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
+    # Attendee self-service: registration, and the ticket behind the signed e-mail link.
+    path("e/<slug:slug>/register/", views.register, name="event-register"),
+    path("e/<slug:slug>/registered/", views.registered, name="event-registered"),
+    path("t/<str:token>/", views.ticket_page, name="ticket-page"),
+    path("t/<str:token>/ticket.pdf", views.ticket_pdf, name="ticket-pdf"),
 ]

@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import (
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
@@ -59,6 +64,15 @@ def error_response(code: str, detail: str, http_status: int, fields=None) -> Res
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        # Django's own guard on form bodies (DATA_UPLOAD_MAX_MEMORY_SIZE); most oversized
+        # bodies are stopped earlier by backend.request_limits with the same answer.
+        return error_response("too_large", str(exc), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                              {"body": [str(exc)]})
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        # Django raises these as "suspicious" (an HTML 400 page); the API names the problem.
+        return error_response("invalid", str(exc), status.HTTP_400_BAD_REQUEST,
+                              {"body": [str(exc)]})
     if isinstance(exc, ServiceError):
         set_rollback()
         return error_response(
@@ -129,6 +143,13 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return _api_error("not_found", "No such API endpoint.", 404)
     return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler400``: a request Django refused as malformed, as JSON under /api/."""
+    if request.path.startswith("/api/"):
+        return _api_error("bad_request", "The request is malformed.", 400)
+    return defaults.bad_request(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

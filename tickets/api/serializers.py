@@ -5,9 +5,18 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Mapping
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tickets.models import LANGUAGE_CHOICES, Attendee, Event, Organiser, Ticket, TicketType
+from tickets.models import (
+    LANGUAGE_CHOICES,
+    Attendee,
+    Delivery,
+    Event,
+    Organiser,
+    Ticket,
+    TicketType,
+)
 
 # Counts are stored in 32-bit integer columns on every database; say so before the database does.
 MAX_COUNT = 2**31 - 1
@@ -76,6 +85,8 @@ class EventLocalTimesMixin:
 
 
 class EventSerializer(EventLocalTimesMixin, StrictFieldsMixin, serializers.ModelSerializer):
+    """An event of one of the caller's teams; times in the event's own time zone."""
+
     organiser = serializers.PrimaryKeyRelatedField(queryset=Organiser.objects.none())
     start = EventDateTimeField()
     end = EventDateTimeField()
@@ -121,6 +132,8 @@ class EventSerializer(EventLocalTimesMixin, StrictFieldsMixin, serializers.Model
 
 
 class TicketTypeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A kind of ticket of an event (name, price, its own capacity)."""
+
     issued_count = serializers.IntegerField(read_only=True)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
     name_i18n = serializers.DictField(
@@ -150,18 +163,46 @@ class TicketTypeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return value
 
 
+class DeliverySerializer(serializers.ModelSerializer):
+    """The e-mail delivery of a ticket: state, tries and the SMTP server's last answer."""
+
+    possible_duplicate = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "state", "reason", "version", "recipient", "attempts", "last_error",
+                  "smtp_response", "message_id", "in_doubt_count", "possible_duplicate",
+                  "queued_at", "next_attempt_at", "sent_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_possible_duplicate(self, obj: Delivery) -> bool:
+        """True if a copy may have arrived twice (re-sent under the in-doubt rule)."""
+        return obj.in_doubt_count > 0
+
+
 class TicketSerializer(serializers.ModelSerializer):
     ticket_type = serializers.CharField(source="ticket_type.name", read_only=True)
     ticket_type_id = serializers.IntegerField(read_only=True)
+    delivery = serializers.SerializerMethodField()
 
     class Meta:
         model = Ticket
         fields = ["id", "serial", "reference", "status", "version", "ticket_type",
-                  "ticket_type_id", "created_at"]
+                  "ticket_type_id", "created_at", "delivery"]
         read_only_fields = fields
+
+    @extend_schema_field(DeliverySerializer(allow_null=True))
+    def get_delivery(self, obj: Ticket) -> dict | None:
+        """The latest e-mail delivery of the ticket (null if it was never queued)."""
+        from tickets.delivery import latest_delivery
+
+        latest = latest_delivery(obj)
+        return DeliverySerializer(latest).data if latest else None
 
 
 class AttendeeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A registered person and their tickets."""
+
     tickets = TicketSerializer(many=True, read_only=True)
 
     class Meta:
@@ -236,8 +277,59 @@ class PublicEventSerializer(EventLocalTimesMixin, serializers.ModelSerializer):
         return obj.capacity is not None and obj.issued_count >= obj.capacity
 
 
+class PublicTicketSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    status = serializers.CharField()
+
+
+class PublicAttendeeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    email = serializers.EmailField()
+
+
+class PublicRegistrationResultSerializer(serializers.Serializer):
+    """What the public registration answers: only the registrant's own data."""
+
+    ticket = PublicTicketSerializer()
+    attendee = PublicAttendeeSerializer()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The API's one error shape (tickets/api/errors.py); documented on every operation."""
+
+    error = serializers.CharField(help_text="machine-readable code, e.g. `invalid`, `sold_out`")
+    detail = serializers.CharField(help_text="a sentence for people")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="each input at fault (a field name, or `body`, `content_type`, `file`) with "
+        "its messages; empty when no single input is at fault",
+    )
+
+
+class RowErrorSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
 class ImportResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     skipped = serializers.IntegerField()
     committed = serializers.BooleanField()
-    errors = serializers.ListField(child=serializers.DictField())
+    errors = RowErrorSerializer(many=True)
+
+
+class ImportRefusedSerializer(ErrorSerializer):
+    """A refused import: the error shape; when rows were bad, also the per-line report
+    (nothing was imported: ``committed`` is false)."""
+
+    created = serializers.IntegerField(required=False)
+    skipped = serializers.IntegerField(required=False)
+    committed = serializers.BooleanField(required=False)
+    errors = RowErrorSerializer(many=True, required=False)
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    """The multipart form of the import (the other form is a raw ``text/csv`` body)."""
+
+    file = serializers.FileField(help_text="the CSV file")

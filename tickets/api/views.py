@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -12,14 +13,20 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from tickets import attendee_csv, selectors, services
+from backend.request_limits import body_limit
+from tickets import attendee_csv, delivery, selectors, services
 from tickets.api import serializers as s
+from tickets.api.throttles import ImportThrottle, OrganiserThrottle, RegistrationThrottle
 from tickets.models import Event, Ticket
 
-MAX_CSV_BYTES = 5 * 1024 * 1024
+# Room for the multipart framing around an uploaded file of the largest accepted size.
+MULTIPART_SLACK = 64 * 1024
+
+
+def max_csv_bytes() -> int:
+    return settings.VARCO_MAX_IMPORT_BYTES
 
 
 class CSVParser(parsers.BaseParser):
@@ -28,7 +35,7 @@ class CSVParser(parsers.BaseParser):
     media_type = "text/csv"
 
     def parse(self, stream, media_type=None, parser_context=None) -> bytes:
-        return stream.read(MAX_CSV_BYTES + 1)
+        return stream.read(max_csv_bytes() + 1)
 
 
 class OrganiserViewSet(viewsets.ReadOnlyModelViewSet):
@@ -140,16 +147,18 @@ class AttendeeViewSet(
         return _register(self.event, request.data, public=False)
 
     @extend_schema(
-        request={"text/csv": OpenApiTypes.BINARY, "multipart/form-data": OpenApiTypes.OBJECT},
+        request={"text/csv": OpenApiTypes.BINARY, "multipart/form-data": s.ImportUploadSerializer},
         parameters=[
             OpenApiParameter("partial", bool, description="import the good rows, report the bad"),
             OpenApiParameter("skip_existing", bool, description="skip already registered e-mails"),
         ],
-        responses={201: s.ImportResultSerializer, 400: s.ImportResultSerializer},
+        responses={201: s.ImportResultSerializer, 400: s.ImportRefusedSerializer},
     )
+    @body_limit(lambda: max_csv_bytes() + MULTIPART_SLACK)
     @action(
         detail=False, methods=["post"], url_path="import",
         parser_classes=[CSVParser, parsers.MultiPartParser],
+        throttle_classes=[OrganiserThrottle, ImportThrottle],
     )
     def import_csv(self, request: Request, *args, **kwargs) -> Response:
         """Import attendees from CSV: all-or-nothing unless ``?partial=true``."""
@@ -158,7 +167,7 @@ class AttendeeViewSet(
         if not isinstance(data, bytes):  # multipart, or a text/csv request without a body
             upload = request.FILES.get("file")
             if upload is not None:
-                data = upload.read(MAX_CSV_BYTES + 1)
+                data = upload.read(max_csv_bytes() + 1)
             elif request.content_type.startswith(CSVParser.media_type):
                 data = b""
             else:
@@ -167,8 +176,8 @@ class AttendeeViewSet(
                 )
         if not data:
             raise ValidationError({"file": "The file is empty."})
-        if len(data) > MAX_CSV_BYTES:
-            raise ValidationError({"file": f"The file is larger than {MAX_CSV_BYTES} bytes."})
+        if len(data) > max_csv_bytes():
+            raise ValidationError({"file": f"The file is larger than {max_csv_bytes()} bytes."})
         flags = request.query_params
         try:
             result = attendee_csv.import_attendees(
@@ -252,12 +261,14 @@ class TicketViewSet(EventScopedMixin, viewsets.ReadOnlyModelViewSet):
         ticket = services.reissue_ticket(self.get_object())
         return Response(s.TicketSerializer(ticket).data)
 
-
-class RegistrationThrottle(AnonRateThrottle):
-    """Per-IP limit on self-service registration (its own cache key, not the anon default)."""
-
-    scope = "registration"
-    rate = "30/min"
+    @extend_schema(request=None, responses={202: s.TicketSerializer})
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, *args, **kwargs) -> Response:
+        """E-mail the ticket again (same QR code). A send already under way is not doubled."""
+        ticket = self.get_object()
+        delivery.resend(ticket)
+        ticket = selectors.tickets_for_event(self.event).get(pk=ticket.pk)
+        return Response(s.TicketSerializer(ticket).data, status=status.HTTP_202_ACCEPTED)
 
 
 class PublicEventView(APIView):
@@ -279,7 +290,8 @@ class PublicRegistrationView(APIView):
     authentication_classes: list = []
     throttle_classes = [RegistrationThrottle]
 
-    @extend_schema(request=s.RegistrationSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=s.RegistrationSerializer,
+                   responses={201: s.PublicRegistrationResultSerializer})
     def post(self, request: Request, slug: str) -> Response:
         event = get_object_or_404(Event, slug=slug)
         return _register(event, request.data, public=True)

@@ -1,0 +1,122 @@
+"""A real SMTP server (aiosmtpd) for the tests: it receives, parses and counts messages.
+
+It runs in a thread of the test process on 127.0.0.1. ``refuse`` makes it answer a temporary
+error (451) at RCPT or DATA end, to test retries; clearing it lets the messages through.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+import os
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from aiosmtpd.controller import Controller
+
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
+
+
+def free_port() -> int:
+    """A free port in the range the tests may use (VARCO_TEST_PORTS, default 8100-8199)."""
+    low, high = (int(p) for p in os.environ.get("VARCO_TEST_PORTS", "8100-8199").split("-"))
+    for port in range(low, high + 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {low}-{high}")
+
+
+@dataclass
+class Received:
+    envelope_to: list[str]
+    message: email.message.EmailMessage
+    raw: bytes
+
+    @property
+    def ticket(self) -> str:
+        return str(self.message["X-Varco-Ticket"]).strip()
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"]).strip()
+
+    def attachment(self, suffix: str) -> bytes:
+        for part in self.message.iter_attachments():
+            if (part.get_filename() or "").endswith(suffix):
+                return part.get_content() if isinstance(part.get_content(), bytes) else \
+                    part.get_content().encode()
+        raise KeyError(suffix)
+
+
+@dataclass
+class SinkHandler:
+    messages: list[Received] = field(default_factory=list)
+    refuse_rcpt: str | None = None  # e.g. "451 4.3.0 Try again later"
+    refuse_data: str | None = None
+    refused: int = 0
+    permanent: dict[str, str] = field(default_factory=dict)  # address -> 5xx answer
+    hang_up_after_data: bool = False  # accept the message, then drop the line unanswered
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.permanent:
+            return self.permanent[address]
+        if self.refuse_rcpt:
+            with self.lock:
+                self.refused += 1
+            return self.refuse_rcpt
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse_data:
+            with self.lock:
+                self.refused += 1
+            return self.refuse_data
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(Received(list(envelope.rcpt_tos), message, raw))
+        if self.hang_up_after_data:  # the in-doubt instant: stored, but no "250" comes back
+            server.transport.abort()
+        return "250 2.0.0 Message accepted for delivery"
+
+    def per_ticket(self) -> Counter:
+        with self.lock:
+            return Counter(m.ticket for m in self.messages)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.messages)
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.count() >= count:
+                return True
+            time.sleep(0.05)
+        return self.count() >= count
+
+
+class SMTPSink:
+    def __init__(self) -> None:
+        self.handler = SinkHandler()
+        self.port = free_port()
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, data_size_limit=10_000_000
+        )
+
+    def __enter__(self) -> SMTPSink:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()

@@ -1,0 +1,147 @@
+"""schemathesis over the whole API, from its OpenAPI schema (/api/schema/), against a live
+server, as a seeded organiser (so the authenticated endpoints are reached, not just their 401).
+
+Checks: no 5xx; every status code, content type, header and body conforms to what the schema
+documents for that operation (tickets/api/schema.py documents each refusal with the one JSON
+error shape); undocumented methods answer 405; requests without credentials are refused.
+Not checked: ``positive_data_acceptance`` (a schema-valid body may still break a business rule:
+a slug taken, an end before the start, a sold-out event) and ``negative_data_rejection`` (form
+encodings carry every value as text, and DRF reads "0" as a boolean or ignores a malformed
+``offset``: lenient by design).
+
+Bounded in time: ``VARCO_SCHEMATHESIS_SECONDS`` (default 60) for the whole run; the coverage
+phase (boundary values of every parameter) runs first, random fuzzing fills the rest.
+Marker ``schemathesis``: part of ``make test`` and so of .ci/run; ``-m "not schemathesis"``
+leaves it out of a quick local run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_event
+from tickets import onboarding, services
+from tickets.models import TicketType
+
+pytestmark = [pytest.mark.schemathesis, pytest.mark.django_db(transaction=True)]
+
+BUDGET_SECONDS = int(os.environ.get("VARCO_SCHEMATHESIS_SECONDS", "60"))
+CHECKS = [
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+    "missing_required_header",
+    "unsupported_method",
+    "ignored_auth",
+    "use_after_free",
+    "ensure_resource_availability",
+]
+
+
+def register(event, email: str):
+    return services.register(event, services.Registration("Giulia Rossi", email))
+
+
+@pytest.fixture
+def seeded(db) -> dict:
+    """An organiser's event with attendees, plus objects each destructive call may consume
+    without pulling the rest of the run's data away (a DELETE has its own target)."""
+    team = services.create_organiser("Fondazione Fuzz", "fondazione-fuzz")
+    _, _, token = onboarding.create_staff_user(team, "fuzz", "fuzz@example.org", "pw")
+    event = make_event(team, slug="fuzz-conf", capacity=10_000)
+    TicketType.objects.create(event=event, name="Ingresso", name_i18n={"en": "Admission"})
+    for i in range(3):
+        register(event, f"persona{i}@example.org")
+    scratch = register(event, "scratch@example.org")  # edited, revoked and reissued
+    doomed = register(event, "doomed@example.org")  # deleted
+    scratch_type = TicketType.objects.create(event=event, name="Scratch", public=False)
+    doomed_type = TicketType.objects.create(event=event, name="Doomed", public=False)
+    scratch_event = make_event(team, slug="fuzz-scratch")
+    doomed_event = make_event(team, slug="fuzz-doomed")
+    # another team's event: its ids must answer 404, never its data
+    rival = services.create_organiser("Rival", "rival")
+    make_event(rival, slug="rival-conf")
+    return {
+        "token": token, "organiser": team.pk, "event": event.pk, "slug": event.slug,
+        "attendee": scratch.attendee_id, "doomed_attendee": doomed.attendee_id,
+        "ticket": scratch.pk, "ticket_type": scratch_type.pk, "doomed_type": doomed_type.pk,
+        "scratch_event": scratch_event.pk, "doomed_event": doomed_event.pk,
+    }
+
+
+def _operation(path: str, methods: list[str], **parameters) -> str:
+    """Path parameters for the operations ``METHOD path`` (by name: separate include-path and
+    include-method filters would match either, not both)."""
+    params = ", ".join(f'"path.{name}" = {value}' for name, value in parameters.items())
+    names = ", ".join(f'"{method} {path}"' for method in methods)
+    return f"[[operations]]\ninclude-name = [{names}]\nparameters = {{ {params} }}\n"
+
+
+def write_config(path: Path, seeded: dict) -> Path:
+    edit = ["GET", "PUT", "PATCH"]
+    events = "/api/v1/events/{event_pk}"
+    text = "\n".join([
+        f'headers = {{ Authorization = "Token {seeded["token"]}" }}',
+        "workers = 1",  # the SQLite live server shares one connection between its threads
+        "[generation]",
+        "max-examples = 10",
+        "[parameters]",
+        f'"path.event_pk" = {seeded["event"]}',
+        f'"path.slug" = "{seeded["slug"]}"',
+        "",
+        _operation("/api/v1/organisers/{id}/", ["GET"], id=seeded["organiser"]),
+        _operation("/api/v1/events/{id}/", edit, id=seeded["scratch_event"]),
+        _operation("/api/v1/events/{id}/", ["DELETE"], id=seeded["doomed_event"]),
+        _operation(events + "/attendees/{id}/", edit, id=seeded["attendee"]),
+        _operation(events + "/attendees/{id}/", ["DELETE"], id=seeded["doomed_attendee"]),
+        _operation(events + "/ticket-types/{id}/", edit, id=seeded["ticket_type"]),
+        _operation(events + "/ticket-types/{id}/", ["DELETE"], id=seeded["doomed_type"]),
+        _operation(events + "/tickets/{id}/", ["GET"], id=seeded["ticket"]),
+        _operation(events + "/tickets/{id}/revoke/", ["POST"], id=seeded["ticket"]),
+        _operation(events + "/tickets/{id}/reissue/", ["POST"], id=seeded["ticket"]),
+    ])
+    path.write_text(text)
+    return path
+
+
+def test_the_whole_api_conforms_to_its_schema(seeded, live_server, settings, tmp_path):
+    # Rate limits would answer most of the run with (documented) 429s and leave the logic
+    # behind them untested; they have tests of their own (test_rate_limits.py).
+    settings.VARCO_REGISTRATION_RATE = None
+    settings.VARCO_API_RATE = None
+    settings.VARCO_IMPORT_RATE = None
+    config = write_config(tmp_path / "schemathesis.toml", seeded)
+    command = [
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(config),
+        "run", f"{live_server.url}/api/schema/",
+        "--checks", ",".join(CHECKS),
+        "--phases", "examples,coverage,fuzzing",
+        "--max-time", str(BUDGET_SECONDS),
+        "--request-timeout", "20",
+        "--suppress-health-check", "all",
+        "--no-color",
+    ]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=BUDGET_SECONDS + 240)
+    output = result.stdout + result.stderr
+    # From the warnings (which operations went untested, and why) to the end.
+    start = next((output.find(h) for h in ("= WARNINGS =", "= SUMMARY =") if h in output), -1)
+    summary = output[output.rfind("\n", 0, start) + 1:] if start > 0 else output[-3000:]
+    print(summary)
+    assert result.returncode == 0, output[-20_000:]
+    # it really ran every operation of the schema (28 in tickets/api alone)
+    selected = re.search(r"Operations:\s+(\d+) selected / (\d+) total", output)
+    assert selected, output[:2000]
+    assert int(selected[1]) == int(selected[2]) >= 28, selected[0]
+    tested = re.search(r"Tested: (\d+)", summary)
+    assert tested and int(tested[1]) == int(selected[1]), summary
+    cases = re.search(r"(\d+) generated, (\d+) passed", summary)
+    assert cases and int(cases[1]) == int(cases[2]) > 100, summary

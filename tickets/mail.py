@@ -1,0 +1,62 @@
+"""The ticket e-mail: plain text + HTML, the PDF ticket and a calendar entry attached.
+
+Texts come from templates in the attendee's language. The message carries the delivery's
+own Message-ID, so that a copy re-sent under the in-doubt rule (tickets.delivery) is the same
+message to the receiving side.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from tickets import ics, links, pdf, services
+from tickets.dates import event_when
+from tickets.models import Delivery
+
+
+class MissingAttachment(RuntimeError):
+    """Refuse to build a ticket e-mail without its PDF."""
+
+
+def ticket_message(delivery: Delivery) -> EmailMultiAlternatives:
+    ticket = delivery.ticket
+    attendee = ticket.attendee
+    event = ticket.event
+    language = attendee.language or event.default_language
+    code = services.ticket_code(ticket)
+    document = pdf.render_ticket_pdf(ticket, code)
+    if not document.startswith(b"%PDF"):
+        raise MissingAttachment(f"ticket {ticket.pk}: the PDF was not rendered")
+    with translation.override(language):
+        context = {
+            "attendee": attendee,
+            "event": event,
+            "ticket": ticket,
+            "when": event_when(event, language),
+            "ticket_type": ticket.ticket_type.localized_name(language),
+            "ticket_url": links.ticket_url(ticket),
+            "language": language,
+        }
+        subject = _("Your ticket for %(event)s") % {"event": event.name}
+        text = render_to_string("tickets/email/ticket.txt", context)
+        html = render_to_string("tickets/email/ticket.html", context)
+        calendar_entry = ics.event_ics(event, context["when"])
+    message = EmailMultiAlternatives(
+        subject=subject.replace("\n", " "),
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[attendee.email],
+        headers={
+            "Message-ID": delivery.message_id,
+            "X-Varco-Ticket": f"{ticket.pk}.{ticket.version}",
+            "Auto-Submitted": "auto-generated",
+        },
+    )
+    message.attach_alternative(html, "text/html")
+    message.attach(f"ticket-{ticket.reference}.pdf", document, "application/pdf")
+    message.attach("event.ics", calendar_entry, "text/calendar; charset=utf-8; method=PUBLISH")
+    return message

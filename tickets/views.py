@@ -1,0 +1,165 @@
+"""Attendee self-service pages: public registration and the signed ticket page (no login).
+
+Thin views: the registration goes through ``services.register`` (the same rule as the API),
+ticket links are checked by ``tickets.links``, the PDF comes from ``tickets.pdf``.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from tickets import links, pdf, qr_svg, services
+from tickets.dates import event_when
+from tickets.forms import RegistrationForm
+from tickets.models import Event
+
+SESSION_REGISTERED = "varco.registered"
+
+# ServiceError codes the attendee may see, in their language (the service speaks English).
+_ERRORS = {
+    "sold_out": lambda: _("Sorry, this event is full: no places are left."),
+    "closed": lambda: _("Registration for this event is closed."),
+    "duplicate": lambda: _("This e-mail address is already registered for this event. "
+                           "Look for your ticket in your inbox."),
+}
+
+
+def _page_language(request: HttpRequest, event: Event) -> str:
+    """?lang= if the event offers it, else the browser's choice if offered, else the first."""
+    offered = event.languages or ["it", "en"]
+    for candidate in (request.GET.get("lang"), request.POST.get("lang"),
+                      translation.get_language()):
+        if candidate and candidate[:2] in offered:
+            return candidate[:2]
+    return offered[0]
+
+
+def _event_context(event: Event, language: str) -> dict:
+    return {
+        "event": event,
+        "when": event_when(event, language),
+        "language": language,
+        "languages": [(code, name) for code, name in (("it", "Italiano"), ("en", "English"))
+                      if code in (event.languages or ["it", "en"])],
+    }
+
+
+def _sold_out(event: Event, form: RegistrationForm) -> bool:
+    if event.capacity is not None and event.issued_count >= event.capacity:
+        return True
+    return bool(form.types) and all(
+        t.capacity is not None and t.issued_count >= t.capacity for t in form.types
+    )
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest, slug: str) -> HttpResponse:
+    event = get_object_or_404(Event, slug=slug)
+    language = _page_language(request, event)
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
+    status = 200
+    if request.method == "POST":
+        form = RegistrationForm(request.POST, event=event, language=language)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                ticket = services.register(
+                    event,
+                    services.Registration(
+                        name=data["name"], email=data["email"],
+                        organisation=data.get("organisation", ""), language=language,
+                        ticket_type_id=data.get("ticket_type"),
+                    ),
+                    public=True,
+                )
+            except services.ServiceError as exc:
+                translated = _ERRORS.get(exc.code)
+                message = translated() if translated else exc.message
+                target = exc.field if exc.field in form.fields and exc.code != "sold_out" else None
+                form.add_error(target, message)
+            else:
+                request.session[SESSION_REGISTERED] = {
+                    "event": event.pk, "email": ticket.attendee.email, "name": ticket.attendee.name,
+                }
+                url = reverse("event-registered", args=[event.slug])
+                return HttpResponseRedirect(f"{url}?lang={language}")
+        status = 400
+    else:
+        form = RegistrationForm(event=event, language=language)
+    context = _event_context(event, language) | {
+        "form": form,
+        "closed": not event.registration_open,
+        "sold_out": _sold_out(event, form),
+    }
+    return render(request, "tickets/register.html", context, status=status)
+
+
+@never_cache
+@require_GET
+def registered(request: HttpRequest, slug: str) -> HttpResponse:
+    event = get_object_or_404(Event, slug=slug)
+    language = _page_language(request, event)
+    translation.activate(language)
+    done = request.session.get(SESSION_REGISTERED)
+    if not done or done.get("event") != event.pk:
+        return HttpResponseRedirect(reverse("event-register", args=[event.slug]))
+    return render(request, "tickets/registered.html",
+                  _event_context(event, language) | {"registration": done})
+
+
+def _ticket_or_error(request: HttpRequest, token: str):
+    try:
+        return links.ticket_for_token(token), None
+    except links.LinkInvalid:
+        return None, render(request, "tickets/ticket_gone.html", {"invalid": True}, status=404)
+    except links.LinkExpired:
+        return None, render(request, "tickets/ticket_gone.html", {"invalid": False}, status=410)
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    # The URL is the secret: keep it out of caches, referrers and search engines.
+    response["Cache-Control"] = "private, no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@require_GET
+def ticket_page(request: HttpRequest, token: str) -> HttpResponse:
+    ticket, error = _ticket_or_error(request, token)
+    if error is not None:
+        return _private(error)
+    language = request.GET.get("lang") or ticket.attendee.language
+    language = language if language in ("it", "en") else "it"
+    translation.activate(language)
+    code = services.ticket_code(ticket)
+    context = _event_context(ticket.event, language) | {
+        "ticket": ticket,
+        "attendee": ticket.attendee,
+        "ticket_type": ticket.ticket_type.localized_name(language),
+        "qr_svg": qr_svg.qr_svg(code),
+        "pdf_url": reverse("ticket-pdf", args=[token]),
+        "page_url": reverse("ticket-page", args=[token]),
+    }
+    return _private(render(request, "tickets/ticket.html", context))
+
+
+@require_GET
+def ticket_pdf(request: HttpRequest, token: str) -> HttpResponse:
+    ticket, error = _ticket_or_error(request, token)
+    if error is not None:
+        return _private(error)
+    document = pdf.render_ticket_pdf(ticket, services.ticket_code(ticket))
+    response = HttpResponse(document, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="ticket-{ticket.reference}.pdf"'
+    return _private(response)
