@@ -350,11 +350,31 @@ def _raw_connection():
     if raw.prepare_threshold is None and settings.VARCO_SCAN_PREPARED:
         raw.prepare_threshold = _EXPLICIT_ONLY
         # Always the generic plan: PostgreSQL's default may settle on re-planning each
-        # execution (custom plans) when table statistics move, as they do while the log
-        # grows — 1.3 ms of database CPU per scan instead of 0.3. Django's own queries are
-        # bound client-side, never prepared, so this setting does not touch them.
+        # execution (custom plans), 1.3 ms of database CPU per scan instead of 0.3. Django's
+        # own queries are bound client-side, never prepared, so this does not touch them.
         raw.execute("SET plan_cache_mode = force_generic_plan")
+        raw._varco_plan_pending = True
     return raw
+
+
+def _execute_scan(raw, cur, params) -> None:
+    """Run the scan statement; the first time on a connection, plan it for any table size.
+
+    The generic plan is made at the first execution and kept. Made while the presence and log
+    tables are still small (the first scans of an event), it would read them with sequential
+    scans, and keep doing so as they grow to tens of thousands of rows: the plan is made with
+    sequential scans disabled, so every lookup in it is by index. (If autovacuum's ANALYZE later
+    invalidates it, PostgreSQL re-plans with the table's size at that time.)
+    """
+    if not getattr(raw, "_varco_plan_pending", False):
+        cur.execute(_SCAN_SQL, params, prepare=True)
+        return
+    raw.execute("SET enable_seqscan = off")
+    try:
+        cur.execute(_SCAN_SQL, params, prepare=True)
+    finally:
+        raw.execute("RESET enable_seqscan")
+    raw._varco_plan_pending = False
 
 
 def _answer_from_row(row) -> ScanAnswer:
@@ -395,7 +415,7 @@ def _record_postgres(scan, ticket_id, version, pre, at, received) -> ScanAnswer:
     raw = _raw_connection()
     try:
         with psycopg.RawCursor(raw) as cur:
-            cur.execute(_SCAN_SQL, params, prepare=True)
+            _execute_scan(raw, cur, params)
             row = cur.fetchone()
             if row is None:
                 # The log insert met the same (device, nonce) committed by a concurrent

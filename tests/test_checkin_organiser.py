@@ -183,3 +183,15 @@ def test_seed_demo_exports_codes_and_a_working_device(tmp_path, settings):
     again = json.loads((tmp_path / "device.json").read_text())
     assert door.post(SCAN_URL, {"code": codes[1], "list": again["list"]},
                      token=again["token"]).json()["status"] == "ok"
+
+
+def test_scan_log_filters_apply_to_the_list_only(api, event, register):
+    door_list = make_list(event)
+    _, token = make_device(event, [door_list])
+    Door(token, door_list).scan(ticket_services.ticket_code(register()))
+    scan_id = ScanLog.objects.get().pk
+    url = f"/api/v1/events/{event.pk}/scans/"
+    assert api.get(url, {"device": "x"}).status_code == 400
+    assert api.get(url, {"list": str(-(2**70))}).status_code == 400
+    assert api.get(url, {"list": str(2**64)}).status_code == 400
+    assert api.get(f"{url}{scan_id}/", {"device": "x"}).status_code == 200

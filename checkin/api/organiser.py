@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from checkin import devices, selectors, services
 from checkin.api import serializers as s
 from checkin.models import CheckinList, Device, ScanLog
+from tickets.api.serializers import ErrorSerializer
 from tickets.api.views import _EVENT_PARAM, EventScopedMixin
 
 
@@ -124,7 +125,11 @@ _SCAN_FILTERS = [
 ]
 
 
-@extend_schema(parameters=[_EVENT_PARAM, *_SCAN_FILTERS])
+@extend_schema(parameters=[_EVENT_PARAM])
+@extend_schema_view(list=extend_schema(
+    parameters=_SCAN_FILTERS,
+    responses={200: s.ScanLogSerializer(many=True), 400: ErrorSerializer},
+))
 class ScanLogViewSet(EventScopedMixin, viewsets.ReadOnlyModelViewSet):
     """The event's scan log, newest first; ``?conflict=true`` lists offline conflicts."""
 
@@ -134,6 +139,8 @@ class ScanLogViewSet(EventScopedMixin, viewsets.ReadOnlyModelViewSet):
         if getattr(self, "swagger_fake_view", False):
             return ScanLog.objects.none()
         scans = selectors.scans_for_event(self.event)
+        if self.action != "list":  # the filters belong to the list, not to one scan
+            return scans
         params = self.request.query_params
         if params.get("conflict", "").lower() in {"1", "true", "yes"}:
             scans = scans.filter(conflict=True)
@@ -144,8 +151,11 @@ class ScanLogViewSet(EventScopedMixin, viewsets.ReadOnlyModelViewSet):
         for name in ("list", "device"):
             if params.get(name):
                 try:
-                    scans = scans.filter(**{f"{name}_id": int(params[name])})
+                    value = int(params[name])
                 except ValueError:
-                    raise ValidationError({name: "A positive integer is required."}) from None
+                    value = 0
+                if not 0 < value < 2**63:
+                    raise ValidationError({name: "A positive integer is required."})
+                scans = scans.filter(**{f"{name}_id": value})
         return scans
 
