@@ -24,15 +24,14 @@ see that event's attendees: the check runs on every response body.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import transaction
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -66,6 +65,7 @@ class World:
     marker_a: Any  # Ticket
     marker_b: Any
     list_a: Any
+    spare_list_a: Any  # no scans: deletable
     list_b: Any
     device_a: Any
     device_b: Any
@@ -111,8 +111,9 @@ def world(settings, organiser, staff, event, ticket_type, register) -> World:
     clients = {role: APIClient() for role in ROLES}
     clients["device"].credentials(HTTP_AUTHORIZATION=f"Token {device_a_token}")
     clients["device_other"].credentials(HTTP_AUTHORIZATION=f"Token {device_b_token}")
-    for role, user, token in (("staff", staff, staff.api_token), ("other_staff", other, other_token),
-                              ("admin", admin, admin_token)):
+    users = (("staff", staff, staff.api_token), ("other_staff", other, other_token),
+             ("admin", admin, admin_token))
+    for role, user, token in users:
         clients[role].credentials(HTTP_AUTHORIZATION=f"Token {token}")
         clients[role].force_login(user)
 
@@ -129,7 +130,8 @@ def world(settings, organiser, staff, event, ticket_type, register) -> World:
     return World(
         event_a=event, event_b=event_b, empty_event_a=empty, type_a=ticket_type,
         spare_type_a=spare, holder=holder, marker_a=marker_a, marker_b=marker_b,
-        list_a=list_a, list_b=list_b, device_a=device_a, device_b=device_b,
+        list_a=list_a, spare_list_a=make_list(event, "Uscita laterale"), list_b=list_b,
+        device_a=device_a, device_b=device_b,
         scan_id=ScanLog.objects.get(nonce=nonce).pk, seed_nonce=nonce, clients=clients,
     )
 
@@ -157,6 +159,10 @@ def door(ok: int, other_device: int) -> Expect:
 
 def everyone(status: int) -> Expect:
     return dict.fromkeys(ROLES, status)
+
+
+def public_docs() -> Expect:
+    return everyone(200) | dict.fromkeys(DEVICES, 401)
 
 
 def admin_page(staff: int, other: int, admin: int = 200) -> Expect:
@@ -281,7 +287,7 @@ ORGANISER_API = [
     Row("POST", "/api/v1/events/{event_pk}/checkin-lists/", lambda w: ev(w) + "/checkin-lists/",
         organiser_api(201), body=lambda w, r: {"name": f"Uscita {r}"}),
     *[Row(method, "/api/v1/events/{event_pk}/checkin-lists/{id}/",
-          lambda w: f"{ev(w)}/checkin-lists/{w.list_a.pk}/", organiser_api(ok),
+          lambda w: f"{ev(w)}/checkin-lists/{w.spare_list_a.pk}/", organiser_api(ok),
           body=(lambda w, r: {"name": "Ingresso 2"}) if method in ("PUT", "PATCH") else None)
       for method, ok in (("GET", 200), ("PUT", 200), ("PATCH", 200), ("DELETE", 204))],
     Row("POST", "/api/v1/events/{event_pk}/checkin-lists/{id}/check-in/",
@@ -312,6 +318,62 @@ ORGANISER_API = [
     Row("POST", "/api/v1/public/events/{slug}/register/",
         lambda w: f"/api/v1/public/events/{w.event_a.slug}/register/", everyone(201),
         body=attendee_body),
+]
+
+
+def evb(w: World) -> str:
+    return f"/api/v1/events/{w.event_b.pk}"
+
+
+def cross_event() -> Expect:
+    """Event A's object under event B's URL: the team of B may not reach it that way either."""
+    return {**dict.fromkeys(NOT_USERS, 401), "staff": 404, "other_staff": 404, "admin": 404}
+
+
+# The other team probes event A's objects through its own event's URLs (ids are guessable).
+CROSS_EVENT = [
+    *[Row(method, route, url, cross_event(), body=body, variant="A's object under B's event")
+      for method, route, url, body in (
+          ("GET", "/api/v1/events/{event_pk}/attendees/{id}/",
+           lambda w: f"{evb(w)}/attendees/{w.marker_a.attendee_id}/", None),
+          ("PATCH", "/api/v1/events/{event_pk}/attendees/{id}/",
+           lambda w: f"{evb(w)}/attendees/{w.marker_a.attendee_id}/",
+           lambda w, r: {"organisation": "Presa"}),
+          ("DELETE", "/api/v1/events/{event_pk}/attendees/{id}/",
+           lambda w: f"{evb(w)}/attendees/{w.marker_a.attendee_id}/", None),
+          ("GET", "/api/v1/events/{event_pk}/tickets/{id}/",
+           lambda w: f"{evb(w)}/tickets/{w.marker_a.pk}/", None),
+          ("POST", "/api/v1/events/{event_pk}/tickets/{id}/revoke/",
+           lambda w: f"{evb(w)}/tickets/{w.marker_a.pk}/revoke/", None),
+          ("GET", "/api/v1/events/{event_pk}/ticket-types/{id}/",
+           lambda w: f"{evb(w)}/ticket-types/{w.type_a.pk}/", None),
+          ("GET", "/api/v1/events/{event_pk}/checkin-lists/{id}/",
+           lambda w: f"{evb(w)}/checkin-lists/{w.list_a.pk}/", None),
+          ("GET", "/api/v1/events/{event_pk}/devices/{id}/",
+           lambda w: f"{evb(w)}/devices/{w.device_a.pk}/", None),
+          ("POST", "/api/v1/events/{event_pk}/devices/{id}/rotate-token/",
+           lambda w: f"{evb(w)}/devices/{w.device_a.pk}/rotate-token/", None),
+          ("GET", "/api/v1/events/{event_pk}/scans/{id}/",
+           lambda w: f"{evb(w)}/scans/{w.scan_id}/", None),
+      )],
+    # B's own list, A's ticket: refused without naming the attendee.
+    Row("POST", "/api/v1/events/{event_pk}/checkin-lists/{id}/check-in/",
+        lambda w: f"{evb(w)}/checkin-lists/{w.list_b.pk}/check-in/",
+        {**dict.fromkeys(NOT_USERS, 401), "staff": 404, "other_staff": 200, "admin": 200},
+        body=lambda w, r: {"ticket": w.marker_a.pk}, variant="A's ticket on B's list"),
+    # B's new list or device cannot take A's ticket types or lists.
+    Row("POST", "/api/v1/events/{event_pk}/checkin-lists/",
+        lambda w: f"{evb(w)}/checkin-lists/",
+        {**dict.fromkeys(NOT_USERS, 401), "staff": 404, "other_staff": 400, "admin": 400},
+        body=lambda w, r: {"name": "Furba", "ticket_types": [w.type_a.pk]},
+        variant="A's ticket type"),
+    Row("POST", "/api/v1/events/{event_pk}/devices/", lambda w: f"{evb(w)}/devices/",
+        {**dict.fromkeys(NOT_USERS, 401), "staff": 404, "other_staff": 400, "admin": 400},
+        body=lambda w, r: {"name": "Furbo", "lists": [w.list_a.pk]}, variant="A's list"),
+    Row("POST", "/api/v1/events/{event_pk}/attendees/", lambda w: f"{evb(w)}/attendees/",
+        {**dict.fromkeys(NOT_USERS, 401), "staff": 404, "other_staff": 400, "admin": 400},
+        body=lambda w, r: attendee_body(w, r) | {"ticket_type": w.type_a.pk},
+        variant="A's ticket type"),
 ]
 
 DOOR_API = [
@@ -358,17 +420,21 @@ def tampered_link(w: World) -> str:
 PAGES = [
     Row("GET", "/", lambda w: "/", everyone(302)),
     Row("GET", "/healthz", lambda w: "/healthz", everyone(200)),
-    Row("GET", "/api/schema/", lambda w: "/api/schema/", everyone(200)),
-    Row("GET", "/api/docs/", lambda w: "/api/docs/", everyone(200)),
+    # Public, but DRF authenticates a "Token" header when one is sent: a device's is refused.
+    Row("GET", "/api/schema/", lambda w: "/api/schema/", public_docs()),
+    Row("GET", "/api/docs/", lambda w: "/api/docs/", public_docs()),
     Row("GET", "/scan/", lambda w: "/scan/", everyone(200)),
     Row("GET", "/scan/sw.js", lambda w: "/scan/sw.js", everyone(200)),
     Row("GET", "/scan/manifest.webmanifest", lambda w: "/scan/manifest.webmanifest",
         everyone(200)),
     Row("GET", "/e/{slug}/register/", lambda w: f"/e/{w.event_a.slug}/register/", everyone(200)),
     Row("POST", "/e/{slug}/register/", lambda w: f"/e/{w.event_a.slug}/register/",
-        everyone(302), body=attendee_body, form=True),
+        everyone(302), body=lambda w, r: attendee_body(w, r) | {"ticket_type": w.type_a.pk},
+        form=True),
+    # Only the browser session that just registered sees the confirmation; others go back to
+    # the form.
     Row("GET", "/e/{slug}/registered/", lambda w: f"/e/{w.event_a.slug}/registered/",
-        everyone(200)),
+        everyone(302)),
     # The signed link is the attendee's only credential: whoever holds it sees that ticket.
     Row("GET", "/t/{token}/", ticket_link, everyone(200)),
     Row("GET", "/t/{token}/", tampered_link, everyone(404), variant="tampered"),
@@ -397,7 +463,7 @@ ADMIN = [
     Row("GET", "/admin/auth/user/", lambda w: "/admin/auth/user/", admin_page(403, 403)),
 ]
 
-MATRIX = ORGANISER_API + DOOR_API + PAGES + ADMIN
+MATRIX = ORGANISER_API + CROSS_EVENT + DOOR_API + PAGES + ADMIN
 
 
 # --- the matrix is complete ---------------------------------------------------------------------
@@ -499,3 +565,26 @@ def test_permission(world: World, row: Row):
             problems.append(_check(world, row, role))
             transaction.set_rollback(True)
     assert [p for p in problems if p] == []
+
+
+# The leak check must be able to fail: the roles that may see an event's attendees do get the
+# markers from these endpoints.
+VISIBLE = [
+    ("staff", lambda w: f"{ev(w)}/attendees/", MARKER_A),
+    ("admin", lambda w: f"{evb(w)}/attendees/", MARKER_B),
+    ("staff", lambda w: f"{ev(w)}/attendance/checkins.csv", MARKER_A),
+    ("device", lambda w: "/api/v1/checkin/snapshot/", MARKER_A[:1]),
+    ("device_other", lambda w: "/api/v1/checkin/snapshot/", MARKER_B[:1]),
+    ("other_staff", lambda w: "/admin/tickets/attendee/", MARKER_B),
+]
+
+
+@pytest.mark.parametrize("role, url, marker", VISIBLE, ids=[f"{v[0]}-{i}" for i, v in
+                                                            enumerate(VISIBLE)])
+def test_markers_show_where_allowed(world: World, role: str, url: Url, marker: tuple):
+    response = world.clients[role].get(url(world))
+    assert response.status_code == 200
+    content = (b"".join(response.streaming_content) if response.streaming
+               else response.content)
+    text = content.decode().lower()
+    assert all(value.lower() in text for value in marker)
