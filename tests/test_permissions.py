@@ -31,7 +31,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.core.signals import request_finished
+from django.db import close_old_connections, transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -411,10 +412,10 @@ def ticket_link(w: World, suffix: str = "") -> str:
 
 
 def tampered_link(w: World) -> str:
-    token = links.ticket_token(w.holder)
-    ticket_id = str(w.holder.pk)
-    # Point the link at the marker's ticket, keeping the old signature: refused.
-    return "/t/" + token.replace(ticket_id, str(w.marker_a.pk), 1) + "/"
+    """The marker's ticket id and version with the holder's signature: refused."""
+    payload = links.ticket_token(w.marker_a).rsplit(":", 1)[0]
+    signature = links.ticket_token(w.holder).rsplit(":", 1)[1]
+    return f"/t/{payload}:{signature}/"
 
 
 PAGES = [
@@ -552,7 +553,14 @@ def _check(w: World, row: Row, role: str) -> str | None:
             return f"{role}: the answer shows {leaked}"
         return None
     finally:
-        response.close()  # a live stream gives its slot back
+        # A live stream gives its slot back. Closing fires request_finished, whose
+        # close_old_connections would drop the test's connection (it is inside a transaction),
+        # so it is detached meanwhile, as Django's test client does.
+        request_finished.disconnect(close_old_connections)
+        try:
+            response.close()
+        finally:
+            request_finished.connect(close_old_connections)
 
 
 @pytest.mark.parametrize("row", MATRIX, ids=lambda row: row.id)
