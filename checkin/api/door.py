@@ -414,6 +414,8 @@ def _search(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
         if list_id not in device.lists:
             return _forbidden_list(list_id)
     query = request.GET.get("q", "")
+    if "\x00" in query:  # PostgreSQL refuses NUL in text: a 400, not a 500
+        return invalid({"q": ["Must not contain NUL characters."]})
     return _json({"results": selectors.search_tickets(device, query, list_id)})
 
 
