@@ -428,6 +428,7 @@ def test_drill_database_connections_dropped_during_scan_burst(organiser, no_mail
            retry_requests=retries, scan_log_rows=sum(per_nonce.values()),
            admitted=presences.count(), server_tracebacks=server_errors)
     assert statuses[503] > 0, "no connection was dropped mid-scan: the drill did not bite"
+    assert server_errors == 0  # every failure was the expected 503, none an unexpected 500
 
 
 def test_drill_door_offline_for_an_hour_uploads_500_scans(organiser, no_mail):
