@@ -243,6 +243,9 @@ def test_drill_redis_restarted_mid_batch_loses_queue_sweep_republishes(
 # --- check-in ------------------------------------------------------------------------------------
 
 
+WEB_APP_NAME = "varco-drill-web"
+
+
 @contextlib.contextmanager
 def _gunicorn(tmp_path: Path, port: int):
     """gunicorn with gunicorn.conf.py (threaded workers, scan fast path) on the test database."""
@@ -252,7 +255,9 @@ def _gunicorn(tmp_path: Path, port: int):
     from tests.worker_process import ROOT, test_database_url
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VARCO_", "GUNICORN_"))}
-    env.update(DATABASE_URL=test_database_url(), DJANGO_SETTINGS_MODULE="backend.settings",
+    # Named, so that the drill terminates the web server's connections and nobody else's.
+    env.update(DATABASE_URL=f"{test_database_url()}?application_name={WEB_APP_NAME}",
+               DJANGO_SETTINGS_MODULE="backend.settings",
                VARCO_VAR_DIR=str(tmp_path / "var"), GUNICORN_WORKERS="2",
                GUNICORN_THREADS="4", LOG_LEVEL="WARNING", VARCO_DEVICE_CACHE_SECONDS="5")
     log_path = tmp_path / "gunicorn.log"
@@ -316,7 +321,6 @@ def test_drill_database_connections_dropped_during_scan_burst(organiser, no_mail
 
     import psycopg
     from django.conf import settings as django_settings
-    from django.db import connection
 
     from checkin.models import Presence, ScanLog
     from tests.checkin_support import SCAN_URL, make_device, make_list
@@ -330,7 +334,6 @@ def test_drill_database_connections_dropped_during_scan_burst(organiser, no_mail
     # (ticket index, device, nonce): two devices per ticket, interleaved
     jobs = [(i, d, f"drill-{d}-{i}") for i in range(count) for d in range(2)]
     params = django_settings.DATABASES["default"]
-    own_pid = connection.connection.info.backend_pid if connection.connection else None
 
     with _gunicorn(tmp_path, free_port()) as (base, log_path):
         answers: dict[str, tuple[int, dict, dict]] = {}
@@ -358,8 +361,8 @@ def test_drill_database_connections_dropped_during_scan_burst(organiser, no_mail
                 while not stop.is_set():
                     rows = admin.execute(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                        "AND pid IS DISTINCT FROM %s", [own_pid]).fetchall()
+                        "WHERE datname = current_database() AND application_name = %s",
+                        [WEB_APP_NAME]).fetchall()
                     terminated.append(sum(1 for (ok,) in rows if ok))
                     stop.wait(0.15)
 
