@@ -220,8 +220,7 @@ def test_drill_redis_restarted_mid_batch_loses_queue_sweep_republishes(
             server.kill()
             at_kill = handler.count()
             time.sleep(1)
-            server.start()  # empty: the queued tasks are lost
-            lost_backlog = redis.Redis.from_url(server.url).dbsize()
+            server.start()  # no RDB/AOF: it starts empty, the queued tasks are lost
             assert wait_until(lambda: _sent(event) == count, timeout=120), (
                 f"{_sent(event)} of {count} sent\n{worker.log_tail()}")
             wait_until(lambda: False, timeout=2)
@@ -232,12 +231,11 @@ def test_drill_redis_restarted_mid_batch_loses_queue_sweep_republishes(
     duplicates, in_doubt = _check_exactly_once(handler, event, tickets)
     report("Redis restarted mid-batch", tickets=count, tasks_published=queued,
            tasks_still_queued_when_killed=lost_tasks, received_before_restart=at_kill,
-           keys_after_restart=lost_backlog,
            delivered=_sent(event), messages=handler.count(), in_doubt=in_doubt,
            same_id_resends=duplicates)
     assert at_kill < count, "everything was sent before Redis went down"
     # Tasks were lost with Redis (only the sweep can have published those rows again).
-    assert lost_tasks > 0 and lost_backlog == 0
+    assert lost_tasks > 0
 
 
 # --- check-in ------------------------------------------------------------------------------------
