@@ -136,7 +136,7 @@ def _figure(page, name: str) -> str:
 
 
 def test_dashboard_shows_a_scan_within_two_seconds_without_reload(server):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     base, export = server
     organiser = json.loads((export / "organiser.json").read_text())
@@ -183,15 +183,11 @@ def test_dashboard_shows_a_scan_within_two_seconds_without_reload(server):
             answer = _post(scan_url, device["token"], {
                 "code": codes[20], "list": device["list"], "nonce": str(uuid.uuid4())})
             assert answer["status"] == "ok"
-            page.wait_for_function(
-                "document.querySelector('[data-figure=\"checked_in\"]').textContent === '13'",
-                timeout=2000,
-            )
+            # expect() polls with Playwright's own injected script: wait_for_function would
+            # eval a string in the page, which the page's CSP (rightly) refuses.
+            expect(page.locator('[data-figure="checked_in"]')).to_have_text("13", timeout=2000)
             pushed = time.monotonic() - started
-            small.wait_for_function(
-                "document.querySelector('[data-figure=\"checked_in\"]').textContent === '13'",
-                timeout=2000,
-            )
+            expect(small.locator('[data-figure="checked_in"]')).to_have_text("13", timeout=2000)
             polled = time.monotonic() - started
             assert page.evaluate("window.__notReloaded") is True  # same page, no reload
             first_feed = page.locator("#feed li").first
