@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test fuzz install dev-install chromium migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend
+.PHONY: run test drills fuzz install dev-install chromium migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend
 
 $(VENV)/bin/activate:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
@@ -53,6 +53,11 @@ worker: install
 test: dev-install chromium
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make drills: only the fault drills (real worker, Redis, SMTP, gunicorn, PostgreSQL; needs
+## DATABASE_URL=postgres://... REDIS_URL=redis://...), printing what each did and counted
+drills: dev-install
+	$(PY) -m pytest -m drills -s $(PYTEST_ARGS)
 
 ## make fuzz: only the schemathesis run over the whole API (make test includes it)
 fuzz: dev-install

@@ -193,9 +193,10 @@ class _EventState:
     organisations: dict[int, str] = field(default_factory=dict)
     last_serial: int = 0
     issued_seen: int = 0  # the event's issued_count when last compared
-    totals: Counter = field(default_factory=Counter)
-    by_type: dict[int | None, Counter] = field(default_factory=dict)
-    by_org: dict[str, Counter] = field(default_factory=dict)
+    # [registered, checked_in, inside, no_shows] for everyone, per ticket type, per organisation
+    totals: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    by_type: dict[int | None, list[int]] = field(default_factory=dict)
+    by_org: dict[str, list[int]] = field(default_factory=dict)
     arrivals: Counter = field(default_factory=Counter)
     devices: dict[int | None, _DeviceCounts] = field(default_factory=dict)
     minutes: Counter = field(default_factory=Counter)  # (device_id, minute epoch) -> scans
@@ -272,21 +273,23 @@ class _EventState:
         return True
 
     def _add(self, p: Person, sign: int) -> None:
-        groups = (
-            self.totals,
-            self.by_type.setdefault(p.ticket_type_id, Counter()),
-            self.by_org.setdefault(p.organisation, Counter()),
+        arrived = p.arrived_at is not None
+        delta = (
+            sign if p.registered else 0,
+            sign if arrived else 0,
+            sign if p.inside else 0,
+            sign if p.registered and not arrived else 0,
         )
-        for counter in groups:
-            if p.registered:
-                counter["registered"] += sign
-                if p.arrived_at is None:
-                    counter["no_shows"] += sign
-            if p.arrived_at is not None:
-                counter["checked_in"] += sign
-            if p.inside:
-                counter["inside"] += sign
-        if p.arrived_at is not None:
+        by_type = self.by_type.get(p.ticket_type_id)
+        if by_type is None:
+            by_type = self.by_type[p.ticket_type_id] = [0, 0, 0, 0]
+        by_org = self.by_org.get(p.organisation)
+        if by_org is None:
+            by_org = self.by_org[p.organisation] = [0, 0, 0, 0]
+        for counts in (self.totals, by_type, by_org):
+            for k in range(4):
+                counts[k] += delta[k]
+        if arrived:
             self.arrivals[_bucket(p.arrived_at, BUCKET_SECONDS)] += sign
 
     # --- scan-log rows --------------------------------------------------------------------
@@ -662,7 +665,7 @@ class Hub:
                 # announces. (Compared only when the counter moves, so an event whose counter
                 # disagrees with its tickets for another reason is not rebuilt on every tick.)
                 state.issued_seen = issued
-                if issued != state.totals["registered"]:
+                if issued != state.totals[0]:
                     state.rebuild_wanted = True
         for event_id in set(self.states) - {r[0] for r in rows}:
             del self.states[event_id]  # the event was deleted
@@ -722,12 +725,13 @@ def _arrivals(state: _EventState) -> dict:
     }
 
 
-def _figures(counter: Counter) -> dict:
+def _figures(counts: list[int]) -> dict:
+    registered, checked_in, inside, no_shows = counts
     return {
-        "registered": counter["registered"],
-        "checked_in": counter["checked_in"],
-        "inside": counter["inside"],
-        "no_shows": counter["no_shows"],
+        "registered": registered,
+        "checked_in": checked_in,
+        "inside": inside,
+        "no_shows": no_shows,
     }
 
 
@@ -806,15 +810,15 @@ def _attendance(state: _EventState, now: dt.datetime) -> dict:
     for pk, name, name_i18n in types:
         by_type.append(
             {"id": pk, "name": name, "name_i18n": name_i18n or {}}
-            | _figures(state.by_type.get(pk, Counter()))
+            | _figures(state.by_type.get(pk, [0, 0, 0, 0]))
         )
-    for pk, counter in state.by_type.items():
-        if pk not in known and any(counter.values()):
-            by_type.append({"id": pk, "name": "", "name_i18n": {}} | _figures(counter))
+    for pk, counts in state.by_type.items():
+        if pk not in known and any(counts):
+            by_type.append({"id": pk, "name": "", "name_i18n": {}} | _figures(counts))
     by_org = [
-        {"organisation": org} | _figures(counter)
-        for org, counter in state.by_org.items()
-        if counter["registered"] or counter["checked_in"]
+        {"organisation": org} | _figures(counts)
+        for org, counts in state.by_org.items()
+        if counts[0] or counts[1]
     ]
     by_org.sort(key=lambda o: (-o["checked_in"], -o["registered"], o["organisation"].casefold()))
     conflicts = []
@@ -832,12 +836,12 @@ def _attendance(state: _EventState, now: dt.datetime) -> dict:
                 "first_checked_in_at": iso(item["first_checked_in_at"]),
             }
         )
-    totals = state.totals
+    registered, checked_in, inside, no_shows = state.totals
     return {
-        "registered": totals["registered"],
-        "checked_in": totals["checked_in"],
-        "inside": totals["inside"],
-        "no_shows": totals["no_shows"],
+        "registered": registered,
+        "checked_in": checked_in,
+        "inside": inside,
+        "no_shows": no_shows,
         "arrivals": _arrivals(state),
         "by_ticket_type": by_type,
         "by_organisation": by_org,

@@ -412,8 +412,10 @@ def _record_postgres(scan, ticket_id, version, pre, at, received) -> ScanAnswer:
         scan.source,
         scan.local_ok,
     )
-    raw = _raw_connection()
     try:
+        # Inside the try: a connection dropped since the last request fails its set-up
+        # (``SET plan_cache_mode``) already, which is a 503 like any other lost connection.
+        raw = _raw_connection()
         with psycopg.RawCursor(raw) as cur:
             _execute_scan(raw, cur, params)
             row = cur.fetchone()

@@ -38,3 +38,19 @@ def test_limit_is_capped_and_offset_past_the_end_is_empty(api, lists):
     assert previous["limit"] == ["1000"]
     body = api.get(f"{V1}/events/?offset={HUGE}").json()
     assert body["results"] == [] and body["count"] == 1
+
+
+def test_nul_in_a_search_is_a_400_naming_it(api, event, register):
+    """PostgreSQL refuses NUL bytes in text parameters (schemathesis found the 500)."""
+    from rest_framework.test import APIClient
+
+    from tests.checkin_support import make_device, make_list
+
+    response = api.get(f"{V1}/events/{event.pk}/attendees/", {"search": "a\x00b"})
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"search": ["Must not contain NUL characters."]}
+    _, token = make_device(event, lists=[make_list(event)])
+    response = APIClient().get("/api/v1/checkin/search/", {"q": "a\x00b"},
+                               HTTP_AUTHORIZATION=f"Token {token}")
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"q": ["Must not contain NUL characters."]}

@@ -117,6 +117,36 @@ def test_a_dropped_database_connection_gives_503_then_the_retry_lands_once(event
     assert ScanLog.objects.filter(nonce="retry-me").count() == 1
 
 
+def test_a_connection_dropped_before_the_device_look_up_is_503_not_500(event, register):
+    """Found by the database drill (tests/test_drills.py): on a device-cache miss the token
+    look-up met the dead connection and answered 500, and the connection stayed broken for
+    the next scans of that thread (the fast path bypasses Django's request signals)."""
+    import psycopg
+    from django.conf import settings as django_settings
+
+    from checkin.devices import device_cache
+    from tests.checkin_support import SCAN_URL, WsgiClient
+
+    door_list = make_list(event)
+    _, token = make_device(event, [door_list])
+    door = Door(token, door_list, WsgiClient())
+    assert door.scan(services.ticket_code(register(email="a@example.org")))["status"] == "ok"
+    code = services.ticket_code(register(email="b@example.org"))
+    device_cache.clear()
+    params = django_settings.DATABASES["default"]
+    with psycopg.connect(host=params["HOST"], port=params["PORT"] or 5432, user=params["USER"],
+                         password=params["PASSWORD"], dbname=params["NAME"],
+                         autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+
+    body = {"code": code, "list": door_list.pk, "nonce": "after-drop"}
+    first = door.post(SCAN_URL, body)
+    assert first.status_code == 503 and first.json()["error"] == "unavailable"
+    second = door.post(SCAN_URL, body)
+    assert second.status_code == 200 and second.json()["status"] == "ok"
+    assert ScanLog.objects.filter(nonce="after-drop").count() == 1
+
+
 def test_the_scan_statement_is_prepared_once_per_connection(event, register):
     """Planning the statement costs several times executing it: it must be prepared."""
     from tests.checkin_support import WsgiClient

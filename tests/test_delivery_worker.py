@@ -71,6 +71,7 @@ def _sent(event) -> int:
     return Delivery.objects.filter(ticket__event=event, state=Delivery.State.SENT).count()
 
 
+@pytest.mark.drills  # a fault drill too (tests/test_drills.py)
 def test_worker_killed_mid_batch_every_ticket_delivered_exactly_once(
     organiser, smtp_sink, real_broker, tmp_path
 ):

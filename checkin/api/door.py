@@ -15,7 +15,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -227,7 +227,20 @@ def scan_payload(authorization: str | None, body: bytes) -> tuple[int, dict, dic
 
     Shared by the Django view below and by ``checkin.fastpath``, which serves this one URL
     straight from WSGI (see there). See docs/checkin.md for the contract.
+
+    A lost database connection anywhere (also in the device look-up on a cache miss) is a
+    503 "retry with the same nonce", never a 500; the connection is closed so that the next
+    request reconnects — the fast path bypasses Django's request signals, which would
+    otherwise discard an unusable connection, and every later scan on that thread failed.
     """
+    try:
+        return _scan_payload(authorization, body)
+    except (OperationalError, InterfaceError, scanning.ScanUnavailable):
+        connection.close()
+        return 503, UNAVAILABLE, UNAVAILABLE_HEADERS
+
+
+def _scan_payload(authorization: str | None, body: bytes) -> tuple[int, dict, dict[str, str]]:
     device = authenticate(authorization)
     if device is None:
         return 401, UNAUTHENTICATED, UNAUTHENTICATED_HEADERS
@@ -248,17 +261,14 @@ def scan_payload(authorization: str | None, body: bytes) -> tuple[int, dict, dic
     rule = device.lists.get(list_id)
     if rule is None:
         return 403, forbidden_list_body(list_id), {}
-    try:
-        answer = scanning.scan_code(
-            code,
-            scanning.ScanInput(
-                rule=rule, device_id=device.id, direction=direction, nonce=nonce,
-                scanned_at=scanned_at, local_ok=local_ok,
-                source=Source.SCAN if scanned_at is None else Source.OFFLINE,
-            ),
-        )
-    except (OperationalError, scanning.ScanUnavailable):
-        return 503, UNAVAILABLE, UNAVAILABLE_HEADERS
+    answer = scanning.scan_code(
+        code,
+        scanning.ScanInput(
+            rule=rule, device_id=device.id, direction=direction, nonce=nonce,
+            scanned_at=scanned_at, local_ok=local_ok,
+            source=Source.SCAN if scanned_at is None else Source.OFFLINE,
+        ),
+    )
     return 200, answer.as_json(), {}
 
 
@@ -414,6 +424,8 @@ def _search(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
         if list_id not in device.lists:
             return _forbidden_list(list_id)
     query = request.GET.get("q", "")
+    if "\x00" in query:  # PostgreSQL refuses NUL in text: a 400, not a 500
+        return invalid({"q": ["Must not contain NUL characters."]})
     return _json({"results": selectors.search_tickets(device, query, list_id)})
 
 

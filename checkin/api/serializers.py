@@ -87,13 +87,15 @@ class DeviceTokenSerializer(DeviceSerializer):
 
 class ScanLogSerializer(serializers.ModelSerializer):
     type = serializers.CharField(source="direction")
+    # null for a staff member's manual check-in (no device) or an unknown ticket: the schema
+    # says so, or clients generated from it reject those rows.
     gate = serializers.CharField(source="device.gate", default=None, allow_null=True)
     device_name = serializers.CharField(source="device.name", default=None, allow_null=True)
     reference = serializers.CharField(source="ticket.reference", default=None, allow_null=True)
-    attendee = serializers.CharField(source="ticket.attendee.name", default=None, allow_null=True)
-    organisation = serializers.CharField(
-        source="ticket.attendee.organisation", default=None, allow_null=True
-    )
+    attendee = serializers.CharField(source="ticket.attendee.name", default=None,
+                                     allow_null=True)
+    organisation = serializers.CharField(source="ticket.attendee.organisation", default=None,
+                                         allow_null=True)
     annuls = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
@@ -106,7 +108,8 @@ class ScanLogSerializer(serializers.ModelSerializer):
 
 
 class ManualCheckinSerializer(serializers.Serializer):
-    ticket = serializers.IntegerField(min_value=1)
+    # a bigint id: larger values cannot name a ticket (and would overflow the query)
+    ticket = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     type = serializers.ChoiceField(choices=[Direction.ENTRY, Direction.EXIT],
                                    default=Direction.ENTRY)
 

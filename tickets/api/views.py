@@ -128,6 +128,8 @@ class AttendeeViewSet(
         if getattr(self, "swagger_fake_view", False):
             return s.Attendee.objects.none()
         search = self.request.query_params.get("search", "")[:200]
+        if "\x00" in search:  # PostgreSQL refuses NUL in text: a 400, not a 500
+            raise ValidationError({"search": ["Must not contain NUL characters."]})
         return selectors.attendees_for_event(self.event, search)
 
     def perform_destroy(self, instance) -> None:

@@ -182,6 +182,7 @@
 
   function setStatus(state) {
     const pill = $("status");
+    if (pill.dataset.state === state) return; // (a live region: say it once)
     pill.dataset.state = state;
     pill.textContent = L[state] || state;
   }
