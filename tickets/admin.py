@@ -48,6 +48,19 @@ def _state_badge(state: str | None, error: str = "") -> str:
                        state, error, label)
 
 
+def _for_each_ticket(modeladmin: admin.ModelAdmin, request: HttpRequest, tickets, action,
+                     done_message: str) -> None:
+    """Run a ticket service on each ticket; a refusal is reported, the others go on."""
+    done = 0
+    for ticket in tickets:
+        try:
+            action(ticket)
+            done += 1
+        except services.ServiceError as exc:
+            modeladmin.message_user(request, f"{ticket}: {exc.message}", messages.WARNING)
+    modeladmin.message_user(request, done_message.format(done))
+
+
 class OrganiserScopedAdmin(admin.ModelAdmin):
     """Filter every list and every foreign-key choice to the user's teams."""
 
@@ -319,14 +332,8 @@ class TicketAdmin(OrganiserScopedAdmin):
 
     @admin.action(description="Send the ticket e-mail again")
     def resend(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        done = 0
-        for ticket in queryset.select_related("attendee"):
-            try:
-                delivery.resend(ticket)
-                done += 1
-            except services.ServiceError as exc:
-                self.message_user(request, f"{ticket}: {exc.message}", messages.WARNING)
-        self.message_user(request, f"{done} ticket e-mail(s) queued.")
+        _for_each_ticket(self, request, queryset.select_related("attendee"), delivery.resend,
+                         "{} ticket e-mail(s) queued.")
 
     @admin.display(ordering="attendee__organisation")
     def organisation(self, obj: Ticket) -> str:
@@ -344,14 +351,8 @@ class TicketAdmin(OrganiserScopedAdmin):
     @admin.action(description="Reissue selected tickets (new QR code, sent by e-mail)",
                   permissions=["revoke"])
     def reissue(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        done = 0
-        for ticket in queryset:
-            try:
-                services.reissue_ticket(ticket)
-                done += 1
-            except services.ServiceError as exc:
-                self.message_user(request, f"{ticket}: {exc.message}", messages.WARNING)
-        self.message_user(request, f"{done} ticket(s) reissued.")
+        _for_each_ticket(self, request, queryset, services.reissue_ticket,
+                         "{} ticket(s) reissued.")
 
 
 @admin.register(EventKey)
@@ -404,11 +405,4 @@ class DeliveryAdmin(OrganiserScopedAdmin):
     def send_again(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         tickets = Ticket.objects.filter(pk__in=queryset.values("ticket")).select_related(
             "attendee")
-        done = 0
-        for ticket in tickets:
-            try:
-                delivery.resend(ticket)
-                done += 1
-            except services.ServiceError as exc:
-                self.message_user(request, f"{ticket}: {exc.message}", messages.WARNING)
-        self.message_user(request, f"{done} ticket e-mail(s) queued.")
+        _for_each_ticket(self, request, tickets, delivery.resend, "{} ticket e-mail(s) queued.")
