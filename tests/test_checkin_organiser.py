@@ -195,3 +195,21 @@ def test_scan_log_filters_apply_to_the_list_only(api, event, register):
     assert api.get(url, {"list": str(-(2**70))}).status_code == 400
     assert api.get(url, {"list": str(2**64)}).status_code == 400
     assert api.get(f"{url}{scan_id}/", {"device": "x"}).status_code == 200
+
+
+@pytest.mark.parametrize("field", ["opens_at", "closes_at"])
+def test_list_hours_before_1900_are_refused(api, event, field):
+    """Old dates would come back with a local-mean-time offset (+00:49:56) no client parses."""
+    response = api.post(_lists_url(event), {"name": "Vecchia", field: "0036-03-15T23:34:00Z"},
+                        format="json")
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
+
+
+def test_event_times_before_1900_are_refused(api, organiser):
+    response = api.post("/api/v1/events/", {
+        "organiser": organiser.pk, "name": "Old", "slug": "old",
+        "start": "1850-01-01T10:00:00", "end": "1850-01-01T12:00:00",
+    }, format="json")
+    assert response.status_code == 400
+    assert "start" in response.json()["fields"]

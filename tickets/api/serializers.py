@@ -45,6 +45,13 @@ class OrganiserSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "slug"]
 
 
+def plausible_datetime(value) -> None:
+    """Refuse years before 1900: before then time zones had second-level local mean time
+    offsets (Rome: +00:49:56), which ISO 8601 output and API clients cannot represent."""
+    if value is not None and value.year < 1900:
+        raise serializers.ValidationError("Dates before the year 1900 are not accepted.")
+
+
 class EventDateTimeField(serializers.DateTimeField):
     """A start/end given without a UTC offset is read in the event's own time zone.
 
@@ -56,9 +63,11 @@ class EventDateTimeField(serializers.DateTimeField):
     def to_internal_value(self, value):
         self._input_zone = self._event_zone()
         try:
-            return super().to_internal_value(value)
+            parsed = super().to_internal_value(value)
         finally:
             self._input_zone = None
+        plausible_datetime(parsed)
+        return parsed
 
     def default_timezone(self):
         return self._input_zone or super().default_timezone()
