@@ -106,6 +106,14 @@ def _read_json(request: HttpRequest, limit: int = MAX_BODY) -> tuple[object, Htt
     return data, (None if problem is None else _json(problem, 400))
 
 
+def _read_object(request: HttpRequest) -> tuple[dict, HttpResponse | None]:
+    """A JSON object body, or the 400 to answer (malformed, oversized or not an object)."""
+    data, problem = _read_json(request)
+    if problem is None and not isinstance(data, dict):
+        problem = invalid({"body": ["A JSON object is required."]})
+    return data, problem
+
+
 # --- field checks (each returns the value or appends to ``errors``) ---------------------------
 
 
@@ -288,11 +296,9 @@ def scan(request: HttpRequest) -> HttpResponse:
 
 def _manual(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
     """POST {"ticket": id, "list": id, "type"?, "nonce"?}: check in an attendee found by search."""
-    data, problem = _read_json(request)
+    data, problem = _read_object(request)
     if problem is not None:
         return problem
-    if not isinstance(data, dict):
-        return invalid({"body": ["A JSON object is required."]})
     errors: dict[str, list[str]] = {}
     ticket_id = _int(data, "ticket", errors)
     list_id = _int(data, "list", errors)
@@ -314,11 +320,9 @@ manual = _device_view("POST", _manual)
 
 def _annul(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
     """POST {"nonce": "<nonce of the scan to undo>"}: undo this device's scan (≤ 15 min old)."""
-    data, problem = _read_json(request)
+    data, problem = _read_object(request)
     if problem is not None:
         return problem
-    if not isinstance(data, dict):
-        return invalid({"body": ["A JSON object is required."]})
     errors: dict[str, list[str]] = {}
     nonce = _text(data, "nonce", errors, MAX_NONCE, required=True)
     if errors:
