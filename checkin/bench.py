@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
           "--export", str(out)], env, stdout=subprocess.DEVNULL)
     _psql(env, "TRUNCATE checkin_presence, checkin_scanlog")
     _psql(env, "VACUUM ANALYZE")
+    _psql(env, "SELECT pg_stat_reset()")
     device = json.loads((out / "device.json").read_text())
     codes = out / "codes.txt"
     n_codes = sum(1 for _ in codes.open())
@@ -174,11 +175,18 @@ def main(argv: list[str] | None = None) -> int:
     ok_twice = _psql(env, "SELECT count(*) FROM (SELECT ticket_id FROM checkin_scanlog "
                           "WHERE result = 'ok' GROUP BY ticket_id HAVING count(*) > 1) t")
     logged = _psql(env, "SELECT count(*) FROM checkin_scanlog")
+    # Every lookup of the scan statement is by a unique key: an index read of more than a few
+    # entries per scan means a plan went wrong (it happened: see scanning._SCAN_SQL).
+    widest = _psql(env, "SELECT coalesce(max(indexrelname || ': ' || round(idx_tup_read::numeric"
+                        " / idx_scan, 1)), '-') FROM (SELECT * FROM pg_stat_user_indexes WHERE "
+                        "relname IN ('checkin_presence', 'checkin_scanlog') AND idx_scan > 0 "
+                        "ORDER BY idx_tup_read::float / idx_scan DESC LIMIT 1) i")
     print(f"\nload average after: {os.getloadavg()[0]:.2f} (other processes on the machine "
           "share the 2 cores; 'machine' CPU-ms/req counts them too)")
     _print_table(results)
     print(f"\ndouble entries in the database: {doubles} presence rows with entries > 1, "
           f"{ok_twice} tickets with two 'ok' log rows; scan-log rows: {logged}")
+    print(f"index entries read per index scan on the check-in tables, at most: {widest}")
     (out / "summary.json").write_text(json.dumps(results, indent=2))
     _print_verdict(results, doubles == "0" and ok_twice == "0")
     return 0 if doubles == "0" and ok_twice == "0" else 1
@@ -215,7 +223,9 @@ def _print_table(results: list[dict]) -> None:
         lat = r["latency_ms"]
         cpu = r.get("cpu", {})
         groups = cpu.get("groups", {})
-        answers = ", ".join(f"{k}: {v}" for k, v in r["field_values"].items())
+        # The field counted is "reason": null for an admitted scan.
+        answers = ", ".join(f"{'ok' if k in ('None', 'null') else k}: {v}"
+                            for k, v in r["field_values"].items())
         if r.get("pairs"):
             answers += f"; pairs with two ok: {r['pairs']['two_successes']}/{r['pairs']['total']}"
         print(
