@@ -409,6 +409,11 @@ VARCO_MESSAGE_ID_DOMAIN = os.environ.get("VARCO_MESSAGE_ID_DOMAIN", "")
 # a batch (0 = at once).
 VARCO_DEVICE_CACHE_SECONDS = env_int("VARCO_DEVICE_CACHE_SECONDS", 5)
 VARCO_INVALID_SCAN_FLUSH_SECONDS = float(os.environ.get("VARCO_INVALID_SCAN_FLUSH_SECONDS", "1"))
+# Invalid codes (failed signature) a scanner device may send per second, sustained and at once,
+# before the scan endpoint answers 429 (checkin/flood.py; 0 = no limit). Valid codes are never
+# limited.
+VARCO_SCAN_INVALID_RATE = env_int("VARCO_SCAN_INVALID_RATE", 5)
+VARCO_SCAN_INVALID_BURST = env_int("VARCO_SCAN_INVALID_BURST", 20)
 # Answer POST /api/v1/checkin/scan/ in front of Django's middleware (checkin/fastpath.py).
 VARCO_SCAN_FAST_PATH = env_bool("VARCO_SCAN_FAST_PATH", True)
 # Prepare the scan statement once per database connection (false behind a PgBouncer in

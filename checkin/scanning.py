@@ -34,7 +34,7 @@ from django.db.models.functions import Coalesce
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
-from checkin import invalid_log
+from checkin import flood, invalid_log
 from checkin.devices import ListRule
 from checkin.models import Direction, Presence, Reason, Result, ScanLog, Source
 from tickets.models import Ticket
@@ -55,6 +55,14 @@ def iso(value: dt.datetime | None) -> str | None:
 
 class ScanUnavailable(Exception):
     """The database could not be reached; nothing is known to be recorded. Retry."""
+
+
+class TooManyInvalid(Exception):
+    """The device is over its allowance of invalid codes; this one was not logged."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"retry in {wait:.1f} s")
+        self.wait = wait
 
 
 @dataclass(slots=True)
@@ -94,6 +102,9 @@ class ScanInput:
     # The device's own verdict for an offline scan: True if it let the person in.
     local_ok: bool = True
     user_id: int | None = None
+    # Live scans from a device: invalid codes count against its flood allowance (flood.py).
+    limit_invalid: bool = False
+    device_name: str = ""
 
 
 # Raw public keys for libsodium, by key id (the key ring holds cryptography key objects).
@@ -163,6 +174,10 @@ def scan_code(code: str, scan: ScanInput) -> ScanAnswer:
     try:
         claim = verify(code)
     except InvalidCode:
+        if scan.limit_invalid:
+            wait = flood.limiter.take(scan.device_id, scan.device_name)
+            if wait is not None:
+                raise TooManyInvalid(wait) from None
         invalid_log.record(
             event_id=scan.rule.event_id,
             list_id=scan.rule.id,

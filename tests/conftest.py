@@ -184,10 +184,13 @@ def smtp_sink(settings):
 @pytest.fixture(autouse=True)
 def _checkin_inline(settings):
     """Invalid-code scans are logged at once (no background flush thread) and every test
-    starts with an empty device cache."""
+    starts with an empty device cache and a full invalid-code allowance."""
     settings.VARCO_INVALID_SCAN_FLUSH_SECONDS = 0
     from checkin.devices import device_cache
+    from checkin.flood import limiter
 
     device_cache.clear()
+    limiter.reset()
     yield
     device_cache.clear()
+    limiter.reset()

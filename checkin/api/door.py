@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from checkin import scanning, selectors, services
+from checkin import flood, scanning, selectors, services
 from checkin.devices import DeviceInfo, authenticate
 from checkin.models import Direction, Source
 from tickets.services import ServiceError
@@ -70,6 +70,11 @@ UNAUTHENTICATED = error_body(
 UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": "Token"}
 UNAVAILABLE = error_body("unavailable", "The database is unavailable; retry with the same nonce.")
 UNAVAILABLE_HEADERS = {"Retry-After": "1"}
+RATE_LIMITED = error_body(
+    "rate_limited",
+    "Too many invalid codes from this device: this one was refused without being logged. "
+    "Valid tickets are never limited; check the scanner (see Retry-After).",
+)
 
 
 def _unauthenticated() -> HttpResponse:
@@ -269,14 +274,18 @@ def _scan_payload(authorization: str | None, body: bytes) -> tuple[int, dict, di
     rule = device.lists.get(list_id)
     if rule is None:
         return 403, forbidden_list_body(list_id), {}
-    answer = scanning.scan_code(
-        code,
-        scanning.ScanInput(
-            rule=rule, device_id=device.id, direction=direction, nonce=nonce,
-            scanned_at=scanned_at, local_ok=local_ok,
-            source=Source.SCAN if scanned_at is None else Source.OFFLINE,
-        ),
-    )
+    try:
+        answer = scanning.scan_code(
+            code,
+            scanning.ScanInput(
+                rule=rule, device_id=device.id, direction=direction, nonce=nonce,
+                scanned_at=scanned_at, local_ok=local_ok,
+                source=Source.SCAN if scanned_at is None else Source.OFFLINE,
+                limit_invalid=True, device_name=device.name,
+            ),
+        )
+    except scanning.TooManyInvalid as exc:
+        return 429, RATE_LIMITED, {"Retry-After": flood.retry_after(exc.wait)}
     return 200, answer.as_json(), {}
 
 
