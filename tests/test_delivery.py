@@ -345,3 +345,44 @@ def test_queue_unsent_handles_large_events(event, ticket_type, settings):
     assert len(ids) == 1100
     assert delivery.queue_unsent(event) == ids  # idempotent: the same open deliveries
     assert Delivery.objects.count() == 1100
+
+
+def test_a_batch_renders_ahead_yet_each_message_is_its_own_and_a_failed_render_waits(
+        register, smtp_sink, monkeypatch):
+    """Rendering runs ahead of sending in a second thread (delivery.RenderAhead): every
+    message still carries its own attendee's PDF, and a rendering error holds back only that
+    ticket, which is queued again (never sent without its PDF)."""
+    from tickets import pdf
+
+    tickets = [register(email=f"b{i}@example.org", name=f"Batch {i}") for i in range(6)]
+    broken = tickets[2]
+    real_render = pdf.render_ticket_pdf
+
+    def render(ticket, code):
+        if ticket.pk == broken.pk:
+            raise RuntimeError("font file unreadable")
+        return real_render(ticket, code)
+
+    monkeypatch.setattr(pdf, "render_ticket_pdf", render)
+    ids = delivery.queue_tickets(tickets)
+    result = delivery.send_batch(ids)
+
+    assert sorted(result.sent) == sorted(
+        d for d in ids if Delivery.objects.get(pk=d).ticket_id != broken.pk)
+    by_recipient = {m.envelope_to[0]: m for m in smtp_sink.messages}
+    assert len(smtp_sink.messages) == len(by_recipient) == 5
+    for ticket in tickets:
+        received = by_recipient.get(ticket.attendee.email)
+        if ticket.pk == broken.pk:
+            assert received is None
+            continue
+        assert received.ticket == f"{ticket.pk}.{ticket.version}"
+        assert pdf_qr_codes(received.attachment(".pdf")) == [services.ticket_code(ticket)]
+    held = Delivery.objects.get(ticket=broken)
+    assert held.state == State.QUEUED and held.attempts == 1
+    assert "rendering failed: font file unreadable" in held.last_error
+
+    monkeypatch.setattr(pdf, "render_ticket_pdf", real_render)
+    Delivery.objects.filter(pk=held.pk).update(next_attempt_at=timezone.now())
+    assert delivery.send_batch([held.pk]).sent == [held.pk]
+    assert smtp_sink.count() == 6

@@ -15,19 +15,20 @@ from django.utils.translation import gettext as _
 
 from tickets import ics, links, pdf, services
 from tickets.dates import event_when
-from tickets.models import Delivery
+from tickets.models import Delivery, EventKey
 
 
 class MissingAttachment(RuntimeError):
     """Refuse to build a ticket e-mail without its PDF."""
 
 
-def ticket_message(delivery: Delivery) -> EmailMultiAlternatives:
+def ticket_message(delivery: Delivery, key: EventKey | None = None) -> EmailMultiAlternatives:
+    """The e-mail of ``delivery``'s ticket; ``key``: the event's signing key, if at hand."""
     ticket = delivery.ticket
     attendee = ticket.attendee
     event = ticket.event
     language = attendee.language or event.default_language
-    code = services.ticket_code(ticket)
+    code = services.ticket_code(ticket, key)
     document = pdf.render_ticket_pdf(ticket, code)
     if not document.startswith(b"%PDF"):
         raise MissingAttachment(f"ticket {ticket.pk}: the PDF was not rendered")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
-from tickets.models import Attendee, Event, Organiser, Ticket, TicketType
+from tickets.models import Attendee, Event, EventKey, Organiser, Ticket, TicketType
 
 
 def organisers_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Organiser]:
@@ -64,3 +64,9 @@ def current_ticket(attendee: Attendee) -> Ticket | None:
     """The attendee's valid ticket, else the latest revoked one."""
     tickets = sorted(attendee.tickets.all(), key=lambda t: (t.status == "valid", t.pk))
     return tickets[-1] if tickets else None
+
+
+def active_signing_keys(event_ids) -> dict[int, EventKey]:
+    """The active signing key of each of these events (one query for a whole batch)."""
+    return {key.event_id: key for key in EventKey.objects.filter(event_id__in=set(event_ids),
+                                                                  active=True)}

@@ -286,9 +286,14 @@ def reissue_ticket(ticket: Ticket) -> Ticket:
 _private_keys: dict[int, tuple[str, object]] = {}
 
 
-def ticket_code(ticket: Ticket) -> str:
-    """The QR text of the ticket's current version, signed with the event's active key."""
-    key = EventKey.objects.filter(event_id=ticket.event_id, active=True).first()
+def ticket_code(ticket: Ticket, key: EventKey | None = None) -> str:
+    """The QR text of the ticket's current version, signed with the event's active key.
+
+    ``key``: that key if the caller already has it (a delivery batch reads the keys of its
+    events once; the look-up costs more CPU than the signature).
+    """
+    if key is None or key.event_id != ticket.event_id or not key.active:
+        key = EventKey.objects.filter(event_id=ticket.event_id, active=True).first()
     if key is None:
         key = ensure_event_key(ticket.event)
     cached = _private_keys.get(key.pk)
