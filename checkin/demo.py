@@ -2,12 +2,16 @@
 
 Registered with ``tickets.demo_hooks`` so that ``seed_demo --export DIR`` also writes
 ``DIR/codes.txt`` (one QR text per line, in serial order) and ``DIR/device.json``
-(``{"token", "list", "scan_url"}``). Idempotent: the list and device are created once; as the
-token is stored hashed, each run with ``--export`` gives the demo device a fresh token.
+(``{"token", "list", "scan_url"}``). Idempotent: the list and device are created once, and the
+token already in ``DIR/device.json`` is kept while it is still the device's (the database
+only has its hash, so a new token is made only when there is none to reuse): a door page
+paired with the demo stays paired across ``make run`` restarts.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
 from pathlib import Path
 
 from django.conf import settings
@@ -15,6 +19,7 @@ from django.urls import reverse
 from tqdm import tqdm
 
 from checkin import services
+from checkin.devices import hash_token
 from checkin.models import CheckinList, Device
 from tickets import demo_hooks, onboarding
 from tickets.models import Event, Ticket
@@ -36,15 +41,28 @@ def seed_door(event: Event) -> tuple[CheckinList, Device]:
     return checkin_list, device
 
 
+def _exported_token(path: Path, device: Device) -> str | None:
+    """The token an earlier export wrote, if it still authenticates ``device``."""
+    try:
+        token = json.loads(path.read_text()).get("token")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if isinstance(token, str) and hmac.compare_digest(hash_token(token), device.token_hash):
+        return token
+    return None
+
+
 @demo_hooks.register
 def demo_door(event: Event, export_dir: str | None) -> list[str]:
     checkin_list, device = seed_door(event)
     lines = [f"check-in list {checkin_list.name!r} (id {checkin_list.pk}), device {device.name!r}"]
     if not export_dir:
         return lines
-    device, token = services.rotate_device_token(device)
     directory = Path(export_dir)
     directory.mkdir(parents=True, exist_ok=True)
+    token = _exported_token(directory / "device.json", device)
+    if token is None:
+        device, token = services.rotate_device_token(device)
     tickets = Ticket.objects.filter(event=event, status=Ticket.Status.VALID).order_by("serial")
     with open(directory / "codes.txt", "w") as out:
         for ticket in tqdm(tickets.iterator(chunk_size=1000), total=tickets.count(),

@@ -177,12 +177,22 @@ def test_seed_demo_exports_codes_and_a_working_device(tmp_path, settings):
     )
     door = Door(device["token"], checkin_list)
     assert door.scan(codes[0], nonce=str(uuid.uuid4()))["status"] == "ok"
-    # idempotent: a second run keeps one list and one device, with a fresh token
+    # idempotent: a second run keeps one list and one device, and the exported token (a
+    # door page paired with the demo stays paired across `make run` restarts)
     call_command("seed_demo", attendees=5, export=str(tmp_path))
     assert CheckinList.objects.count() == 1 and Device.objects.count() == 1
     again = json.loads((tmp_path / "device.json").read_text())
+    assert again == device
     assert door.post(SCAN_URL, {"code": codes[1], "list": again["list"]},
                      token=again["token"]).json()["status"] == "ok"
+    # an export directory whose token is not the device's (another database, a revoked
+    # device) gets a fresh one that works
+    (tmp_path / "device.json").write_text(json.dumps({**device, "token": "vd_stale"}))
+    call_command("seed_demo", attendees=5, export=str(tmp_path))
+    fresh = json.loads((tmp_path / "device.json").read_text())
+    assert fresh["token"] not in ("vd_stale", device["token"])
+    assert door.post(SCAN_URL, {"code": codes[2], "list": fresh["list"]},
+                     token=fresh["token"]).json()["status"] == "ok"
 
 
 def test_scan_log_filters_apply_to_the_list_only(api, event, register):
