@@ -318,3 +318,33 @@ def test_admin_pages_all_render(browser, world):
         f"{ADMIN}/ticket/{ticket.pk}/change/",
     ]:
         assert_no_secrets(page(browser, url), url)
+
+
+def test_adding_an_attendee_who_loses_the_last_place_to_a_concurrent_registration(
+        browser, world, monkeypatch):
+    """The form's checks pass, then another registration takes the last place before the
+    admin saves: the database's guard refuses it, and the form comes back with the error
+    (no error page, nothing saved). Simulated by a first check that saw the place free."""
+    from tickets.admin import AttendeeAddForm
+
+    event = world["event"]
+    Event.objects.filter(pk=event.pk).update(capacity=2)  # taken by world's two attendees
+    checked = AttendeeAddForm.clean
+
+    def clean_with_a_stale_count(form):
+        monkeypatch.setattr(AttendeeAddForm, "clean", checked)  # the retry checks afresh
+        form.cleaned_data["event"].issued_count = 1
+        return checked(form)
+
+    monkeypatch.setattr(AttendeeAddForm, "clean", clean_with_a_stale_count)
+    response = browser.post(f"{ADMIN}/attendee/add/", {
+        "event": event.pk, "name": "Luca Neri", "email": "luca@example.org",
+        "organisation": "", "language": "it", "ticket_type": "",
+        "tickets-TOTAL_FORMS": 0, "tickets-INITIAL_FORMS": 0,
+    })
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "This event is full." in html and "Nothing was saved." in html
+    assert not Attendee.objects.filter(email="luca@example.org").exists()
+    event.refresh_from_db()
+    assert event.issued_count == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from django.utils.html import format_html
 
 from tickets import delivery, selectors, services
@@ -262,6 +262,20 @@ class AttendeeAdmin(OrganiserScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         return ["event"] if obj else []
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """The form checks places and duplicates, but a registration elsewhere can take the
+        last place (or the e-mail) between that check and ``save_model``; ``register`` then
+        refuses under the database's guard and nothing is saved. The form is shown again, and
+        its checks now name the problem, instead of an error page."""
+        for _ in range(2):
+            try:
+                return super().changeform_view(request, object_id, form_url, extra_context)
+            except services.ServiceError as exc:
+                if object_id is not None or request.method != "POST":
+                    raise
+                self.message_user(request, f"{exc.message} Nothing was saved.", messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request: HttpRequest, obj: Attendee, form, change: bool) -> None:
         if change:
