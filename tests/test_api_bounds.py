@@ -54,3 +54,28 @@ def test_nul_in_a_search_is_a_400_naming_it(api, event, register):
                                HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 400
     assert response.json()["fields"] == {"q": ["Must not contain NUL characters."]}
+
+
+@pytest.mark.parametrize("names", [{"e\x00n": "x"}, {"\x00": "x"}, {"fr": "Entrée"}])
+def test_translated_ticket_type_names_are_keyed_by_language(api, event, ticket_type, names):
+    """A NUL in a key made PostgreSQL's jsonb refuse the row: a 500 (schemathesis found it on
+    PUT .../ticket-types/{id}/). Keys must be the languages Varco speaks."""
+    url = f"{V1}/events/{event.pk}/ticket-types/{ticket_type.pk}/"
+    response = api.patch(url, {"name_i18n": names}, format="json")
+    assert response.status_code == 400
+    assert "name_i18n" in response.json()["fields"]
+    response = api.put(url, {"name": "Ingresso", "name_i18n": {"en": "Admission"}},
+                       format="json")
+    assert response.status_code == 200 and response.json()["name_i18n"] == {"en": "Admission"}
+
+
+def test_admin_forms_check_translated_names_too(event, ticket_type):
+    """The admin's forms run the model's validators: the same rule there."""
+    from django.core.exceptions import ValidationError
+
+    ticket_type.name_i18n = {"e\x00n": "x"}
+    with pytest.raises(ValidationError) as caught:
+        ticket_type.full_clean()
+    assert "name_i18n" in caught.value.message_dict
+    ticket_type.name_i18n = {"en": "Admission"}
+    ticket_type.full_clean()

@@ -115,11 +115,27 @@ class Event(models.Model):
         return (self.languages or ["it"])[0]
 
 
+def validate_translations(value) -> None:
+    """Translated names are ``{language code: text}``: another key would never be shown, and
+    a key with a NUL character is refused by PostgreSQL's JSON type."""
+    codes = [code for code, _ in LANGUAGE_CHOICES]
+    if not isinstance(value, dict):
+        raise ValidationError("A mapping of language code to name is required.")
+    unknown = sorted(repr(key) for key in value if key not in codes)
+    if unknown:
+        raise ValidationError(
+            f"Keys must be language codes ({', '.join(codes)}); not {', '.join(unknown)}."
+        )
+    for text in value.values():
+        if not isinstance(text, str) or "\x00" in text or len(text) > 200:
+            raise ValidationError("Each name must be text of at most 200 characters.")
+
+
 class TicketType(models.Model):
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="ticket_types")
     name = models.CharField(max_length=200)
     # Translations of the name keyed by language code, e.g. {"en": "Admission"}.
-    name_i18n = models.JSONField(default=dict, blank=True)
+    name_i18n = models.JSONField(default=dict, blank=True, validators=[validate_translations])
     price = models.DecimalField(max_digits=10, decimal_places=2, default=0)
     capacity = models.PositiveIntegerField(null=True, blank=True)
     issued_count = models.PositiveIntegerField(default=0, editable=False)

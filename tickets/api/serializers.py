@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Mapping
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -16,6 +17,7 @@ from tickets.models import (
     Organiser,
     Ticket,
     TicketType,
+    validate_translations,
 )
 
 # Counts are stored in 32-bit integer columns on every database; say so before the database does.
@@ -162,6 +164,14 @@ class TicketTypeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             clash = clash.exclude(pk=self.instance.pk)
         if clash.exists():
             raise serializers.ValidationError("A ticket type with this name already exists.")
+        return value
+
+    def validate_name_i18n(self, value: dict) -> dict:
+        """Keys are language codes (a NUL in a key was a 500 from PostgreSQL's jsonb)."""
+        try:
+            validate_translations(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
         return value
 
     def validate_capacity(self, value: int | None) -> int | None:
