@@ -347,10 +347,10 @@ def test_queue_unsent_handles_large_events(event, ticket_type, settings):
     assert Delivery.objects.count() == 1100
 
 
-def test_a_batch_renders_ahead_yet_each_message_is_its_own_and_a_failed_render_waits(
+def test_in_a_batch_each_message_is_its_own_and_a_failed_render_holds_back_only_that_one(
         register, smtp_sink, monkeypatch):
-    """Rendering runs ahead of sending in a second thread (delivery.RenderAhead): every
-    message still carries its own attendee's PDF, and a rendering error holds back only that
+    """One batch, one SMTP connection, the event's signing key read once: every message
+    carries its own attendee's PDF and code, and a rendering error holds back only that
     ticket, which is queued again (never sent without its PDF)."""
     from tickets import pdf
 

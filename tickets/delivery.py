@@ -57,7 +57,6 @@ import re
 import smtplib
 import uuid
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import make_msgid
 
@@ -66,12 +65,12 @@ from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
 from django.db import connection as db_connection
-from django.db import connections as db_connections
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from tickets.models import Delivery, Event, EventKey, Ticket
+from tickets.selectors import active_signing_keys
 
 log = logging.getLogger(__name__)
 
@@ -366,10 +365,11 @@ def _reset(smtp: smtplib.SMTP, code: int) -> None:
 
 @dataclass
 class Rendered:
-    """A delivery's message, built before its SMTP exchange starts (rule: never without PDF)."""
+    """A delivery's message, built whole before its SMTP exchange starts: a rendering error
+    is a failed attempt, never a message without its PDF."""
 
     message: EmailMessage
-    # The bytes the SMTP dialogue sends; built here, off the connection's critical path.
+    # The bytes the SMTP dialogue sends (None for the file, console and memory backends).
     data: bytes | None
 
 
@@ -379,61 +379,6 @@ def _render(delivery: Delivery, key: EventKey | None, smtp: bool) -> Rendered:
     message = ticket_message(delivery, key)
     data = message.message().as_bytes(linesep="\r\n") if smtp else None
     return Rendered(message, data)
-
-
-class RenderAhead:
-    """Renders a batch's messages one or two ahead of the one being sent, in a thread.
-
-    Sending a message mostly waits: for the database commits around the hand-over and for the
-    SMTP server's answers. Rendering the next one (PDF, MIME) is CPU work that needs nothing
-    from the exchange, so a second thread does it meanwhile and the process stays busy
-    (psycopg and sockets release the GIL while they wait). Only rendering moves ahead; the
-    claims, hand-overs and ``sent`` writes stay in the sending thread, in order, as before.
-    """
-
-    AHEAD = 2
-
-    def __init__(self, rows: list[Delivery], smtp: bool) -> None:
-        from tickets.selectors import active_signing_keys
-
-        self._keys = active_signing_keys(d.ticket.event_id for d in rows)
-        self._rows = rows
-        self._smtp = smtp
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
-        self._futures: dict[int, Future] = {}
-        self._next = 0
-        self._fill()
-
-    def _fill(self) -> None:
-        while self._next < len(self._rows) and len(self._futures) < self.AHEAD:
-            row = self._rows[self._next]
-            self._futures[row.pk] = self._pool.submit(
-                _render, row, self._keys.get(row.ticket.event_id), self._smtp
-            )
-            self._next += 1
-
-    def take(self, delivery: Delivery) -> Rendered:
-        """``delivery``'s message (rendered now if it was not ahead); re-raises its error."""
-        future = self._futures.pop(delivery.pk, None)
-        self._fill()
-        if future is None:
-            return _render(delivery, self._keys.get(delivery.ticket.event_id), self._smtp)
-        return future.result()
-
-    def skip(self, delivery: Delivery) -> None:
-        """``delivery`` will not be sent (cancelled): its rendering is not needed."""
-        future = self._futures.pop(delivery.pk, None)
-        if future is not None:
-            future.cancel()
-        self._fill()
-
-    def close(self) -> None:
-        for future in self._futures.values():
-            future.cancel()
-        # The render thread may have opened a database connection (a key created on first
-        # use); close it from that thread before the thread goes away.
-        self._pool.submit(db_connections.close_all).result()
-        self._pool.shutdown(wait=True)
 
 
 def send_batch(ids: list[int], top_up: int | None = None) -> BatchResult:
@@ -454,7 +399,7 @@ def send_batch(ids: list[int], top_up: int | None = None) -> BatchResult:
     smtp_backend = isinstance(connection, SMTPBackend)
     pending = list(rows)
     opened = False
-    renderer = RenderAhead(rows, smtp_backend)
+    keys = active_signing_keys(d.ticket.event_id for d in rows)
     try:
         try:
             connection.open()
@@ -462,7 +407,7 @@ def send_batch(ids: list[int], top_up: int | None = None) -> BatchResult:
             raise ConnectionLost(_smtp_error(exc)[1]) from exc
         opened = True
         while pending:
-            _send_one(connection, smtp_backend, pending[0], token, result, renderer)
+            _send_one(connection, smtp_backend, pending[0], token, result, keys)
             pending.pop(0)
     except ConnectionLost as exc:
         # Rows not tried yet: a refused connection counts as a try for all (so backoff grows
@@ -475,7 +420,6 @@ def send_batch(ids: list[int], top_up: int | None = None) -> BatchResult:
             _requeue(delivery, token, f"SMTP connection failed: {exc}", result,
                      count_attempt=not opened, now=now)
     finally:
-        renderer.close()
         try:
             connection.close()
         except Exception:  # closing a broken connection must not hide the real outcome
@@ -486,7 +430,7 @@ def send_batch(ids: list[int], top_up: int | None = None) -> BatchResult:
 
 
 def _send_one(connection, smtp_backend: bool, delivery: Delivery, token: str,
-              result: BatchResult, renderer: RenderAhead) -> None:
+              result: BatchResult, keys: dict[int, EventKey]) -> None:
     """Send one claimed delivery; raise ConnectionLost when the rest must wait."""
     ticket = delivery.ticket
     now = timezone.now()
@@ -496,10 +440,9 @@ def _send_one(connection, smtp_backend: bool, delivery: Delivery, token: str,
             last_error="ticket revoked or reissued before sending",
         ):
             result.cancelled.append(delivery.pk)
-        renderer.skip(delivery)
         return
     try:
-        rendered = renderer.take(delivery)
+        rendered = _render(delivery, keys.get(ticket.event_id), smtp_backend)
     except Exception as exc:
         log.exception("rendering delivery %s failed", delivery.pk)
         _requeue(delivery, token, f"rendering failed: {exc}", result, True, now)
