@@ -6,9 +6,9 @@ of a PDF ticket. Here the symbol is built once by ``qrcode`` with mask 0, the 7 
 candidates are derived from it by XOR on rows held as integers (masks only flip data
 modules), and the same four penalty rules are scored with a few operations on the whole
 symbol held as one integer (``_score``). The version, which depends only on the data's length,
-is found once per length. The chosen mask is then handed back to ``qrcode`` to build the final
-symbol. tests/test_qr.py checks that the result equals ``qrcode``'s own ``make(fit=True)``
-module for module.
+is found once per length. The final symbol is the scored one with the chosen mask's flips and
+its format information written by ``qrcode``'s own functions. tests/test_qr.py checks that
+the result equals ``qrcode``'s own ``make(fit=True)`` module for module.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class _Layout:
     finder: int  # bit p set where 11 modules from p lie in the same line
     blocks: int  # rule 2: bits 0..size-2 of rows 0..size-2
     flips: tuple[int, ...]  # per mask: the packed data modules it flips (relative to mask 0)
+    flip_cells: tuple[tuple[tuple[int, int], ...], ...]  # the same, as (row, column) cells
 
 
 def _pack(lines: list[str]) -> int:
@@ -82,6 +83,11 @@ def _layout(version: int) -> _Layout:
         _pack(_lines([a ^ b for a, b in zip(masks[0], rows, strict=True)], size))
         for rows in masks
     )
+    flip_cells = tuple(
+        tuple((r, c) for r, c in probe.data_cells
+              if (masks[0][r] ^ rows[r]) >> (size - 1 - c) & 1)
+        for rows in masks
+    )
 
     def every_line(bits: int, lines: int) -> int:
         return sum(bits << (i * stride) for i in range(lines))
@@ -93,6 +99,7 @@ def _layout(version: int) -> _Layout:
         finder=every_line((1 << (size - 10)) - 1, 2 * size),
         blocks=every_line((1 << (size - 1)) - 1, size - 1),
         flips=flips,
+        flip_cells=flip_cells,
     )
 
 
@@ -149,6 +156,13 @@ def matrix(code: str) -> list[list[bool]]:
     base = _pack(rows + ["".join(column) for column in zip(*rows, strict=True)])
     points = [_score(base ^ flip, layout) for flip in layout.flips]
     best = points.index(min(points))  # the first of equals, as qrcode
+    # The final symbol from the scored one: flip the data modules from mask 0 to the chosen
+    # mask, then write the format (and version) information, which the scoring left blank.
+    modules = qr.modules
+    for r, c in layout.flip_cells[best]:
+        modules[r][c] = not modules[r][c]
     qr.mask_pattern = best
-    qr.makeImpl(False, best)
+    qr.setup_type_info(False, best)
+    if qr.version >= 7:
+        qr.setup_type_number(False)
     return qr.get_matrix()
