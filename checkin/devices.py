@@ -96,31 +96,43 @@ class DeviceCache:
 
     Keyed by the token itself (it is in the request anyway), so a hit costs a dict lookup and
     only a miss hashes it for the database. Unknown tokens are cached too, so a flood of bad
-    tokens costs one query per TTL per token, and the table is bounded so that a flood of
-    *different* bad tokens cannot grow memory.
+    tokens costs one query per TTL per token. Both tables are bounded so that a flood of
+    *different* bad tokens cannot grow memory, and they are kept apart so that such a flood
+    never evicts the real devices (whose scans would then each cost a query).
     """
 
     MAX_ENTRIES = 10_000
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, DeviceInfo | None]] = {}
+        self._devices: dict[str, tuple[float, DeviceInfo]] = {}
+        self._unknown: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def get(self, token: str) -> DeviceInfo | None:
         now = time.monotonic()
-        found = self._entries.get(token)
+        found = self._devices.get(token)
         if found is not None and found[0] > now:
             return found[1]
+        if self._unknown.get(token, 0.0) > now:
+            return None
         info = _load(hash_token(token))
+        expires = now + settings.VARCO_DEVICE_CACHE_SECONDS
         with self._lock:
-            if len(self._entries) >= self.MAX_ENTRIES:
-                self._entries.clear()
-            self._entries[token] = (now + settings.VARCO_DEVICE_CACHE_SECONDS, info)
+            table = self._devices if info is not None else self._unknown
+            if len(table) >= self.MAX_ENTRIES:
+                table.clear()
+            if info is not None:
+                self._devices[token] = (expires, info)
+                self._unknown.pop(token, None)
+            else:
+                self._unknown[token] = expires
+                self._devices.pop(token, None)
         return info
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            self._devices.clear()
+            self._unknown.clear()
 
 
 device_cache = DeviceCache()

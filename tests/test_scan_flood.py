@@ -132,3 +132,23 @@ def test_limiter_bounds_its_memory(settings, clock, monkeypatch):
     for device_id in range(12):
         assert limiter.take(device_id) is None
     assert len(limiter._buckets) <= 5
+
+
+def test_a_flood_of_unknown_tokens_neither_evicts_real_devices_nor_grows_memory(
+        event, monkeypatch, django_assert_num_queries):
+    """Unknown tokens are cached apart from real devices: a flood of random tokens costs one
+    query each (and memory up to a bound), while the real device is still answered from the
+    cache without a query."""
+    from checkin import devices
+
+    door_list = make_list(event)
+    _, token = make_device(event, [door_list])
+    monkeypatch.setattr(devices.DeviceCache, "MAX_ENTRIES", 50)
+    cache = devices.DeviceCache()
+    assert cache.get(token).event_id == event.pk  # loaded once
+    for index in range(200):
+        assert cache.get(f"vd_forged-{index}") is None
+    assert len(cache._unknown) <= 50
+    with django_assert_num_queries(0):
+        assert cache.get(token) is not None
+        assert cache.get("vd_forged-199") is None  # cached as unknown too
