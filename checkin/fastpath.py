@@ -12,6 +12,9 @@ What it keeps from Django's stack: the ALLOWED_HOSTS check (a disallowed host go
 which refuses it), SECURE_SSL_REDIRECT (a plain-HTTP request goes to Django, which redirects),
 the headers SecurityMiddleware would add to a JSON answer (nosniff, referrer policy, COOP,
 HSTS), and a JSON 500 with a logged traceback for an unexpected error.
+The scan keeps its thread's database connection from one request to the next (gunicorn's
+threads live as long as the process; the scan statement is prepared on that connection) and
+closes it only when it fails; ``DB_CONN_MAX_AGE`` applies to Django's requests, not to this.
 Set ``VARCO_SCAN_FAST_PATH=false`` to serve the scan through Django's handler instead (same
 answers, more CPU).
 """

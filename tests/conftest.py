@@ -194,3 +194,21 @@ def _checkin_inline(settings):
     yield
     device_cache.clear()
     limiter.reset()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_connections_at_teardown(django_db_setup, django_db_blocker):
+    """The scan fast path keeps its thread's database connection (gunicorn's threads live on,
+    so it is reused). The test live server's request threads stay alive while the browser
+    keeps its connections open, with their database sessions, which kept the test database
+    from being dropped at the end ("being accessed by other users"). End them first."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
