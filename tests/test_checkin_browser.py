@@ -113,3 +113,36 @@ def test_door_page_online_then_offline_then_synced(live_server, browser, event, 
     assert page.get_attribute("#code", "placeholder").startswith("Scan or type")
     assert errors == []
     context.close()
+
+
+def test_door_page_says_so_when_the_scanner_floods_invalid_codes(live_server, browser, event,
+                                                                  register, settings):
+    """Past the device's allowance of invalid codes (checkin/flood.py) the server answers 429:
+    the page shows a red answer telling staff to check the scanner, in the page's language,
+    and a real ticket still gets in."""
+    settings.VARCO_SCAN_INVALID_RATE = 0.01  # one code back every 100 s: none during the test
+    settings.VARCO_SCAN_INVALID_BURST = 2
+    door_list = make_list(event)
+    _, token = make_device(event, [door_list], name="Telefono 2", gate="Ingresso B")
+    ticket = register(name="Giulia Rossi", email="g@example.org")
+    context = browser.new_context(locale="it-IT", viewport={"width": 390, "height": 820})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/scan/#pair={token}")
+    page.wait_for_selector("#event-name:not(:empty)")
+    for index in range(2):
+        _wedge(page, f"GARBAGE-{index}")
+        page.wait_for_selector("#result[data-kind='bad'][data-reason='invalid']:not([hidden])",
+                               timeout=5000)
+        deadline = time.monotonic() + 5
+        while ScanLog.objects.filter(reason="invalid").count() <= index:
+            assert time.monotonic() < deadline, "the invalid scan was not logged"
+            time.sleep(0.05)
+    _wedge(page, "GARBAGE-flood")
+    page.wait_for_selector("#result[data-kind='bad'][data-reason='']:not([hidden])",
+                           timeout=5000)
+    assert "Troppi codici illeggibili da questo scanner" in page.inner_text("#result")
+    assert ScanLog.objects.filter(reason="invalid").count() == 2
+    _wedge(page, services.ticket_code(ticket))
+    page.wait_for_selector("#result[data-kind='ok']:not([hidden])", timeout=5000)
+    assert "Giulia Rossi" in page.inner_text("#result")
+    context.close()
