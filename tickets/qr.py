@@ -57,11 +57,15 @@ def _pack(lines: list[str]) -> int:
     return int("".join("0" + line for line in reversed(lines)), 2)
 
 
+def _with_columns(rows: list[str]) -> list[str]:
+    """Rows of "0"/"1" -> the rows, then the columns, as the packed integer lays them out."""
+    return rows + ["".join(column) for column in zip(*rows, strict=True)]
+
+
 def _lines(rows: list[int], size: int) -> list[str]:
     """Rows as ints -> the rows' and then the columns' "0"/"1" strings."""
     form = f"0{size}b"
-    lines = [format(row, form) for row in rows]
-    return lines + ["".join(column) for column in zip(*lines, strict=True)]
+    return _with_columns([format(row, form) for row in rows])
 
 
 @functools.cache
@@ -152,8 +156,7 @@ def matrix(code: str) -> list[list[bool]]:
     qr.version = _version_for(tuple((chunk.mode, len(chunk.data)) for chunk in qr.data_list))
     qr.makeImpl(True, 0)  # as qrcode scores candidates: format bits left blank
     layout = _layout(qr.version)
-    rows = ["".join("1" if v else "0" for v in row) for row in qr.modules]
-    base = _pack(rows + ["".join(column) for column in zip(*rows, strict=True)])
+    base = _pack(_with_columns(["".join("1" if v else "0" for v in row) for row in qr.modules]))
     points = [_score(base ^ flip, layout) for flip in layout.flips]
     best = points.index(min(points))  # the first of equals, as qrcode
     # The final symbol from the scored one: flip the data modules from mask 0 to the chosen
