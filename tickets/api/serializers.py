@@ -5,7 +5,6 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Mapping
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -147,8 +146,11 @@ class TicketTypeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     issued_count = serializers.IntegerField(read_only=True)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
+    # The model's validator (keys are language codes; a NUL in a key was a 500 from
+    # PostgreSQL's jsonb): DRF runs Django validators and reports their messages.
     name_i18n = serializers.DictField(
-        child=serializers.CharField(max_length=200), required=False
+        child=serializers.CharField(max_length=200), required=False,
+        validators=[validate_translations],
     )
 
     class Meta:
@@ -164,14 +166,6 @@ class TicketTypeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             clash = clash.exclude(pk=self.instance.pk)
         if clash.exists():
             raise serializers.ValidationError("A ticket type with this name already exists.")
-        return value
-
-    def validate_name_i18n(self, value: dict) -> dict:
-        """Keys are language codes (a NUL in a key was a 500 from PostgreSQL's jsonb)."""
-        try:
-            validate_translations(value)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages) from exc
         return value
 
     def validate_capacity(self, value: int | None) -> int | None:
