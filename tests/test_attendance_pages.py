@@ -419,7 +419,7 @@ def test_every_dashboard_string_has_an_italian_translation_and_the_mo_is_current
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent / "checkin"
-    catalogue = root / "attendance_locale" / "it" / "LC_MESSAGES"
+    catalogue = root / "locale" / "it" / "LC_MESSAGES"
     po = (catalogue / "django.po").read_text()
     entries = {}
     for ctx, msgid, msgstr in re.findall(
@@ -440,7 +440,7 @@ def test_every_dashboard_string_has_an_italian_translation_and_the_mo_is_current
     with open(catalogue / "django.mo", "rb") as handle:
         compiled = gettext.GNUTranslations(handle)
     stale = [m for (ctx, m), tr in entries.items() if compiled.pgettext(ctx, m) != tr]
-    assert not stale, f"recompile the .mo (msgfmt): {stale}"
+    assert not stale, f"recompile the .mo (make messages): {stale}"
 
 
 def test_a_database_outage_is_a_503_not_a_500(live_event, api, session, monkeypatch):
