@@ -11,6 +11,7 @@ test`` installs them).
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import subprocess
@@ -71,12 +72,24 @@ def test_every_door_page_string_is_translated_in_the_checkin_catalogue():
     assert not (ROOT / "checkin" / "attendance_locale").exists()  # one catalogue per app
 
 
+def _copy_of_the_tree(target: Path) -> Path:
+    """The source tree without what git ignores (virtualenv, npm packages, var/, builds)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                            check=True, capture_output=True, text=True).stdout.splitlines()
+    for name in listed:
+        if (ROOT / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / name)
+    return target
+
+
 def test_a_wheel_carries_every_apps_templates_static_files_and_catalogues(tmp_path):
     """pyproject's package data: an installed wheel (no source tree) serves the pages."""
+    source = _copy_of_the_tree(tmp_path / "src")  # setuptools writes build/ into the tree
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, timeout=300,
+                    "-q", "-w", str(tmp_path / "dist"), str(source)], check=True, timeout=300,
                    capture_output=True)
-    (wheel,) = tmp_path.glob("varco-*.whl")
+    (wheel,) = (tmp_path / "dist").glob("varco-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for app in ("tickets", "checkin"):
         for folder in ("templates", "static", "locale"):
@@ -86,3 +99,36 @@ def test_a_wheel_carries_every_apps_templates_static_files_and_catalogues(tmp_pa
                        if str(p.relative_to(ROOT)) not in names]
             assert not missing, f"not in the wheel: {missing}"
     assert not any("node_modules" in name or "/frontend/" in name for name in names)
+
+
+def test_make_messages_folds_a_new_door_page_string_into_the_one_checkin_catalogue(tmp_path,
+                                                                                  monkeypatch):
+    """The pipeline behind `make messages` (GNU gettext's xgettext needed, as for the command):
+    a string added to the door page's JavaScript lands in checkin's django.po next to the
+    dashboard's, untranslated, existing translations stay, no djangojs.po is left behind, and
+    a second run changes nothing."""
+    from django.core.management import call_command
+
+    from checkin.management.commands import refresh_messages
+
+    assert shutil.which("xgettext"), "GNU gettext (xgettext, msgmerge) is needed"
+    root = _copy_of_the_tree(tmp_path / "tree")
+    i18n = root / "checkin" / "frontend" / "src" / "i18n.js"
+    i18n.write_text(i18n.read_text().replace(
+        "const MESSAGES = {",
+        'const MESSAGES = {\n  probe: pgettext("door", "A string added by the test"),', 1))
+    monkeypatch.setattr(refresh_messages, "ROOT", root)
+    call_command("refresh_messages", stdout=(out := io.StringIO()))
+    catalogue = root / "checkin" / "locale" / "it" / "LC_MESSAGES"
+    po = {(e.msgctxt, e.msgid): e for e in polib.pofile(str(catalogue / "django.po"))}
+    added = po[("door", "A string added by the test")]
+    assert (added.msgstr, added.obsolete) == ("", False)
+    assert po[("door", "Already checked in")].msgstr == "Già entrato"
+    assert po[("attendance", "admitted")].msgstr  # the dashboard's strings share the file
+    assert not (catalogue / "djangojs.po").exists()
+    assert "untranslated: A string added by the test" in out.getvalue()
+    first = (catalogue / "django.po").read_bytes()
+    call_command("refresh_messages", stdout=io.StringIO())
+    assert (catalogue / "django.po").read_bytes() == first
+    assert (root / "tickets" / "locale" / "it" / "LC_MESSAGES" / "django.po").read_bytes() == (
+        ROOT / "tickets" / "locale" / "it" / "LC_MESSAGES" / "django.po").read_bytes()

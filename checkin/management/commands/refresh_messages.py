@@ -28,10 +28,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 ROOT = Path(__file__).resolve().parents[3]
-# app directory -> the folders under it whose JavaScript is source (None: no JavaScript)
-APPS: dict[str, list[str] | None] = {"tickets": None, "checkin": ["frontend/src"]}
-# never sources: built bundles, npm's packages, the build script itself
-JS_IGNORE = ["static", "frontend/node_modules", "frontend/build.mjs"]
+# app directory -> whether it has JavaScript sources (checkin/frontend/src)
+APPS: dict[str, bool] = {"tickets": False, "checkin": True}
+# never JavaScript sources: the built bundles, npm's packages, the build script itself
+JS_IGNORE = ["static", "static/*", "frontend/node_modules", "frontend/node_modules/*",
+             "frontend/build.mjs"]
 
 
 @contextmanager
@@ -56,17 +57,22 @@ def fold_javascript(catalogue_dir: Path) -> int:
         return 0
     po = polib.pofile(str(po_path), wrapwidth=78)
     known = {(e.msgctxt, e.msgid): e for e in po}
-    for entry in polib.pofile(str(js_path)):
+    javascript = polib.pofile(str(js_path))
+    for entry in javascript:
         current = known.get((entry.msgctxt, entry.msgid))
         if current is None:
             po.append(polib.POEntry(msgctxt=entry.msgctxt, msgid=entry.msgid, msgstr="",
                                     flags=[f for f in entry.flags if f != "fuzzy"]))
         elif current.obsolete:
             current.obsolete = False
-    folded = len(polib.pofile(str(js_path)))
     po.save(str(po_path))
     js_path.unlink()
-    return folded
+    return len(javascript)
+
+
+def _entries(po: polib.POFile) -> list[tuple]:
+    return [(e.msgctxt, e.msgid, e.msgid_plural, e.msgstr, tuple(sorted(e.msgstr_plural.items())),
+             e.obsolete, tuple(e.flags)) for e in po]
 
 
 class Command(BaseCommand):
@@ -76,19 +82,24 @@ class Command(BaseCommand):
         for language, _name in settings.LANGUAGES:
             if language == "en":  # the source language: msgids are English
                 continue
-            for app, js_dirs in APPS.items():
+            for app, has_javascript in APPS.items():
                 app_dir = ROOT / app
+                catalogue_dir = app_dir / "locale" / language / "LC_MESSAGES"
+                before = (catalogue_dir / "django.po").read_bytes()
                 with _inside(app_dir):
                     call_command("makemessages", locale=[language], domain="django",
                                  no_location=True, ignore_patterns=["frontend/*", "static/*"],
                                  verbosity=0)
-                    if js_dirs:
-                        ignored = [f"{p}/*" for p in JS_IGNORE] + [p for p in JS_IGNORE]
+                    if has_javascript:
                         call_command("makemessages", locale=[language], domain="djangojs",
-                                     no_location=True, ignore_patterns=ignored, verbosity=0)
-                catalogue_dir = app_dir / "locale" / language / "LC_MESSAGES"
+                                     no_location=True, ignore_patterns=JS_IGNORE, verbosity=0)
                 folded = fold_javascript(catalogue_dir)
-                po = polib.pofile(str(catalogue_dir / "django.po"))
+                po_path = catalogue_dir / "django.po"
+                if _entries(polib.pofile(before.decode())) == _entries(polib.pofile(str(po_path))):
+                    # nothing changed but the POT-Creation-Date that the round trip through
+                    # "obsolete" stamped: keep the file as it was (no churn in git)
+                    po_path.write_bytes(before)
+                po = polib.pofile(str(po_path))
                 po.save_as_mofile(str(catalogue_dir / "django.mo"))
                 missing = [e.msgid for e in po.untranslated_entries()]
                 self.stdout.write(f"{app}/{language}: {len(po)} strings ({folded} from "
