@@ -200,11 +200,14 @@ def test_door_page_decodes_a_ticket_qr_from_the_camera(live_server, event, regis
         page.goto(f"{live_server.url}/scan/#pair={token}")
         page.wait_for_selector("#event-name:not(:empty)")
         page.click("#camera-toggle")
-        page.wait_for_selector("#result[data-kind='ok']:not([hidden])", timeout=15000)
-        assert "Giulia Rossi" in page.inner_text("#result")
+        result = page.wait_for_selector("#result[data-kind='ok']:not([hidden])", timeout=20000)
+        assert "Giulia Rossi" in result.text_content()
         assert page.inner_text("#camera-toggle") == "Ferma fotocamera"
-        row = ScanLog.objects.get(ticket=ticket)
+        # admitted once, from a camera read (the camera keeps filming: a slow run may read the
+        # QR again after the page's 2.5 s pause, which is "already checked in")
+        row = ScanLog.objects.filter(ticket=ticket).order_by("pk").first()
         assert (row.result, row.source) == ("ok", "scan")
+        assert ScanLog.objects.filter(ticket=ticket, result="ok").count() == 1
         assert errors == []
         assert bundles and all(0 < size <= BUNDLE_LIMIT for size in bundles), bundles
         browser.close()
