@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test drills fuzz install dev-install chromium migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend
+.PHONY: run test drills fuzz install dev-install chromium migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend frontend-deps
 
 $(VENV)/bin/activate:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
@@ -49,8 +49,10 @@ serve: migrate
 worker: install
 	$(PY) -m worker
 
-## make test: the whole suite (SQLite by default; DATABASE_URL/REDIS_URL select real services)
-test: dev-install chromium
+## make test: the whole suite (SQLite by default; DATABASE_URL/REDIS_URL select real services).
+## It includes tests/test_frontend_bundles.py, which rebuilds the JS bundles with node (npm
+## packages from package-lock.json) and fails if the committed ones differ.
+test: dev-install chromium frontend-deps
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -67,9 +69,16 @@ lint: dev-install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## make frontend: rebuild the door page's JS bundle (checkin/static/checkin/, committed) with npm
-frontend:
-	cd checkin/frontend && npm ci --no-audit --no-fund && npm run build
+## make frontend: the one build of the door page's and the dashboard's JS (checkin/frontend/src,
+## translations from checkin/locale) into checkin/static/checkin/ (committed) with npm
+FRONTEND := checkin/frontend
+$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund
+
+frontend-deps: $(FRONTEND)/node_modules/.package-lock.json
+
+frontend: frontend-deps
+	cd $(FRONTEND) && npm run build
 
 ## make bench-checkin: scan endpoint under gunicorn on PostgreSQL (outside CI; see docs/benchmarks.md)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/varco_bench
@@ -90,8 +99,10 @@ clean:
 bench-tickets: dev-install
 	$(PY) benchmarks/bench_tickets.py $(BENCH_ARGS)
 
-## make messages: refresh the Italian catalogue (xgettext from GNU gettext needed for this
-## step only) and compile it to .mo in pure Python (polib), so no msgfmt is needed anywhere.
+## make messages: the one translation pipeline. Refreshes each app's catalogue (one .po per app:
+## Python, templates and the door page's JS; GNU gettext's xgettext needed for this step only),
+## compiles the .mo in pure Python (polib), then rebuilds the JS bundles, whose texts come from
+## the same .po (checkin/management/commands/refresh_messages.py explains).
 messages: dev-install
-	cd tickets && ../$(PY) ../manage.py makemessages -l it --no-location
-	$(PY) -c "import glob, polib; [polib.pofile(p).save_as_mofile(p[:-2] + 'mo') for p in glob.glob('tickets/locale/*/LC_MESSAGES/*.po')]"
+	$(PY) manage.py refresh_messages
+	$(MAKE) frontend

@@ -191,7 +191,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/admin/login/"
 LANGUAGE_CODE = "it"
 LANGUAGES = [("it", "Italiano"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "checkin" / "attendance_locale"]
+# Apps keep their own catalogues (tickets/locale, checkin/locale); `make messages` refreshes them.
+LOCALE_PATHS: list[Path] = []
 TIME_ZONE = "Europe/Rome"
 USE_I18N = True
 USE_TZ = True

@@ -418,14 +418,13 @@ def test_every_dashboard_string_has_an_italian_translation_and_the_mo_is_current
     import re
     from pathlib import Path
 
+    import polib
+
     root = Path(__file__).resolve().parent.parent / "checkin"
-    catalogue = root / "attendance_locale" / "it" / "LC_MESSAGES"
-    po = (catalogue / "django.po").read_text()
-    entries = {}
-    for ctx, msgid, msgstr in re.findall(
-        r'msgctxt "(.*?)"\nmsgid "((?:[^"\\]|\\.)*)"\nmsgstr "((?:[^"\\]|\\.)*)"', po
-    ):
-        entries[(ctx, msgid.replace('\\"', '"'))] = msgstr.replace('\\"', '"')
+    catalogue = root / "locale" / "it" / "LC_MESSAGES"
+    # polib, not a regex: a msgstr may be wrapped over several lines
+    entries = {(e.msgctxt, e.msgid): e.msgstr
+               for e in polib.pofile(str(catalogue / "django.po")) if not e.obsolete}
     used = set()
     template = (root / "templates/checkin/attendance/dashboard.html").read_text()
     used |= {m for m in re.findall(r'\{% translate ["\'](.*?)["\'] context "attendance" %\}',
@@ -440,7 +439,7 @@ def test_every_dashboard_string_has_an_italian_translation_and_the_mo_is_current
     with open(catalogue / "django.mo", "rb") as handle:
         compiled = gettext.GNUTranslations(handle)
     stale = [m for (ctx, m), tr in entries.items() if compiled.pgettext(ctx, m) != tr]
-    assert not stale, f"recompile the .mo (msgfmt): {stale}"
+    assert not stale, f"recompile the .mo (make messages): {stale}"
 
 
 def test_a_database_outage_is_a_503_not_a_500(live_event, api, session, monkeypatch):

@@ -1,6 +1,8 @@
-// Camera scanning with ZXing (@zxing/browser). Cameras need a secure context (HTTPS or
-// localhost); without one the page falls back to the keyboard-wedge field.
-import { BrowserQRCodeReader } from "@zxing/browser";
+// Camera scanning with ZXing (@zxing/browser's camera loop around the QR code reader only;
+// see zxing-qr.js for why and how the other formats stay out of the bundle). Cameras need a
+// secure context (HTTPS or localhost); without one the page falls back to the keyboard-wedge
+// field.
+import { BrowserQRCodeReader } from "@zxing/browser/esm/readers/BrowserQRCodeReader.js";
 
 export class Camera {
   constructor(video, onCode) {

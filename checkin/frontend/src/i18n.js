@@ -1,110 +1,79 @@
-// Italian and English texts of the door page. The page starts in the language Django chose
-// (Accept-Language) unless staff picked one, which is remembered on the device.
-const TEXTS = {
-  it: {
-    title: "Varco — ingresso",
-    pair_title: "Collega questo dispositivo",
-    pair_help: "Inquadra il QR di abbinamento mostrato all'organizzatore, oppure incolla il token del dispositivo.",
-    pair_token: "Token del dispositivo",
-    pair_button: "Collega",
-    pair_camera: "Inquadra il QR di abbinamento",
-    pair_failed: "Token non valido o dispositivo revocato.",
-    unpair: "Scollega",
-    unpair_confirm: "Scollegare questo dispositivo? Le scansioni non sincronizzate restano in coda.",
-    scan_placeholder: "Scansiona o digita il codice e premi Invio",
-    camera_start: "Avvia fotocamera",
-    camera_stop: "Ferma fotocamera",
-    camera_unavailable: "Fotocamera non disponibile (serve HTTPS). Usa un lettore o digita il codice.",
-    entry: "Ingresso",
-    exit: "Uscita",
-    list: "Lista",
-    search: "Cerca partecipante",
-    search_placeholder: "Nome, organizzazione o codice biglietto",
-    search_none: "Nessun risultato",
-    check_in: "Registra ingresso",
-    checked_in_at: "Entrato alle",
-    recent: "Ultime scansioni",
-    undo: "Annulla",
-    undone: "Annullato",
-    undo_offline: "Per annullare serve la connessione.",
-    online: "Online",
-    offline: "Offline",
-    syncing: "Sincronizzazione",
-    queued: "in coda",
-    synced_at: "sincronizzato alle",
-    conflict: "Conflitto: già entrato da un altro varco",
-    ok: "Benvenuto",
-    exit_ok: "Uscita registrata",
-    offline_badge: "registrato offline",
-    reasons: {
-      already_checked_in: "Già entrato",
-      invalid: "Codice non valido",
-      unknown: "Biglietto sconosciuto",
-      revoked: "Biglietto annullato",
-      wrong_event: "Biglietto di un altro evento",
-      not_allowed: "Non ammesso a questo ingresso",
-      closed: "Ingresso chiuso in questo orario",
-    },
-    error_request: "Richiesta non valida",
-    error_flood: "Codice non valido. Troppi codici illeggibili da questo scanner: controllalo",
-    error_list: "Lista non consentita per questo dispositivo",
-    no_snapshot: "Dati offline non ancora scaricati",
+// Texts of the door page, in English (the source language); other languages come from the
+// check-in app's gettext catalogue (checkin/locale/<lang>/LC_MESSAGES/django.po, msgctxt
+// "door"), which the build (build.mjs) puts into the bundle, so the page translates offline
+// too. `make messages` finds these strings by their pgettext("door", ...) calls; to add one, add
+// it here and run `make messages`, then translate it in the .po and `make frontend`.
+// The page starts in the language Django chose (Accept-Language) unless staff picked one,
+// which is remembered on the device.
+import CATALOGUES from "varco:catalogues";
+
+// Only marks a string for extraction (xgettext knows pgettext(context, msgid)); t() translates
+// it once the language is known, so the language can change without reloading the page.
+const pgettext = (context, msgid) => msgid;
+
+const MESSAGES = {
+  title: pgettext("door", "Varco — door"),
+  pair_title: pgettext("door", "Pair this device"),
+  pair_help: pgettext(
+    "door",
+    "Scan the pairing QR shown to the organiser, or paste the device token.",
+  ),
+  pair_token: pgettext("door", "Device token"),
+  pair_button: pgettext("door", "Pair"),
+  pair_camera: pgettext("door", "Scan the pairing QR"),
+  pair_failed: pgettext("door", "Invalid token or revoked device."),
+  unpair: pgettext("door", "Unpair"),
+  unpair_confirm: pgettext("door", "Unpair this device? Scans not yet synced stay queued."),
+  scan_placeholder: pgettext("door", "Scan or type the code and press Enter"),
+  camera_start: pgettext("door", "Start camera"),
+  camera_stop: pgettext("door", "Stop camera"),
+  camera_unavailable: pgettext(
+    "door",
+    "Camera unavailable (HTTPS needed). Use a scanner or type the code.",
+  ),
+  entry: pgettext("door", "Entry"),
+  exit: pgettext("door", "Exit"),
+  list: pgettext("door", "List"),
+  search: pgettext("door", "Find attendee"),
+  search_placeholder: pgettext("door", "Name, organisation or ticket reference"),
+  search_none: pgettext("door", "No results"),
+  check_in: pgettext("door", "Check in"),
+  checked_in_at: pgettext("door", "Entered at"),
+  recent: pgettext("door", "Recent scans"),
+  undo: pgettext("door", "Undo"),
+  undone: pgettext("door", "Undone"),
+  undo_offline: pgettext("door", "Undo needs a connection."),
+  online: pgettext("door", "Online"),
+  offline: pgettext("door", "Offline"),
+  syncing: pgettext("door", "Syncing"),
+  queued: pgettext("door", "queued"),
+  synced_at: pgettext("door", "synced at"),
+  conflict: pgettext("door", "Conflict: already entered at another gate"),
+  ok: pgettext("door", "Welcome"),
+  exit_ok: pgettext("door", "Exit recorded"),
+  offline_badge: pgettext("door", "recorded offline"),
+  reasons: {
+    already_checked_in: pgettext("door", "Already checked in"),
+    invalid: pgettext("door", "Invalid code"),
+    unknown: pgettext("door", "Unknown ticket"),
+    revoked: pgettext("door", "Ticket revoked"),
+    wrong_event: pgettext("door", "Ticket for another event"),
+    not_allowed: pgettext("door", "Not admitted at this entrance"),
+    closed: pgettext("door", "Entrance closed at this time"),
   },
-  en: {
-    title: "Varco — door",
-    pair_title: "Pair this device",
-    pair_help: "Scan the pairing QR shown to the organiser, or paste the device token.",
-    pair_token: "Device token",
-    pair_button: "Pair",
-    pair_camera: "Scan the pairing QR",
-    pair_failed: "Invalid token or revoked device.",
-    unpair: "Unpair",
-    unpair_confirm: "Unpair this device? Scans not yet synced stay queued.",
-    scan_placeholder: "Scan or type the code and press Enter",
-    camera_start: "Start camera",
-    camera_stop: "Stop camera",
-    camera_unavailable: "Camera unavailable (HTTPS needed). Use a scanner or type the code.",
-    entry: "Entry",
-    exit: "Exit",
-    list: "List",
-    search: "Find attendee",
-    search_placeholder: "Name, organisation or ticket reference",
-    search_none: "No results",
-    check_in: "Check in",
-    checked_in_at: "Entered at",
-    recent: "Recent scans",
-    undo: "Undo",
-    undone: "Undone",
-    undo_offline: "Undo needs a connection.",
-    online: "Online",
-    offline: "Offline",
-    syncing: "Syncing",
-    queued: "queued",
-    synced_at: "synced at",
-    conflict: "Conflict: already entered at another gate",
-    ok: "Welcome",
-    exit_ok: "Exit recorded",
-    offline_badge: "recorded offline",
-    reasons: {
-      already_checked_in: "Already checked in",
-      invalid: "Invalid code",
-      unknown: "Unknown ticket",
-      revoked: "Ticket revoked",
-      wrong_event: "Ticket for another event",
-      not_allowed: "Not admitted at this entrance",
-      closed: "Entrance closed at this time",
-    },
-    error_request: "Invalid request",
-    error_flood: "Invalid code. Too many unreadable codes from this scanner: check it",
-    error_list: "List not allowed for this device",
-    no_snapshot: "Offline data not downloaded yet",
-  },
+  error_request: pgettext("door", "Invalid request"),
+  error_flood: pgettext(
+    "door",
+    "Invalid code. Too many unreadable codes from this scanner: check it",
+  ),
+  error_list: pgettext("door", "List not allowed for this device"),
+  no_snapshot: pgettext("door", "Offline data not downloaded yet"),
 };
 
 let language = "it";
 
 export function setLanguage(code) {
-  language = TEXTS[code] ? code : "en";
+  language = CATALOGUES[code] ? code : "en";
   document.documentElement.lang = language;
   for (const el of document.querySelectorAll("[data-i18n]")) {
     el.textContent = t(el.dataset.i18n);
@@ -119,10 +88,11 @@ export function getLanguage() {
 }
 
 export function t(key) {
-  const parts = key.split(".");
-  let value = TEXTS[language];
-  for (const part of parts) value = value && value[part];
-  return value === undefined ? key : value;
+  let msgid = MESSAGES;
+  for (const part of key.split(".")) msgid = msgid && msgid[part];
+  if (typeof msgid !== "string") return key;
+  const catalogue = CATALOGUES[language];
+  return (catalogue && catalogue[msgid]) || msgid;
 }
 
 export function formatTime(iso) {
