@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test drills fuzz install dev-install chromium migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend
+.PHONY: node run test drills fuzz install dev-install chromium migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend
 
 $(VENV)/bin/activate:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
@@ -31,6 +31,13 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 
+# Node.js for the door page's own tests (node --test; the committed bundles need no Node to run).
+node:
+	@command -v node >/dev/null || { \
+	  echo "installing Debian's nodejs for the door page's tests"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq nodejs >/dev/null; fi; }
+
 migrate: install
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py collectstatic --no-input -v0
@@ -50,7 +57,7 @@ worker: install
 	$(PY) -m worker
 
 ## make test: the whole suite (SQLite by default; DATABASE_URL/REDIS_URL select real services)
-test: dev-install chromium
+test: dev-install chromium node
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
