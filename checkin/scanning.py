@@ -9,11 +9,12 @@ row, committed before the answer is sent. On other databases (the embedded SQLit
 same rules run as a few ORM statements in one transaction, serialised by SQLite's write lock.
 
 Rules (one table of cases holds this module's two implementations and the door page's offline
-one to the same answers: ``checkin/admission_cases.json``), in the order a reason is chosen: ``wrong_event`` (signed for another
-event), ``unknown`` (no such ticket), ``revoked`` (revoked, or an older version of a
-reissued ticket), ``closed`` (outside the list's opening hours), ``not_allowed`` (ticket
-type not admitted by the list, or an exit scan on a list without check-out), then for entries
-``already_checked_in``. An exit of someone not inside is accepted and changes nothing.
+one to the same answers: ``checkin/admission_cases.json``), in the order a reason is chosen:
+``wrong_event`` (signed for another event), ``unknown`` (no such ticket), ``revoked`` (revoked,
+or an older version of a reissued ticket), ``closed`` (outside the list's opening hours),
+``not_allowed`` (ticket type not admitted by the list, or an exit scan on a list without
+check-out), then for entries ``already_checked_in``. An exit of someone not inside is
+accepted and changes nothing.
 
 Retries: a scan carries the device's ``nonce``; the log's unique (device, nonce) makes a
 retried request record nothing new and get the first answer back, even when the retry races
