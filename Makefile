@@ -80,14 +80,13 @@ frontend:
 
 ## make bench-checkin: scan endpoint under gunicorn on PostgreSQL (outside CI; see docs/benchmarks.md)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/varco_bench
-SCANLOAD ?= ../shared/tools/scanload.py
 bench-checkin: dev-install
-	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) SCANLOAD=$(SCANLOAD) $(PY) -m checkin.bench $(BENCH_ARGS)
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) benchmarks/bench_checkin.py $(BENCH_ARGS)
 
 ## make bench-attendance: live dashboards under a scan load (PostgreSQL, gunicorn; not in CI).
 ## BENCH_DATABASE_URL names a database it may empty and fill (default varco_bench_attendance).
 bench-attendance: dev-install
-	$(PY) -m checkin.attendance_bench $(BENCH_ARGS)
+	$(PY) benchmarks/bench_attendance.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var/varco.sqlite3 var/broker var/cache var/mail var/static
