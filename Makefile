@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test drills fuzz install dev-install chromium migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend frontend-deps
+.PHONY: node run test drills fuzz install dev-install chromium migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend frontend-deps
 
 $(VENV)/bin/activate:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
@@ -30,6 +30,14 @@ chromium:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+
+# Node.js and npm for the frontend build and the door page's own tests (node --test); running
+# Varco needs neither (the bundles are committed).
+node:
+	@{ command -v node && command -v npm; } >/dev/null || { \
+	  echo "installing Debian's nodejs and npm for the frontend build and tests"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm >/dev/null; fi; }
 
 migrate: install
 	$(PY) manage.py migrate --no-input -v0
@@ -72,7 +80,7 @@ lint: dev-install
 ## make frontend: the one build of the door page's and the dashboard's JS (checkin/frontend/src,
 ## translations from checkin/locale) into checkin/static/checkin/ (committed) with npm
 FRONTEND := checkin/frontend
-$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json
+$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json | node
 	cd $(FRONTEND) && npm ci --no-audit --no-fund
 
 frontend-deps: $(FRONTEND)/node_modules/.package-lock.json
@@ -82,14 +90,13 @@ frontend: frontend-deps
 
 ## make bench-checkin: scan endpoint under gunicorn on PostgreSQL (outside CI; see docs/benchmarks.md)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/varco_bench
-SCANLOAD ?= ../shared/tools/scanload.py
 bench-checkin: dev-install
-	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) SCANLOAD=$(SCANLOAD) $(PY) -m checkin.bench $(BENCH_ARGS)
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) benchmarks/bench_checkin.py $(BENCH_ARGS)
 
 ## make bench-attendance: live dashboards under a scan load (PostgreSQL, gunicorn; not in CI).
 ## BENCH_DATABASE_URL names a database it may empty and fill (default varco_bench_attendance).
 bench-attendance: dev-install
-	$(PY) -m checkin.attendance_bench $(BENCH_ARGS)
+	$(PY) benchmarks/bench_attendance.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var/varco.sqlite3 var/broker var/cache var/mail var/static

@@ -8,11 +8,13 @@ PostgreSQL: a single ``WITH`` query that reads the ticket, admits it with
 row, committed before the answer is sent. On other databases (the embedded SQLite mode) the
 same rules run as a few ORM statements in one transaction, serialised by SQLite's write lock.
 
-Rules, in the order a rejection reason is chosen: ``wrong_event`` (signed for another
-event), ``unknown`` (no such ticket), ``revoked`` (revoked, or an older version of a
-reissued ticket), ``closed`` (outside the list's opening hours), ``not_allowed`` (ticket
-type not admitted by the list, or an exit scan on a list without check-out), then for entries
-``already_checked_in``. An exit of someone not inside is accepted and changes nothing.
+Rules (one table of cases holds this module's two implementations and the door page's offline
+one to the same answers: ``checkin/admission_cases.json``), in the order a reason is chosen:
+``wrong_event`` (signed for another event), ``unknown`` (no such ticket), ``revoked`` (revoked,
+or an older version of a reissued ticket), ``closed`` (outside the list's opening hours),
+``not_allowed`` (ticket type not admitted by the list, or an exit scan on a list without
+check-out), then for entries ``already_checked_in``. An exit of someone not inside is
+accepted and changes nothing.
 
 Retries: a scan carries the device's ``nonce``; the log's unique (device, nonce) makes a
 retried request record nothing new and get the first answer back, even when the retry races
@@ -254,15 +256,15 @@ WITH p AS (
     JOIN tickets_attendee a ON a.id = tk.attendee_id
     JOIN tickets_tickettype tt ON tt.id = tk.ticket_type_id
     WHERE tk.id = $4::bigint AND tk.event_id = $5::bigint
-        AND $7::text IS DISTINCT FROM 'wrong_event'
+        AND $7::text IS DISTINCT FROM {wrong_event}
 ), v AS (
     SELECT t.id, CASE
-        WHEN p.pre = 'wrong_event' THEN 'wrong_event'
-        WHEN t.id IS NULL THEN 'unknown'
-        WHEN t.status <> 'valid' OR t.version <> p.version THEN 'revoked'
-        WHEN p.pre = 'closed' THEN 'closed'
-        WHEN p.types IS NOT NULL AND NOT (t.ticket_type_id = ANY(p.types)) THEN 'not_allowed'
-        WHEN p.dir = 'exit' AND NOT p.exit_ok THEN 'not_allowed'
+        WHEN p.pre = {wrong_event} THEN {wrong_event}
+        WHEN t.id IS NULL THEN {unknown}
+        WHEN t.status <> {valid} OR t.version <> p.version THEN {revoked}
+        WHEN p.pre = {closed} THEN {closed}
+        WHEN p.types IS NOT NULL AND NOT (t.ticket_type_id = ANY(p.types)) THEN {not_allowed}
+        WHEN p.dir = {exit} AND NOT p.exit_ok THEN {not_allowed}
     END AS reason
     FROM p LEFT JOIN t ON true
     WHERE NOT EXISTS (SELECT 1 FROM replay)
@@ -274,7 +276,7 @@ WITH p AS (
     INSERT INTO checkin_presence AS x (event_id, list_id, ticket_id, inside, entries, exits,
         first_entry_at, last_entry_at, last_nonce, updated_at)
     SELECT p.event, p.list, v.id, true, 1, 0, p.at, p.at, coalesce(p.nonce, ''), p.received
-    FROM p, v WHERE v.reason IS NULL AND p.dir = 'entry'
+    FROM p, v WHERE v.reason IS NULL AND p.dir = {entry}
     ON CONFLICT (list_id, ticket_id) DO UPDATE SET
         inside = true, entries = x.entries + 1,
         first_entry_at = coalesce(x.first_entry_at, EXCLUDED.first_entry_at),
@@ -288,7 +290,7 @@ WITH p AS (
     UPDATE checkin_presence AS x SET inside = false, exits = x.exits + 1,
         last_exit_at = p.at, last_nonce = coalesce(p.nonce, ''), updated_at = p.received
     FROM p, v
-    WHERE $10::text = 'exit' AND v.reason IS NULL AND x.list_id = $6::bigint
+    WHERE $10::text = {exit} AND v.reason IS NULL AND x.list_id = $6::bigint
         AND x.ticket_id = $4::bigint AND x.ticket_id = v.id
         /* not "x.inside": that is indexable, and on an empty table the (event, inside)
            index costs the same as the (list, ticket) one, so the plan could pick either */
@@ -296,26 +298,26 @@ WITH p AS (
     RETURNING x.id
 ), f AS (
     SELECT v.id AS ticket_id, r.reason,
-        CASE WHEN r.reason = 'already_checked_in' OR p.dir = 'exit'
+        CASE WHEN r.reason = {already_checked_in} OR p.dir = {exit}
                 THEN (SELECT last_entry_at FROM prev)
             WHEN r.reason IS NULL THEN (SELECT last_entry_at FROM entry)
         END AS checked_in_at,
-        CASE WHEN r.reason = 'already_checked_in' THEN (SELECT first_entry_at FROM prev)
+        CASE WHEN r.reason = {already_checked_in} THEN (SELECT first_entry_at FROM prev)
         END AS first_checked_in_at
     FROM p, v CROSS JOIN LATERAL (SELECT CASE
         WHEN v.reason IS NOT NULL THEN v.reason
-        WHEN (SELECT dir FROM p) = 'entry' AND NOT EXISTS (SELECT 1 FROM entry)
-            THEN 'already_checked_in'
+        WHEN (SELECT dir FROM p) = {entry} AND NOT EXISTS (SELECT 1 FROM entry)
+            THEN {already_checked_in}
     END AS reason) r
 ), log AS (
     INSERT INTO checkin_scanlog (event_id, list_id, device_id, user_id, ticket_id, direction,
         result, reason, source, nonce, scanned_at, received_at, checked_in_at,
         first_checked_in_at, conflict)
     SELECT p.event, p.list, p.device, p.usr, f.ticket_id, p.dir,
-        CASE WHEN f.reason IS NULL THEN 'ok' ELSE 'rejected' END, f.reason, p.source, p.nonce,
+        CASE WHEN f.reason IS NULL THEN {ok} ELSE {rejected} END, f.reason, p.source, p.nonce,
         p.at, p.received, f.checked_in_at, f.first_checked_in_at,
-        (p.local_ok AND p.source = 'offline'
-            AND f.reason IS NOT DISTINCT FROM 'already_checked_in')
+        (p.local_ok AND p.source = {offline}
+            AND f.reason IS NOT DISTINCT FROM {already_checked_in})
     FROM p, f
     ON CONFLICT (device_id, nonce) WHERE nonce IS NOT NULL AND device_id IS NOT NULL
     DO NOTHING
@@ -332,9 +334,19 @@ LEFT JOIN tickets_ticket tk ON tk.id = r.ticket_id
 LEFT JOIN tickets_attendee a ON a.id = tk.attendee_id
 LEFT JOIN tickets_tickettype tt ON tt.id = tk.ticket_type_id
 """
-# Sent through a RawCursor ($n placeholders, no client-side query parsing: psycopg's parsing of
-# a text this long is not cached and cost ~0.25 ms of CPU per scan), compacted, as bytes.
-_SCAN_SQL = " ".join(_SCAN_SQL.split()).encode()
+# The rule's words come from the models' enums, never typed twice (the generic path below and the
+# door page's src/admission.js decide the same cases: checkin/admission_cases.json holds all three
+# to one table). Sent through a RawCursor ($n placeholders, no client-side query parsing:
+# psycopg's parsing of a text this long is not cached and cost ~0.25 ms of CPU per scan),
+# compacted, as bytes.
+_SQL_WORDS = {
+    **{f"{reason.value}": f"'{reason.value}'" for reason in Reason},
+    **{f"{result.value}": f"'{result.value}'" for result in Result},
+    **{f"{direction.value}": f"'{direction.value}'" for direction in Direction},
+    "valid": f"'{Ticket.Status.VALID.value}'",
+    "offline": f"'{Source.OFFLINE.value}'",
+}
+_SCAN_SQL = " ".join(_SCAN_SQL.format(**_SQL_WORDS).split()).encode()
 
 _REPLAY_SQL = """
 SELECT true, l.id, l.ticket_id, l.result, l.reason, l.checked_in_at, l.first_checked_in_at,
@@ -467,6 +479,8 @@ def _record_postgres(scan, ticket_id, version, pre, at, received) -> ScanAnswer:
 
 
 # --- other databases: the same rules, several statements, one transaction -----------------------
+# The same rules as the statement above and the door page's offline src/admission.js; the table
+# checkin/admission_cases.json holds the three to the same answers (tests/test_admission_cases.py).
 
 
 def _answer_from_log(log: ScanLog, replay: bool) -> ScanAnswer:

@@ -1,7 +1,9 @@
 // The device's offline copy (snapshot + changes feed) and its queue of scans to upload, kept in
 // IndexedDB so that a reload or a dead battery loses nothing. Local decisions follow the same
-// rules as the server (checkin/scanning.py); the server has the last word when scans upload.
+// rules as the server (src/admission.js, held to the server's by checkin/admission_cases.json);
+// the server has the last word when scans upload.
 import { openDB } from "idb";
+import { afterAccepted, rejection } from "./admission.js";
 import { base64urlDecode, verifyCode } from "./codes.js";
 
 const DB_NAME = "varco-door";
@@ -144,42 +146,26 @@ export class Store {
   }
 
   decideTicket(ticketId, version, listId, direction, now = new Date()) {
-    const ticket = this.tickets.get(ticketId);
-    if (!ticket) {
-      return this._rejected(this.revoked.has(ticketId) ? "revoked" : "unknown");
-    }
-    const attendee = this.attendee(ticket);
-    if (version !== null && ticket.version !== version) {
-      return this._rejected("revoked", attendee, ticketId);
-    }
-    const list = this.lists.get(listId);
-    if (
-      (list.opens_at && now < new Date(list.opens_at)) ||
-      (list.closes_at && now >= new Date(list.closes_at))
-    ) {
-      return this._rejected("closed", attendee, ticketId);
-    }
-    if (
-      (list.ticket_types && !list.ticket_types.includes(ticket.ticket_type)) ||
-      (direction === "exit" && !list.allow_exit)
-    ) {
-      return this._rejected("not_allowed", attendee, ticketId);
-    }
-    const p = this.presence.get(presenceKey(listId, ticketId));
-    if (direction === "exit") {
-      return { status: "ok", reason: null, attendee, ticket: ticketId,
-               checked_in_at: p ? p.last_entry_at : null, first_checked_in_at: null };
-    }
-    const mayEnter =
-      !p || p.entries === 0 || (list.allow_reentry && (!p.inside || !list.allow_exit));
-    if (!mayEnter) {
+    const ticket = this.tickets.get(ticketId) || null;
+    const p = this.presence.get(presenceKey(listId, ticketId)) || null;
+    const reason = rejection({
+      claimEvent: this.event.id, eventId: this.event.id, ticket,
+      wasRevoked: this.revoked.has(ticketId), version, list: this.lists.get(listId),
+      presence: p, direction, now,
+    });
+    const attendee = ticket ? this.attendee(ticket) : null;
+    if (reason === "already_checked_in") {
       return {
-        status: "rejected", reason: "already_checked_in", attendee, ticket: ticketId,
+        status: "rejected", reason, attendee, ticket: ticketId,
         checked_in_at: p.last_entry_at, first_checked_in_at: p.first_entry_at,
       };
     }
-    return { status: "ok", reason: null, attendee, ticket: ticketId,
-             checked_in_at: now.toISOString(), first_checked_in_at: null };
+    if (reason !== null) return this._rejected(reason, attendee, ticket ? ticketId : null);
+    return {
+      status: "ok", reason: null, attendee, ticket: ticketId,
+      checked_in_at: direction === "exit" ? (p ? p.last_entry_at : null) : now.toISOString(),
+      first_checked_in_at: null,
+    };
   }
 
   _rejected(reason, attendee = null, ticket = null) {
@@ -191,17 +177,7 @@ export class Store {
   async noteAccepted(listId, ticketId, direction, at) {
     if (!ticketId) return;
     const key = presenceKey(listId, ticketId);
-    const p = this.presence.get(key) || { inside: false, entries: 0, first_entry_at: null,
-                                          last_entry_at: null };
-    if (direction === "exit") {
-      p.inside = false;
-    } else {
-      p.inside = true;
-      p.entries += 1;
-      p.first_entry_at = p.first_entry_at || at;
-      p.last_entry_at = at;
-    }
-    this.presence.set(key, p);
+    this.presence.set(key, afterAccepted(this.presence.get(key), direction, at));
     await this.savePresence();
   }
 

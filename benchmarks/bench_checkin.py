@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/varco_bench"
-DEFAULT_SCANLOAD = ROOT.parent / "shared" / "tools" / "scanload.py"
+DEFAULT_SCANLOAD = ROOT / "benchmarks" / "scanload.py"
 
 # (label, mode, concurrency, requests, warmup). The machine's other load drifts during a run,
 # so runs that are compared stand next to each other, and the floor and the c=32 scans are

@@ -36,6 +36,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+# Run as a script (make bench-attendance): the project's packages are imported from the root.
+sys.path.insert(0, str(ROOT))
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/varco_bench_attendance"
 SEQ = re.compile(rb'"seq":(\d+)')
 
@@ -54,7 +56,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=50.0, help="steady phase: scans per second")
     p.add_argument("--seconds", type=float, default=30.0, help="steady phase: duration")
     p.add_argument("--scanload", default=os.environ.get(
-        "SCANLOAD", str(ROOT.parent / "shared" / "tools" / "scanload.py")))
+        "SCANLOAD", str(ROOT / "benchmarks" / "scanload.py")))
     p.add_argument("--json-out", default=str(ROOT / "var" / "bench" / "attendance.json"))
     return p.parse_args(argv)
 
