@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import get_fields_from_path
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponseRedirect
 from django.utils.html import format_html
@@ -80,6 +81,18 @@ class OrganiserScopedAdmin(admin.ModelAdmin):
             return qs
         return qs.filter(**{f"{self.event_path}__in": selectors.events_for_user(request.user)})
 
+    def get_list_filter(self, request: HttpRequest):
+        """Every filter on a relation offers only the values of the user's own rows.
+
+        Django's plain related filter lists every row of the related table (other teams'
+        events, lists, devices); a bare field name in ``list_filter`` is turned into the
+        "related only" filter here, so a new filter cannot reintroduce that leak.
+        """
+        filters = super().get_list_filter(request)
+        if request.user.is_superuser:
+            return filters
+        return [_only_own(self.model, item) for item in filters]
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if not request.user.is_superuser:
             if db_field.related_model is Event:
@@ -96,6 +109,14 @@ class OrganiserScopedAdmin(admin.ModelAdmin):
 # Filters offering only the values present in the user's (scoped) rows: the plain related
 # filter would list every event and organiser in the database, other teams' included.
 _ONLY_OWN = admin.RelatedOnlyFieldListFilter
+
+
+def _only_own(model: type, item):
+    """``item`` of a ``list_filter``, with a bare relation name made a "related only" filter."""
+    if not isinstance(item, str):
+        return item
+    field = get_fields_from_path(model, item)[-1]
+    return (item, _ONLY_OWN) if field.is_relation else item
 
 
 @admin.register(Organiser)
