@@ -6,10 +6,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from tickets import delivery, selectors, services
+from tickets import delivery, rate_limits, selectors, services
 from tickets.models import Attendee, Delivery, Event, EventKey, Organiser, Ticket, TicketType
 
 
@@ -62,7 +63,39 @@ def _for_each_ticket(modeladmin: admin.ModelAdmin, request: HttpRequest, tickets
     modeladmin.message_user(request, done_message.format(done))
 
 
-class OrganiserScopedAdmin(admin.ModelAdmin):
+class OrganiserBudgetAdmin(admin.ModelAdmin):
+    """A change made in the admin (a form saved, an action run, a deletion) is an organiser
+    call like the API's, drawing on the same per-user budget (``VARCO_API_RATE``,
+    tickets.rate_limits): registering attendees or resending tickets here is no way around
+    the API's limit. Over it: a 429 page in the admin's look, nothing done."""
+
+    def _over_budget(self, request: HttpRequest) -> HttpResponse | None:
+        if request.method != "POST" or getattr(request, "_varco_charged", False):
+            return None
+        request._varco_charged = True  # one charge per request (views may call each other)
+        wait = rate_limits.refused(request, rate_limits.OrganiserThrottle)
+        if wait is None:
+            return None
+        context = {**self.admin_site.each_context(request), "seconds": wait,
+                   "minutes": max(1, -(-wait // 60)), "title": "Troppe richieste / Too many"}
+        response = TemplateResponse(request, "tickets/admin_rate_limited.html", context,
+                                    status=429)
+        response["Retry-After"] = str(wait)
+        return response
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return self._over_budget(request) or super().changeform_view(
+            request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        return self._over_budget(request) or super().changelist_view(request, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        return self._over_budget(request) or super().delete_view(request, object_id,
+                                                                 extra_context)
+
+
+class OrganiserScopedAdmin(OrganiserBudgetAdmin):
     """Filter every list and every foreign-key choice to the user's teams."""
 
     event_path = "event"
@@ -120,7 +153,7 @@ def _only_own(model: type, item):
 
 
 @admin.register(Organiser)
-class OrganiserAdmin(admin.ModelAdmin):
+class OrganiserAdmin(OrganiserBudgetAdmin):
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     filter_horizontal = ["members"]
