@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path
+from django.db import models
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -144,12 +145,31 @@ class OrganiserScopedAdmin(OrganiserBudgetAdmin):
 _ONLY_OWN = admin.RelatedOnlyFieldListFilter
 
 
+class OwnValuesFieldListFilter(admin.AllValuesFieldListFilter):
+    """The distinct values of a field reached through a relation (``event__venue``), taken from
+    the user's own rows: Django's takes them from every row of the related table."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path) -> None:
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.lookup_choices = (
+            model_admin.get_queryset(request).distinct().order_by(field_path)
+            .values_list(field_path, flat=True)
+        )
+
+
 def _only_own(model: type, item):
-    """``item`` of a ``list_filter``, with a bare relation name made a "related only" filter."""
+    """``item`` of a ``list_filter``, made to offer only values of the user's own rows: a bare
+    relation becomes a "related only" filter, a plain field across a relation (whose values
+    Django would read from the whole related table) an ``OwnValuesFieldListFilter``."""
     if not isinstance(item, str):
         return item
     field = get_fields_from_path(model, item)[-1]
-    return (item, _ONLY_OWN) if field.is_relation else item
+    if field.is_relation:
+        return (item, _ONLY_OWN)
+    static = field.flatchoices or isinstance(field, (models.BooleanField, models.DateField))
+    if "__" in item and not static:
+        return (item, OwnValuesFieldListFilter)
+    return item
 
 
 @admin.register(Organiser)
