@@ -143,3 +143,20 @@ def test_admin_resend_over_the_budget_sends_nothing(browser, event, register, se
                                                       "_selected_action": [ticket.pk]})
     assert refused.status_code == 429
     assert Delivery.objects.count() == before + 1
+
+
+def test_the_form_counts_in_the_shared_cache_under_the_apis_key(busy, settings,
+                                                                 real_throttle_cache):
+    """Against the configured cache (Redis with REDIS_URL): the form's posts are counted where
+    every web process sees them, under the very key the API uses."""
+    settings.VARCO_REGISTRATION_RATE = "2/min"
+    address = "192.0.2.78"
+    key = f"throttle_registration_{address}"
+    real_throttle_cache.delete(key)
+    try:
+        assert form_post(0, ip=address).status_code == 302
+        assert api_post(0, ip=address).status_code == 201
+        assert len(real_throttle_cache.get(key)) == 2
+        assert form_post(1, ip=address).status_code == 429
+    finally:
+        real_throttle_cache.delete(key)
