@@ -388,6 +388,10 @@ LOGGING = {
 # and how many dashboard streams a web process serves (each holds one of its threads).
 VARCO_ATTENDANCE_TICK_MS = env_int("VARCO_ATTENDANCE_TICK_MS", 500)
 VARCO_LIVE_STREAMS_PER_PROCESS = env_int("VARCO_LIVE_STREAMS_PER_PROCESS", 2)
+# Fair shares of those: the most one organiser's dashboards, and one user's, may hold in a
+# process; 0 = half of VARCO_LIVE_STREAMS_PER_PROCESS rounded up (checkin/attendance_stream.py).
+VARCO_LIVE_STREAMS_PER_ORGANISER = env_int("VARCO_LIVE_STREAMS_PER_ORGANISER", 0)
+VARCO_LIVE_STREAMS_PER_USER = env_int("VARCO_LIVE_STREAMS_PER_USER", 0)
 VARCO_LIVE_STREAM_SECONDS = env_int("VARCO_LIVE_STREAM_SECONDS", 300)
 VARCO_LIVE_HEARTBEAT_SECONDS = env_int("VARCO_LIVE_HEARTBEAT_SECONDS", 15)
 

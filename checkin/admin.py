@@ -14,12 +14,15 @@ from checkin.models import CheckinList, Device, Presence, ScanLog
 from tickets import selectors
 from tickets.admin import OrganiserScopedAdmin
 
+# Related filters list only the values in the user's own rows (no other team's names).
+_ONLY_OWN = admin.RelatedOnlyFieldListFilter
+
 
 @admin.register(CheckinList)
 class CheckinListAdmin(OrganiserScopedAdmin):
     list_display = ["name", "event", "all_ticket_types", "allow_reentry", "allow_exit",
                     "opens_at", "closes_at"]
-    list_filter = ["event", "allow_reentry", "allow_exit"]
+    list_filter = [("event", _ONLY_OWN), "allow_reentry", "allow_exit"]
     search_fields = ["name"]
     filter_horizontal = ["ticket_types"]
 
@@ -50,7 +53,7 @@ class DeviceAdmin(OrganiserScopedAdmin):
     form = DeviceForm
     list_display = ["name", "gate", "event", "token_hint", "created_at", "last_seen_at",
                     "revoked_at"]
-    list_filter = ["event", "revoked_at"]
+    list_filter = [("event", _ONLY_OWN), "revoked_at"]
     search_fields = ["name", "gate"]
     filter_horizontal = ["lists"]
     readonly_fields = ["token_hint", "created_at", "last_seen_at", "revoked_at"]
@@ -120,8 +123,8 @@ class ScanLogAdmin(OrganiserScopedAdmin):
 
     list_display = ["received_at", "scanned_at", "direction", "result", "reason", "source",
                     "conflict", "attendee", "list", "device"]
-    list_filter = ["conflict", "result", "reason", "source", "direction", "event", "list",
-                   "device"]
+    list_filter = ["conflict", "result", "reason", "source", "direction", ("event", _ONLY_OWN),
+                   ("list", _ONLY_OWN), ("device", _ONLY_OWN)]
     search_fields = ["ticket__attendee__name", "ticket__attendee__organisation",
                      "ticket__reference", "nonce"]
     list_select_related = ["ticket__attendee", "list", "device"]
@@ -146,7 +149,7 @@ class ScanLogAdmin(OrganiserScopedAdmin):
 class PresenceAdmin(OrganiserScopedAdmin):
     list_display = ["ticket", "attendee", "list", "inside", "entries", "exits",
                     "first_entry_at", "last_entry_at"]
-    list_filter = ["inside", "list", "event"]
+    list_filter = ["inside", ("list", _ONLY_OWN), ("event", _ONLY_OWN)]
     search_fields = ["ticket__attendee__name", "ticket__reference"]
     list_select_related = ["ticket__attendee", "list"]
 

@@ -9,7 +9,6 @@ index: presences by ``(event, first_entry_at)``, the log by ``(event, received_a
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from collections.abc import Iterable, Iterator
@@ -19,6 +18,7 @@ from django.utils.translation import pgettext
 
 from checkin import arrivals_chart, attendance
 from checkin.models import Direction, Presence, Result, ScanLog
+from tickets.csv_cells import SafeWriter
 from tickets.models import Event, Ticket
 
 CHECKIN_COLUMNS = (
@@ -29,14 +29,9 @@ CHECKIN_COLUMNS = (
 NO_SHOW_COLUMNS = ("reference", "name", "email", "organisation", "ticket_type", "language")
 
 
-def _safe(value: str) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in free-text cells."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
 def _lines(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeWriter(buffer)  # every text cell neutralised against CSV injection
     writer.writerow(header)
     for row in rows:
         writer.writerow(row)
@@ -84,7 +79,7 @@ def checkins_csv(event: Event) -> Iterator[str]:
             people[attendee_id] = {
                 "ticket_id": ticket_id, "first": first, "last": last, "left": left,
                 "inside": inside, "entries": entries, "exits": exits,
-                "who": [reference, _safe(name), email, _safe(organisation), ticket_type],
+                "who": [reference, name, email, organisation, ticket_type],
             }
             continue
         person["last"] = max(filter(None, (person["last"], last)), default=None)
@@ -100,7 +95,7 @@ def checkins_csv(event: Event) -> Iterator[str]:
                 *person["who"],
                 _local(person["first"], tz), _local(person["last"], tz),
                 _local(person["left"], tz), int(person["inside"]), person["entries"],
-                person["exits"], _safe(gate), _safe(device), source,
+                person["exits"], gate, device, source,
             ]
 
     return _lines(CHECKIN_COLUMNS, rows())
@@ -120,8 +115,8 @@ def no_shows_csv(event: Event) -> Iterator[str]:
         for ticket in tickets.iterator(chunk_size=2000):
             attendee = ticket.attendee
             yield [
-                ticket.reference, _safe(attendee.name), attendee.email,
-                _safe(attendee.organisation), ticket.ticket_type.name, attendee.language,
+                ticket.reference, attendee.name, attendee.email, attendee.organisation,
+                ticket.ticket_type.name, attendee.language,
             ]
 
     return _lines(NO_SHOW_COLUMNS, rows())

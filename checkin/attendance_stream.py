@@ -2,7 +2,11 @@
 
 Under ``gthread`` every open stream holds one worker thread for its whole life, and those threads
 also answer the door's scans. So a process serves at most ``VARCO_LIVE_STREAMS_PER_PROCESS``
-streams (beyond that it answers 503 at once and the page polls instead); a stream ends after
+streams (beyond that it answers 503 at once and the page polls instead), of which one
+organiser's dashboards hold at most ``VARCO_LIVE_STREAMS_PER_ORGANISER`` and one user's at most
+``VARCO_LIVE_STREAMS_PER_USER`` (so one team's wall of screens cannot turn every other team's
+dashboard into polling; the count is per process, a later change moves it to Redis); a stream
+ends after
 ``VARCO_LIVE_STREAM_SECONDS`` (the browser's EventSource reconnects by itself, possibly to a
 less busy process); and a comment line every ``VARCO_LIVE_HEARTBEAT_SECONDS`` keeps proxies from
 closing an idle stream and makes a vanished client fail a write, which frees its thread.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -26,23 +31,44 @@ from tickets.models import Event
 RETRY_MS = 2000  # EventSource's reconnection delay
 
 
+_SHARE_SETTINGS = {"organiser": "VARCO_LIVE_STREAMS_PER_ORGANISER",
+                   "user": "VARCO_LIVE_STREAMS_PER_USER"}
+
+
+def _share(setting: str) -> int:
+    """A per-organiser or per-user share of the process's streams; 0 (the default) means
+    half of them, rounded up, so at least two teams always fit."""
+    half = -(-settings.VARCO_LIVE_STREAMS_PER_PROCESS // 2)
+    return getattr(settings, setting, 0) or max(1, half)
+
+
 class _Slots:
-    """Open streams in this process, bounded by the setting (read each time: tests change it)."""
+    """Open streams in this process, bounded in all and per organiser and user (settings read
+    each time: tests change them)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.open = 0
+        self.held: Counter[tuple[str, int]] = Counter()
 
-    def take(self) -> bool:
+    def take(self, owners: tuple[tuple[str, int], ...] = ()) -> bool:
+        """A slot for a stream held by ``owners`` (``("organiser", id)``, ``("user", id)``)."""
         with self._lock:
             if self.open >= settings.VARCO_LIVE_STREAMS_PER_PROCESS:
                 return False
+            if any(self.held[owner] >= _share(_SHARE_SETTINGS[owner[0]]) for owner in owners):
+                return False
             self.open += 1
+            self.held.update(owners)
             return True
 
-    def give_back(self) -> None:
+    def give_back(self, owners: tuple[tuple[str, int], ...] = ()) -> None:
         with self._lock:
             self.open -= 1
+            self.held.subtract(owners)
+            for owner in owners:
+                if self.held[owner] <= 0:
+                    del self.held[owner]
 
 
 slots = _Slots()
@@ -59,8 +85,9 @@ class EventStream:
     the server closed the response before iterating it, a ``close`` method always does.
     """
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, event: Event, owners: tuple[tuple[str, int], ...] = ()) -> None:
         self.event = event
+        self.owners = owners
         self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
@@ -84,11 +111,15 @@ class EventStream:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            slots.give_back()
+            slots.give_back(self.owners)
 
 
-def open_stream(event: Event) -> EventStream | None:
-    """A stream for ``event``, or None when this process already serves its share."""
-    if not slots.take():
+def open_stream(event: Event, user_id: int | None = None) -> EventStream | None:
+    """A stream for ``event`` watched by ``user_id``, or None when this process already serves
+    its share of streams, or the event's organiser or the user already holds theirs."""
+    owners: tuple[tuple[str, int], ...] = (("organiser", event.organiser_id),)
+    if user_id is not None:
+        owners += (("user", user_id),)
+    if not slots.take(owners):
         return None
-    return EventStream(event)
+    return EventStream(event, owners)

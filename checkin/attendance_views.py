@@ -236,7 +236,7 @@ def stream(request: HttpRequest, event_id: int) -> HttpResponse:
     event = _page_event(request, event_id)
     if isinstance(event, JsonResponse):
         return event
-    body = attendance_stream.open_stream(event)
+    body = attendance_stream.open_stream(event, request.user.pk)
     if body is None:
         response = _error(503, "busy", "This server is serving its share of live streams; poll.")
         response["Retry-After"] = "30"

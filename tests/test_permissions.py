@@ -596,3 +596,151 @@ def test_markers_show_where_allowed(world: World, role: str, url: Url, marker: t
                else response.content)
     text = content.decode().lower()
     assert all(value.lower() in text for value in marker)
+
+
+# --- the admin shows nothing of another organiser ------------------------------------------------
+
+# Names of organiser B's rows, distinct from anything of A's, which no page of A's may show:
+# not in a list, a filter sidebar, a form's choices, an error message or a search result.
+NAMES_B = {
+    "organiser": "Fondazione Bravo Riservata", "event": "Convegno Bravo Riservato",
+    "slug": "bravo-riservato-2018", "type": "Biglietto Bravo Riservato",
+    "list": "Lista Bravo Riservata", "device": "Porta Bravo Riservata",
+    "gate": "Cancello Bravo Riservato", "staff": "utente-bravo-riservato",
+}
+HIDDEN_B = (*NAMES_B.values(), *MARKER_B, "Ente Marcatore B")
+
+
+def _name_b(w: World) -> dict[type, list[int]]:
+    """Give B's rows their names, add B's scan log and presence; B's ids by model."""
+    from checkin.models import CheckinList, Device, Presence, ScanLog
+    from tickets.models import Event, EventKey, Organiser, Ticket
+
+    Organiser.objects.filter(pk=w.event_b.organiser_id).update(name=NAMES_B["organiser"])
+    Event.objects.filter(pk=w.event_b.pk).update(name=NAMES_B["event"], slug=NAMES_B["slug"])
+    TicketType.objects.filter(event=w.event_b).update(name=NAMES_B["type"])
+    CheckinList.objects.filter(pk=w.list_b.pk).update(name=NAMES_B["list"])
+    Device.objects.filter(pk=w.device_b.pk).update(name=NAMES_B["device"], gate=NAMES_B["gate"])
+    get_user_model().objects.filter(username="other").update(username=NAMES_B["staff"])
+    answer = w.clients["device_other"].post(
+        "/api/v1/checkin/scan/",
+        {"code": services.ticket_code(w.marker_b), "list": w.list_b.pk,
+         "nonce": str(uuid.uuid4())}, format="json")
+    assert answer.status_code == 200 and answer.json()["status"] == "ok", answer.content
+    in_b = {"event": w.event_b}
+    return {
+        Organiser: [w.event_b.organiser_id], Event: [w.event_b.pk],
+        TicketType: list(TicketType.objects.filter(**in_b).values_list("pk", flat=True)),
+        Ticket: [w.marker_b.pk], w.marker_b.attendee.__class__: [w.marker_b.attendee_id],
+        CheckinList: [w.list_b.pk], Device: [w.device_b.pk],
+        ScanLog: list(ScanLog.objects.filter(**in_b).values_list("pk", flat=True)),
+        Presence: list(Presence.objects.filter(**in_b).values_list("pk", flat=True)),
+        EventKey: list(EventKey.objects.filter(**in_b).values_list("pk", flat=True)),
+        get_user_model(): list(get_user_model().objects.filter(
+            username=NAMES_B["staff"]).values_list("pk", flat=True)),
+    }
+
+
+def _admin_pages(w: World, ids_b: dict[type, list[int]], user) -> list[str]:
+    """Every admin page of every registered model: lists (plain, with counts, searched,
+    filtered by B's ids), add forms, A's and B's change/history/delete pages, and the
+    autocomplete of every relation."""
+    from django.contrib import admin as django_admin
+    from django.contrib.admin.utils import get_fields_from_path
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    pages = ["/admin/", "/admin/tickets/", "/admin/checkin/"]
+    for model, model_admin in django_admin.site._registry.items():
+        app, name = model._meta.app_label, model._meta.model_name
+        base = f"/admin/{app}/{name}/"
+        pages += [base, f"{base}?_facets=1", f"{base}?q=Bravo", f"{base}?q=Ottavia",
+                  f"{base}add/", f"{base}?e=1"]
+        for item in model_admin.get_list_filter(request):
+            path = item[0] if isinstance(item, (list, tuple)) else item
+            if not isinstance(path, str):
+                continue
+            field = get_fields_from_path(model, path)[-1]
+            for pk in ids_b.get(field.related_model, []) if field.is_relation else []:
+                pages += [f"{base}?{path}__id__exact={pk}",
+                          f"{base}?{path}__id__exact={pk}&_facets=1"]
+        own = list(model_admin.get_queryset(request).values_list("pk", flat=True)[:2])
+        for pk in [*own, *ids_b.get(model, [])]:
+            pages += [f"{base}{pk}/change/", f"{base}{pk}/history/", f"{base}{pk}/delete/"]
+        for field in model._meta.get_fields():
+            if field.is_relation and field.concrete:
+                pages.append(f"/admin/autocomplete/?app_label={app}&model_name={name}"
+                             f"&field_name={field.name}&term=Bravo")
+    return pages
+
+
+def _posts_with_b_choices(w: World, ids_b: dict[type, list[int]]) -> list[tuple[str, dict]]:
+    """Add forms sent with B's rows as choices: the refusal must not name them."""
+    from checkin.models import CheckinList
+
+    type_b = ids_b[TicketType][0]
+    return [
+        ("/admin/checkin/device/add/", {"event": w.event_a.pk, "name": "Nuova", "gate": "N",
+                                        "lists": [w.list_b.pk]}),
+        ("/admin/checkin/checkinlist/add/", {"event": w.event_a.pk, "name": "Nuova",
+                                             "ticket_types": [type_b]}),
+        ("/admin/checkin/checkinlist/add/", {"event": w.event_b.pk, "name": "Nuova"}),
+        ("/admin/tickets/attendee/add/", {"event": w.event_a.pk, "name": "Nuovo",
+                                          "email": "nuovo@example.org", "language": "it",
+                                          "ticket_type": type_b}),
+        ("/admin/tickets/tickettype/add/", {"event": w.event_b.pk, "name": "Nuovo",
+                                            "price": "0", "position": "0"}),
+        (f"/admin/checkin/checkinlist/{w.list_a.pk}/change/",
+         {"event": w.event_a.pk, "name": w.list_a.name, "ticket_types": [type_b]}),
+        ("/admin/tickets/ticket/", {"action": "resend", "_selected_action": [w.marker_b.pk]}),
+        ("/admin/checkin/device/", {"action": "revoke",
+                                    "_selected_action": [w.device_b.pk]}),
+    ] + [(f"/admin/checkin/checkinlist/{pk}/delete/", {"post": "yes"})
+         for pk in CheckinList.objects.filter(event=w.event_b).values_list("pk", flat=True)]
+
+
+def _shown(content: bytes) -> list[str]:
+    text = content.decode("utf-8", "replace").lower()
+    return [name for name in HIDDEN_B if name.lower() in text]
+
+
+def test_admin_shows_nothing_of_another_organiser(world: World, staff):
+    """Every admin page as organiser A's staff, with B's event, types, lists, devices, scans
+    and presences present: none of B's names appears, and the counts are A's alone."""
+    from django.contrib import admin as django_admin
+
+    w = world
+    ids_b = _name_b(w)
+    client = w.clients["staff"]
+    leaks: list[str] = []
+    for url in _admin_pages(w, ids_b, staff):
+        response = client.get(url, follow=True)
+        assert response.status_code in (200, 400, 403, 404), (url, response.status_code)
+        if shown := _shown(response.content):
+            leaks.append(f"GET {url}: {shown}")
+        changelist = (response.context or {}).get("cl")
+        if changelist is not None and "?" not in url:  # "0 of N selected", "N total"
+            scoped = django_admin.site._registry[changelist.model].get_queryset(
+                response.wsgi_request).count()
+            assert changelist.full_result_count == scoped, url
+    for url, data in _posts_with_b_choices(w, ids_b):
+        with transaction.atomic():
+            response = client.post(url, data, follow=True)
+            transaction.set_rollback(True)
+        assert response.status_code in (200, 403), (url, response.status_code)
+        if shown := _shown(response.content):
+            leaks.append(f"POST {url}: {shown}")
+    assert leaks == []
+
+
+def test_the_admin_walk_can_see_a_leak(world: World):
+    """The check above can fail: a superuser's pages do show B's names."""
+    w = world
+    ids_b = _name_b(w)
+    admin_user = get_user_model().objects.get(username="root")
+    seen = set()
+    for url in _admin_pages(w, ids_b, admin_user):
+        if "/admin/checkin/" in url and "?" not in url and url.count("/") == 4:
+            seen.update(_shown(w.clients["admin"].get(url, follow=True).content))
+    assert {NAMES_B["device"], NAMES_B["list"], NAMES_B["event"]} <= seen

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import get_fields_from_path
+from django.db import models
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from tickets import delivery, selectors, services
+from tickets import delivery, rate_limits, selectors, services
 from tickets.models import Attendee, Delivery, Event, EventKey, Organiser, Ticket, TicketType
 
 
@@ -61,7 +64,39 @@ def _for_each_ticket(modeladmin: admin.ModelAdmin, request: HttpRequest, tickets
     modeladmin.message_user(request, done_message.format(done))
 
 
-class OrganiserScopedAdmin(admin.ModelAdmin):
+class OrganiserBudgetAdmin(admin.ModelAdmin):
+    """A change made in the admin (a form saved, an action run, a deletion) is an organiser
+    call like the API's, drawing on the same per-user budget (``VARCO_API_RATE``,
+    tickets.rate_limits): registering attendees or resending tickets here is no way around
+    the API's limit. Over it: a 429 page in the admin's look, nothing done."""
+
+    def _over_budget(self, request: HttpRequest) -> HttpResponse | None:
+        if request.method != "POST" or getattr(request, "_varco_charged", False):
+            return None
+        request._varco_charged = True  # one charge per request (views may call each other)
+        wait = rate_limits.refused(request, rate_limits.OrganiserThrottle)
+        if wait is None:
+            return None
+        context = {**self.admin_site.each_context(request), "seconds": wait,
+                   "minutes": max(1, -(-wait // 60)), "title": "Troppe richieste / Too many"}
+        response = TemplateResponse(request, "tickets/admin_rate_limited.html", context,
+                                    status=429)
+        response["Retry-After"] = str(wait)
+        return response
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return self._over_budget(request) or super().changeform_view(
+            request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        return self._over_budget(request) or super().changelist_view(request, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        return self._over_budget(request) or super().delete_view(request, object_id,
+                                                                 extra_context)
+
+
+class OrganiserScopedAdmin(OrganiserBudgetAdmin):
     """Filter every list and every foreign-key choice to the user's teams."""
 
     event_path = "event"
@@ -79,6 +114,18 @@ class OrganiserScopedAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return qs
         return qs.filter(**{f"{self.event_path}__in": selectors.events_for_user(request.user)})
+
+    def get_list_filter(self, request: HttpRequest):
+        """Every filter on a relation offers only the values of the user's own rows.
+
+        Django's plain related filter lists every row of the related table (other teams'
+        events, lists, devices); a bare field name in ``list_filter`` is turned into the
+        "related only" filter here, so a new filter cannot reintroduce that leak.
+        """
+        filters = super().get_list_filter(request)
+        if request.user.is_superuser:
+            return filters
+        return [_only_own(self.model, item) for item in filters]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if not request.user.is_superuser:
@@ -98,8 +145,35 @@ class OrganiserScopedAdmin(admin.ModelAdmin):
 _ONLY_OWN = admin.RelatedOnlyFieldListFilter
 
 
+class OwnValuesFieldListFilter(admin.AllValuesFieldListFilter):
+    """The distinct values of a field reached through a relation (``event__venue``), taken from
+    the user's own rows: Django's takes them from every row of the related table."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path) -> None:
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.lookup_choices = (
+            model_admin.get_queryset(request).distinct().order_by(field_path)
+            .values_list(field_path, flat=True)
+        )
+
+
+def _only_own(model: type, item):
+    """``item`` of a ``list_filter``, made to offer only values of the user's own rows: a bare
+    relation becomes a "related only" filter, a plain field across a relation (whose values
+    Django would read from the whole related table) an ``OwnValuesFieldListFilter``."""
+    if not isinstance(item, str):
+        return item
+    field = get_fields_from_path(model, item)[-1]
+    if field.is_relation:
+        return (item, _ONLY_OWN)
+    static = field.flatchoices or isinstance(field, (models.BooleanField, models.DateField))
+    if "__" in item and not static:
+        return (item, OwnValuesFieldListFilter)
+    return item
+
+
 @admin.register(Organiser)
-class OrganiserAdmin(admin.ModelAdmin):
+class OrganiserAdmin(OrganiserBudgetAdmin):
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     filter_horizontal = ["members"]

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 
 from tickets import services
+from tickets.csv_cells import SafeWriter, unneutralise
 from tickets.models import Attendee, Event, Ticket, TicketType
 from tickets.selectors import current_ticket
 
@@ -40,8 +41,6 @@ COLUMN_ALIASES = {
 }
 MAX_FIELD = 200
 DELIMITERS = (",", ";", "\t")
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class CSVFormatError(ValueError):
@@ -142,18 +141,11 @@ def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
             yield reader.line_num, {"__extra__": "1"}
             continue
         row = {
-            c: _unneutralise(v).strip()
+            c: unneutralise(v).strip()
             for c, v in zip(columns, values, strict=False)
             if c in KNOWN_COLUMNS
         }
         yield reader.line_num, row
-
-
-def _unneutralise(value: str) -> str:
-    """Undo the export's CSV-injection guard, so an exported list re-imports unchanged."""
-    if value[:1] == "'" and value[1:2] in FORMULA_STARTS:
-        return value[1:]
-    return value
 
 
 def _validate_row(
@@ -263,11 +255,11 @@ def export_attendees(event: Event) -> Iterable[str]:
     """Yield CSV lines (header first): one row per attendee with their current ticket.
 
     The columns are the import's, so an export re-imports cleanly into another event (the
-    ``serial``/``reference``/``status`` columns are ignored there). Free-text cells are
-    neutralised against CSV injection; the importer undoes that.
+    ``serial``/``reference``/``status`` columns are ignored there). Every text cell is
+    neutralised against CSV injection (tickets.csv_cells); the importer undoes that.
     """
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeWriter(buffer)
 
     def flush() -> str:
         value = buffer.getvalue()
@@ -286,15 +278,10 @@ def export_attendees(event: Event) -> Iterable[str]:
         ticket = current_ticket(a)
         writer.writerow(
             [
-                _safe(a.name), _safe(a.email), _safe(a.organisation), a.language,
-                _safe(ticket.ticket_type.name) if ticket else "",
+                a.name, a.email, a.organisation, a.language,
+                ticket.ticket_type.name if ticket else "",
                 ticket.serial if ticket else "", ticket.reference if ticket else "",
                 ticket.status if ticket else "", a.created_at.isoformat(),
             ]
         )
         yield flush()
-
-
-def _safe(value: str) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in free-text cells."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value

@@ -1,7 +1,9 @@
 """Attendee self-service pages: public registration and the signed ticket page (no login).
 
-Thin views: the registration goes through ``services.register`` (the same rule as the API),
-ticket links are checked by ``tickets.links``, the PDF comes from ``tickets.pdf``.
+Thin views: the registration goes through ``services.register`` (the same rule as the API)
+under the same rate limit as the API (``tickets.rate_limits``: one budget per client address
+for both ways in), ticket links are checked by ``tickets.links``, the PDF comes from
+``tickets.pdf``.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from tickets import links, pdf, qr_svg, services
+from tickets import links, pdf, qr_svg, rate_limits, services
 from tickets.dates import event_when
 from tickets.forms import RegistrationForm
 from tickets.models import Event
@@ -68,9 +71,14 @@ def register(request: HttpRequest, slug: str) -> HttpResponse:
     translation.activate(language)
     request.LANGUAGE_CODE = language
     status = 200
+    limited = None
     if request.method == "POST":
         form = RegistrationForm(request.POST, event=event, language=language)
-        if form.is_valid():
+        # The public API's limit and budget: the form is another way in to the same service.
+        wait = rate_limits.refused(request, rate_limits.RegistrationThrottle)
+        if wait is not None:
+            limited = _too_many(wait)
+        elif form.is_valid():
             data = form.cleaned_data
             try:
                 ticket = services.register(
@@ -93,15 +101,32 @@ def register(request: HttpRequest, slug: str) -> HttpResponse:
                 }
                 url = reverse("event-registered", args=[event.slug])
                 return HttpResponseRedirect(f"{url}?lang={language}")
-        status = 400
+        status = 429 if limited else 400
     else:
         form = RegistrationForm(event=event, language=language)
     context = _event_context(event, language) | {
         "form": form,
         "closed": not event.registration_open,
         "sold_out": _sold_out(event, form),
+        "limited": limited,
     }
-    return render(request, "tickets/register.html", context, status=status)
+    response = render(request, "tickets/register.html", context, status=status)
+    if wait_seconds := (limited or {}).get("seconds"):
+        response["Retry-After"] = str(wait_seconds)
+    return response
+
+
+def _too_many(seconds: int) -> dict:
+    """What the attendee reads when their address is over the registration limit."""
+    minutes = max(1, -(-seconds // 60))
+    message = ngettext(
+        "Too many registrations have come from your connection. Please try again in %(minutes)d"
+        " minute.",
+        "Too many registrations have come from your connection. Please try again in %(minutes)d"
+        " minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+    return {"seconds": seconds, "message": message}
 
 
 @never_cache
