@@ -68,6 +68,10 @@ UNAUTHENTICATED = error_body(
 UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": "Token"}
 UNAVAILABLE = error_body("unavailable", "The database is unavailable; retry with the same nonce.")
 UNAVAILABLE_HEADERS = {"Retry-After": "1"}
+NONCE_REUSED = error_body(
+    "nonce_reused", scanning.NonceReused.message,
+    {"nonce": ["Already used by this device for a different scan."]},
+)
 RATE_LIMITED = error_body(
     "rate_limited",
     "Too many invalid codes from this device: this one was refused without being logged. "
@@ -143,6 +147,11 @@ def _datetime(data: dict, name: str, errors: dict, required: bool = False) -> dt
     if parsed.tzinfo is None:  # no offset given: UTC, as JavaScript's toISOString() writes
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed
+
+
+def _key(nonce: str | None, kind: str, value: str | int, list_id: int, direction: str
+         ) -> str | None:
+    return None if nonce is None else scanning.request_key(kind, value, list_id, direction)
 
 
 def _local_ok(data: dict, errors: dict) -> bool:
@@ -244,10 +253,13 @@ def _scan_payload(authorization: str | None, body: bytes) -> tuple[int, dict, di
                 scanned_at=scanned_at, local_ok=local_ok,
                 source=Source.SCAN if scanned_at is None else Source.OFFLINE,
                 limit_invalid=True, device_name=device.name,
+                request_key=_key(nonce, "code", code, list_id, direction),
             ),
         )
     except scanning.TooManyInvalid as exc:
         return 429, RATE_LIMITED, {"Retry-After": flood.retry_after(exc.wait)}
+    except scanning.NonceReused:
+        return 409, NONCE_REUSED, {}
     return 200, answer.as_json(), {}
 
 
@@ -280,9 +292,13 @@ def _manual(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
     rule = device.lists.get(list_id)
     if rule is None:
         return _forbidden_list(list_id)
-    answer = services.manual_check_in(
-        rule, ticket_id, device_id=device.id, direction=direction, nonce=nonce
-    )
+    try:
+        answer = services.manual_check_in(
+            rule, ticket_id, device_id=device.id, direction=direction, nonce=nonce,
+            request_key=_key(nonce, "ticket", ticket_id, list_id, direction),
+        )
+    except scanning.NonceReused:
+        return _json(NONCE_REUSED, 409)
     return _json(answer.as_json())
 
 
@@ -355,13 +371,20 @@ def _sync(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
             services.OfflineScan(
                 list=list_id, nonce=nonce, scanned_at=scanned_at, code=code, ticket=ticket,
                 direction=direction, local_ok=local_ok,
+                request_key=_key(nonce, *(("code", code) if code is not None
+                                          else ("ticket", ticket)), list_id, direction),
             )
         )
     if errors:
         return invalid(errors)
-    results = services.upload_offline(device, scans)
+    results, not_logged = services.upload_offline(device, scans)
     services.touch_device(device.id)
-    return _json({"results": results})
+    answer: dict = {"results": results}
+    if not_logged:
+        # The flood allowance (checkin/flood.py) applies to uploads too: the excess invalid
+        # codes were answered "invalid" but counted, not logged one by one.
+        answer["invalid_not_logged"] = not_logged
+    return _json(answer)
 
 
 sync = _device_view("POST", _sync)
