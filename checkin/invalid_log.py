@@ -31,7 +31,6 @@ import threading
 
 from django.conf import settings
 from django.db import (
-    DatabaseError,
     InterfaceError,
     OperationalError,
     close_old_connections,
@@ -117,7 +116,7 @@ class InvalidScanBuffer:
             return len(rows)
         except (OperationalError, InterfaceError):
             raise
-        except DatabaseError:
+        except Exception:  # DatabaseError, or a value the driver cannot even send
             return self._write_one_by_one(rows)
 
     def _write_one_by_one(self, rows: list[dict]) -> int:
@@ -133,7 +132,7 @@ class InvalidScanBuffer:
                 written += 1
             except (OperationalError, InterfaceError):
                 raise
-            except DatabaseError as exc:
+            except Exception as exc:  # any refusal of this one row
                 log.warning("invalid scan not logged, the database refused it (%s): %.300r",
                             exc, row)
         return written
