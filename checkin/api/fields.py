@@ -37,7 +37,8 @@ _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\
 _NEVER = frozenset(("Cc", "Cs", "Co", "Cn"))
 _NEVER_IN_CODE = _NEVER | {"Cf", "Zl", "Zp"}
 
-CONTROL_MESSAGE = "Must not contain control characters (such as NUL)."
+NUL_MESSAGE = "Must not contain NUL characters."
+CONTROL_MESSAGE = "Must not contain control characters."
 
 
 class _HugeInt:
@@ -69,6 +70,8 @@ def parse_json(body: bytes, limit: int = MAX_BODY) -> tuple[object, dict[str, li
 
 def text_problem(value: str, *, code: bool = False) -> str | None:
     """Why ``value`` is not acceptable text, or None. ``code``: also no format characters."""
+    if "\x00" in value:  # the one PostgreSQL cannot store at all
+        return NUL_MESSAGE
     if value.isascii():
         return CONTROL_MESSAGE if _ASCII_BAD.search(value) else None
     refused = _NEVER_IN_CODE if code else _NEVER
