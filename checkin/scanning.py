@@ -19,16 +19,12 @@ accepted and changes nothing.
 Retries: a scan carries the device's ``nonce``; the log's unique (device, nonce) makes a
 retried request record nothing new and get the first answer back, even when the retry races
 its own original (the presence row remembers the last admitting nonce for that case). A retry
-must be the same request: each row keeps a ``request_key`` (code or ticket, list, type — not
-the time or source, since the door page queues a timed-out live scan for the offline upload
-with the same nonce); a different request with a used nonce raises ``NonceReused`` (a 409),
-rather than getting another ticket's answer while its own ticket is never checked in.
+must be the same request, else ``NonceReused`` (see ``checkin.nonces``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import struct
 from dataclasses import dataclass
 
@@ -44,6 +40,7 @@ from nacl.exceptions import BadSignatureError
 from checkin import flood, invalid_log
 from checkin.devices import ListRule
 from checkin.models import Direction, Presence, Reason, Result, ScanLog, Source
+from checkin.nonces import NonceReused
 from tickets.models import Ticket
 from tickets.signing import CODE_BYTES, CODE_LENGTH, FORMAT, InvalidCode, TicketClaim, keyring
 
@@ -70,21 +67,6 @@ class TooManyInvalid(Exception):
     def __init__(self, wait: float) -> None:
         super().__init__(f"retry in {wait:.1f} s")
         self.wait = wait
-
-
-class NonceReused(Exception):
-    """The device already used this nonce for a different request; nothing was recorded."""
-
-    message = (
-        "This device already used this nonce for a different scan (another code, ticket, "
-        "list or type); a new scan needs a new nonce. A retry must repeat the request as is."
-    )
-
-
-def request_key(kind: str, value: str | int, list_id: int, direction: str) -> str:
-    """What a nonce stands for: ``kind`` "code" (``value`` the stripped code) or "ticket"."""
-    text = f"{kind}\x1f{value}\x1f{list_id}\x1f{direction}"
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 @dataclass(slots=True)

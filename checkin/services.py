@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Case, F, When
 from django.utils import timezone
 
-from checkin import devices, scanning
+from checkin import devices, nonces, scanning
 from checkin.devices import DeviceInfo, ListRule
 from checkin.models import (
     CheckinList,
@@ -178,7 +178,7 @@ def manual_check_in(rule: ListRule, ticket_id: int, *, device_id: int | None = N
                     ) -> scanning.ScanAnswer:
     """Staff found the attendee by search and check them in by hand (logged as manual).
 
-    Raises ``scanning.NonceReused`` if ``nonce`` was used for another request."""
+    Raises ``checkin.nonces.NonceReused`` if ``nonce`` was used for another request."""
     return scanning.check_in_ticket(
         ticket_id,
         scanning.ScanInput(rule=rule, device_id=device_id, user_id=user_id, direction=direction,
@@ -253,7 +253,7 @@ class OfflineScan:
     ticket: int | None = None  # a manual check-in made offline
     direction: str = Direction.ENTRY
     local_ok: bool = True
-    request_key: str | None = None  # see scanning.request_key
+    request_key: str | None = None  # see nonces.request_key
 
 
 def upload_offline(device: DeviceInfo, scans: list[OfflineScan]) -> tuple[list[dict], int]:
@@ -289,10 +289,10 @@ def upload_offline(device: DeviceInfo, scans: list[OfflineScan]) -> tuple[list[d
         except scanning.TooManyInvalid:
             not_logged += 1
             answer = scanning.ScanAnswer(Result.REJECTED, Reason.INVALID)
-        except scanning.NonceReused:
+        except nonces.NonceReused:
             results.append({
                 "nonce": item.nonce, "error": "nonce_reused",
-                "detail": scanning.NonceReused.message,
+                "detail": nonces.NonceReused.message,
                 "fields": {"nonce": ["Already used by this device for a different scan."]},
             })
             continue

@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from checkin import flood, scanning, selectors, services
+from checkin import flood, nonces, scanning, selectors, services
 from checkin.api import fields
 from checkin.api.fields import MAX_BODY, MAX_CODE, MAX_UPLOAD_BODY
 from checkin.devices import DeviceInfo, authenticate
@@ -69,7 +69,7 @@ UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": "Token"}
 UNAVAILABLE = error_body("unavailable", "The database is unavailable; retry with the same nonce.")
 UNAVAILABLE_HEADERS = {"Retry-After": "1"}
 NONCE_REUSED = error_body(
-    "nonce_reused", scanning.NonceReused.message,
+    "nonce_reused", nonces.NonceReused.message,
     {"nonce": ["Already used by this device for a different scan."]},
 )
 RATE_LIMITED = error_body(
@@ -151,7 +151,7 @@ def _datetime(data: dict, name: str, errors: dict, required: bool = False) -> dt
 
 def _key(nonce: str | None, kind: str, value: str | int, list_id: int, direction: str
          ) -> str | None:
-    return None if nonce is None else scanning.request_key(kind, value, list_id, direction)
+    return None if nonce is None else nonces.request_key(kind, value, list_id, direction)
 
 
 def _local_ok(data: dict, errors: dict) -> bool:
@@ -258,7 +258,7 @@ def _scan_payload(authorization: str | None, body: bytes) -> tuple[int, dict, di
         )
     except scanning.TooManyInvalid as exc:
         return 429, RATE_LIMITED, {"Retry-After": flood.retry_after(exc.wait)}
-    except scanning.NonceReused:
+    except nonces.NonceReused:
         return 409, NONCE_REUSED, {}
     return 200, answer.as_json(), {}
 
@@ -297,7 +297,7 @@ def _manual(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
             rule, ticket_id, device_id=device.id, direction=direction, nonce=nonce,
             request_key=_key(nonce, "ticket", ticket_id, list_id, direction),
         )
-    except scanning.NonceReused:
+    except nonces.NonceReused:
         return _json(NONCE_REUSED, 409)
     return _json(answer.as_json())
 
