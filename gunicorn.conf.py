@@ -23,3 +23,11 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Load the app once before forking: less memory, and start-up errors surface immediately.
 preload_app = True
+
+
+def worker_exit(server, worker) -> None:
+    """Write the invalid scans still in this worker's 1-second batch before it exits
+    (SIGTERM, graceful restart, max_requests); see checkin/invalid_log.py for the window."""
+    from checkin import invalid_log
+
+    invalid_log.flush_at_exit()

@@ -419,6 +419,8 @@ VARCO_INVALID_SCAN_FLUSH_SECONDS = float(os.environ.get("VARCO_INVALID_SCAN_FLUS
 # limited.
 VARCO_SCAN_INVALID_RATE = env_int("VARCO_SCAN_INVALID_RATE", 5)
 VARCO_SCAN_INVALID_BURST = env_int("VARCO_SCAN_INVALID_BURST", 20)
+# Offline uploads: same rate, a burst of one full upload (checkin/flood.py).
+VARCO_SYNC_INVALID_BURST = env_int("VARCO_SYNC_INVALID_BURST", 500)
 # Answer POST /api/v1/checkin/scan/ in front of Django's middleware (checkin/fastpath.py).
 VARCO_SCAN_FAST_PATH = env_bool("VARCO_SCAN_FAST_PATH", True)
 # Prepare the scan statement once per database connection (false behind a PgBouncer in

@@ -36,7 +36,8 @@ log = logging.getLogger("django.request")
 SCAN_PATH = "/api/v1/checkin/scan/"
 _STATUS = {
     200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 403: "403 Forbidden",
-    429: "429 Too Many Requests", 500: "500 Internal Server Error", 503: "503 Service Unavailable",
+    409: "409 Conflict", 429: "429 Too Many Requests", 500: "500 Internal Server Error",
+    503: "503 Service Unavailable",
 }
 _HEADERS = [
     ("Content-Type", "application/json"),

@@ -12,6 +12,13 @@ sustained, ``VARCO_SCAN_INVALID_BURST`` at once. Past it, an invalid code is ans
 warning per device and interval with how many it refused. Correctly signed codes are never
 limited, so real attendees behind a misbehaving scanner still get in.
 
+Offline uploads (``/sync/``) have their own buckets, at the same sustained rate but with a
+burst of ``VARCO_SYNC_INVALID_BURST`` (default 500, one full upload): a gate back from an
+hour offline uploads the invalid codes it read over that hour in one request, which is no
+flood, while a script posting uploads of junk gets that many rows once and the rate after.
+Past it, the upload still answers every scan (``invalid``) and says how many were not logged
+(``invalid_not_logged``); signed codes and tickets in an upload are never limited.
+
 The buckets live in the process (no shared store: a shared counter would cost the round trip
 this avoids), so with N web processes a device may reach N times the rate; the limit is for
 floods, which are orders of magnitude above it.
@@ -38,7 +45,10 @@ MAX_DEVICES = 10_000
 class InvalidCodeLimiter:
     """Token buckets by device id; ``take`` is called once per invalid code."""
 
-    def __init__(self) -> None:
+    def __init__(self, burst_setting: str = "VARCO_SCAN_INVALID_BURST",
+                 what: str = "invalid codes") -> None:
+        self._burst_setting = burst_setting
+        self._what = what
         self._lock = threading.Lock()
         # device id -> [tokens, last refill (monotonic), refused since last report, report at]
         self._buckets: dict[int, list[float]] = {}
@@ -56,7 +66,7 @@ class InvalidCodeLimiter:
     def _limits(self) -> tuple[float, float]:
         if self._config is None:
             rate = float(settings.VARCO_SCAN_INVALID_RATE)
-            burst = float(settings.VARCO_SCAN_INVALID_BURST)
+            burst = float(getattr(settings, self._burst_setting))
             self._config = (rate, max(burst, 1.0))
         return self._config
 
@@ -89,16 +99,17 @@ class InvalidCodeLimiter:
                 report, bucket[2], bucket[3] = int(bucket[2]), 0.0, now + REPORT_SECONDS
         if report:
             log.warning(
-                "Scanner device %r (id %s) sent more invalid codes than allowed (%g/s, burst "
-                "%g): %d refused with 429 since the previous report, not logged one by one. "
+                "Scanner device %r (id %s) sent more %s than allowed (%g/s, burst "
+                "%g): %d refused since the previous report, not logged one by one. "
                 "A scanner misreading codes, or a token used by someone else: look at the "
                 "device, and revoke it in the admin if it is not yours.",
-                device_name, device_id, rate, burst, report,
+                device_name, device_id, self._what, rate, burst, report,
             )
         return wait
 
 
 limiter = InvalidCodeLimiter()
+upload_limiter = InvalidCodeLimiter("VARCO_SYNC_INVALID_BURST", "invalid codes in uploads")
 
 
 def retry_after(wait: float) -> str:

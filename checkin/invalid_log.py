@@ -4,7 +4,19 @@ A flood of garbage (a broken scanner, someone scanning random barcodes, an attac
 cost a database round trip per request, yet every such scan is logged and counted. Rows are
 buffered in the process and written with one multi-row INSERT every
 ``VARCO_INVALID_SCAN_FLUSH_SECONDS`` by a background thread (started lazily, after any fork),
-and once more when the process exits. ``0`` writes each row at once (tests, debugging).
+and once more when the process exits (gunicorn's ``worker_exit`` hook and ``atexit``: a
+SIGTERM, a graceful restart or ``max_requests`` loses nothing). ``0`` writes each row at once
+(tests, debugging).
+
+The window: rows answered but not yet written — at most one interval's worth, plus a batch in
+flight — are lost if the process dies without running Python's exit (SIGKILL, OOM killer, a
+gunicorn worker killed at its ``timeout``/``graceful_timeout``). Such a scan was answered
+``invalid`` and changed nothing; only its log row is missing.
+
+A row the database refuses (a value it cannot store) must not block the rows behind it: when a
+batch fails for any reason but a lost connection, its rows are written one by one and the
+refused ones are dropped with a warning. Only an outage (the database unreachable) keeps the
+batch pending for the next try.
 
 Only codes that are not real tickets go through here: a correctly signed code is always
 written synchronously, before its answer.
@@ -18,7 +30,12 @@ import os
 import threading
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    transaction,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +55,7 @@ class InvalidScanBuffer:
     def record(self, **row) -> None:
         interval = settings.VARCO_INVALID_SCAN_FLUSH_SECONDS
         if interval <= 0:
-            self._write([row])
+            self._store([row])
             return
         with self._lock:
             if len(self._pending) >= MAX_PENDING:
@@ -73,32 +90,66 @@ class InvalidScanBuffer:
                 close_old_connections()
 
     def flush(self) -> int:
-        """Write the pending rows now (in the calling thread); return how many."""
+        """Write the pending rows now (in the calling thread); return how many were written
+        (rows the database refused are dropped, with a warning, and not counted)."""
         with self._lock:
             rows, self._pending = self._pending, []
         if not rows:
             return 0
         try:
-            self._write(rows)
-        except DatabaseError:
+            written = self._store(rows)
+        except (OperationalError, InterfaceError):
+            # The database is unreachable: keep the rows for the next try.
             with self._lock:
                 self._pending[:0] = rows[: MAX_PENDING - len(self._pending)]
             raise
         if self.dropped:
             log.warning("%d invalid scans were not logged (buffer full)", self.dropped)
             self.dropped = 0
-        return len(rows)
+        return written
+
+    def _store(self, rows: list[dict]) -> int:
+        """Write ``rows`` as one batch, or one by one if the batch is refused; return how many
+        were written. An outage (OperationalError, InterfaceError) propagates."""
+        try:
+            self._write(rows)
+            return len(rows)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:  # DatabaseError, or a value the driver cannot even send
+            return self._write_one_by_one(rows)
+
+    def _write_one_by_one(self, rows: list[dict]) -> int:
+        """After a failed batch: write each row alone, drop (and report) those refused.
+
+        An outage met here propagates; ``flush`` then keeps every row of the batch (re-writing
+        the ones already in is harmless: a repeated nonce is ignored, and a row without one is
+        at worst logged twice — better than lost)."""
+        written = 0
+        for row in rows:
+            try:
+                self._write([row])
+                written += 1
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as exc:  # any refusal of this one row
+                log.warning("invalid scan not logged, the database refused it (%s): %.300r",
+                            exc, row)
+        return written
 
     @staticmethod
     def _write(rows: list[dict]) -> None:
         from checkin.models import Reason, Result, ScanLog
 
-        ScanLog.objects.bulk_create(
-            [ScanLog(result=Result.REJECTED, reason=Reason.INVALID, **row) for row in rows],
-            batch_size=1000,
-            # a replayed nonce of a garbage scan is not logged twice
-            ignore_conflicts=True,
-        )
+        # A savepoint when called inside a transaction (tests, flush interval 0 within a
+        # request's atomic block): a refused batch must not abort the surrounding one.
+        with transaction.atomic():
+            ScanLog.objects.bulk_create(
+                [ScanLog(result=Result.REJECTED, reason=Reason.INVALID, **row) for row in rows],
+                batch_size=1000,
+                # a replayed nonce of a garbage scan is not logged twice
+                ignore_conflicts=True,
+            )
 
 
 buffer = InvalidScanBuffer()
@@ -106,7 +157,8 @@ record = buffer.record
 
 
 @atexit.register
-def _flush_at_exit() -> None:
+def flush_at_exit() -> None:
+    """Write what is pending before the process goes (gunicorn's worker_exit, atexit)."""
     try:
         buffer.flush()
     except Exception:  # pragma: no cover - the process is going away

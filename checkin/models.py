@@ -192,6 +192,10 @@ class ScanLog(models.Model):
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.SCAN)
     # The client's id for this scan (a UUID); a retry with the same nonce records nothing new.
     nonce = models.CharField(max_length=64, null=True, blank=True)
+    # What the nonce was used for: a hash of (code or ticket, list, type). A request reusing a
+    # nonce is a replay only if its key matches; otherwise it is refused (409), never answered
+    # with another ticket's answer. Null for rows written before the key existed.
+    request_key = models.CharField(max_length=32, null=True, blank=True, editable=False)
     # When the door saw it (the device's clock, for offline scans) vs when the server got it.
     scanned_at = models.DateTimeField()
     received_at = models.DateTimeField(default=dj_timezone.now)

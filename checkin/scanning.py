@@ -18,7 +18,8 @@ accepted and changes nothing.
 
 Retries: a scan carries the device's ``nonce``; the log's unique (device, nonce) makes a
 retried request record nothing new and get the first answer back, even when the retry races
-its own original (the presence row remembers the last admitting nonce for that case).
+its own original (the presence row remembers the last admitting nonce for that case). A retry
+must be the same request, else ``NonceReused`` (see ``checkin.nonces``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from nacl.exceptions import BadSignatureError
 from checkin import flood, invalid_log
 from checkin.devices import ListRule
 from checkin.models import Direction, Presence, Reason, Result, ScanLog, Source
+from checkin.nonces import NonceReused
 from tickets.models import Ticket
 from tickets.signing import CODE_BYTES, CODE_LENGTH, FORMAT, InvalidCode, TicketClaim, keyring
 
@@ -78,6 +80,8 @@ class ScanAnswer:
     log_id: int | None = None
     conflict: bool = False
     replay: bool = False
+    # For a replay: the key of the request that first used the nonce (None: not known).
+    replay_key: str | None = None
 
     def as_json(self) -> dict:
         """The scan endpoint's answer (the contract other clients depend on)."""
@@ -107,6 +111,10 @@ class ScanInput:
     # Live scans from a device: invalid codes count against its flood allowance (flood.py).
     limit_invalid: bool = False
     device_name: str = ""
+    # Part of an offline upload (/sync/): its own, larger allowance of invalid codes.
+    upload: bool = False
+    # See ``request_key``; None for requests without a nonce.
+    request_key: str | None = None
 
 
 # Raw public keys for libsodium, by key id (the key ring holds cryptography key objects).
@@ -177,7 +185,8 @@ def scan_code(code: str, scan: ScanInput) -> ScanAnswer:
         claim = verify(code)
     except InvalidCode:
         if scan.limit_invalid:
-            wait = flood.limiter.take(scan.device_id, scan.device_name)
+            limiter = flood.upload_limiter if scan.upload else flood.limiter
+            wait = limiter.take(scan.device_id, scan.device_name)
             if wait is not None:
                 raise TooManyInvalid(wait) from None
         invalid_log.record(
@@ -187,6 +196,7 @@ def scan_code(code: str, scan: ScanInput) -> ScanAnswer:
             direction=scan.direction,
             source=scan.source,
             nonce=scan.nonce,
+            request_key=scan.request_key,
             scanned_at=at,
             received_at=received,
         )
@@ -223,8 +233,13 @@ def record(
 ) -> ScanAnswer:
     """Decide and record a scan of ticket ``ticket_id`` (``version`` None: any current one)."""
     if connection.vendor == "postgresql":
-        return _record_postgres(scan, ticket_id, version, pre, at, received)
-    return _record_generic(scan, ticket_id, version, pre, at, received)
+        answer = _record_postgres(scan, ticket_id, version, pre, at, received)
+    else:
+        answer = _record_generic(scan, ticket_id, version, pre, at, received)
+    if (answer.replay and answer.replay_key is not None and scan.request_key is not None
+            and answer.replay_key != scan.request_key):
+        raise NonceReused(scan.nonce)
+    return answer
 
 
 # --- PostgreSQL: one statement ----------------------------------------------------------------
@@ -246,7 +261,7 @@ WITH p AS (
         $16::bool AS local_ok
 ), replay AS (
     SELECT l.id, l.ticket_id, l.result, l.reason, l.checked_in_at, l.first_checked_in_at,
-        l.conflict
+        l.conflict, l.request_key
     FROM checkin_scanlog l
     WHERE $1::text IS NOT NULL AND l.device_id = $2::bigint AND l.nonce = $1::text
 ), t AS (
@@ -312,23 +327,23 @@ WITH p AS (
 ), log AS (
     INSERT INTO checkin_scanlog (event_id, list_id, device_id, user_id, ticket_id, direction,
         result, reason, source, nonce, scanned_at, received_at, checked_in_at,
-        first_checked_in_at, conflict)
+        first_checked_in_at, conflict, request_key)
     SELECT p.event, p.list, p.device, p.usr, f.ticket_id, p.dir,
         CASE WHEN f.reason IS NULL THEN {ok} ELSE {rejected} END, f.reason, p.source, p.nonce,
         p.at, p.received, f.checked_in_at, f.first_checked_in_at,
         (p.local_ok AND p.source = {offline}
-            AND f.reason IS NOT DISTINCT FROM {already_checked_in})
+            AND f.reason IS NOT DISTINCT FROM {already_checked_in}), $17::text
     FROM p, f
     ON CONFLICT (device_id, nonce) WHERE nonce IS NOT NULL AND device_id IS NOT NULL
     DO NOTHING
     RETURNING id, ticket_id, result, reason, checked_in_at, first_checked_in_at, conflict
 )
 SELECT false, log.id, log.ticket_id, log.result, log.reason, log.checked_in_at,
-    log.first_checked_in_at, log.conflict, t.a_name, t.a_org, t.tt_name
+    log.first_checked_in_at, log.conflict, t.a_name, t.a_org, t.tt_name, NULL::text
 FROM log LEFT JOIN t ON t.id = log.ticket_id
 UNION ALL
 SELECT true, r.id, r.ticket_id, r.result, r.reason, r.checked_in_at, r.first_checked_in_at,
-    r.conflict, a.name, a.organisation, tt.name
+    r.conflict, a.name, a.organisation, tt.name, r.request_key
 FROM replay r
 LEFT JOIN tickets_ticket tk ON tk.id = r.ticket_id
 LEFT JOIN tickets_attendee a ON a.id = tk.attendee_id
@@ -350,7 +365,7 @@ _SCAN_SQL = " ".join(_SCAN_SQL.format(**_SQL_WORDS).split()).encode()
 
 _REPLAY_SQL = """
 SELECT true, l.id, l.ticket_id, l.result, l.reason, l.checked_in_at, l.first_checked_in_at,
-       l.conflict, a.name, a.organisation, tt.name
+       l.conflict, a.name, a.organisation, tt.name, l.request_key
 FROM checkin_scanlog l
 LEFT JOIN tickets_ticket tk ON tk.id = l.ticket_id
 LEFT JOIN tickets_attendee a ON a.id = tk.attendee_id
@@ -416,7 +431,7 @@ def _execute_scan(raw, cur, params) -> None:
 
 
 def _answer_from_row(row) -> ScanAnswer:
-    replay, log_id, ticket_id, result, reason, checked, first, conflict, name, org, tt = row
+    replay, log_id, ticket_id, result, reason, checked, first, conflict, name, org, tt, key = row
     return ScanAnswer(
         status=result,
         reason=reason,
@@ -427,6 +442,7 @@ def _answer_from_row(row) -> ScanAnswer:
         log_id=log_id,
         conflict=conflict,
         replay=replay,
+        replay_key=key,
     )
 
 
@@ -449,6 +465,7 @@ def _record_postgres(scan, ticket_id, version, pre, at, received) -> ScanAnswer:
         received,
         scan.source,
         scan.local_ok,
+        scan.request_key,
     )
     try:
         # Inside the try: a connection dropped since the last request fails its set-up
@@ -499,6 +516,7 @@ def _answer_from_log(log: ScanLog, replay: bool) -> ScanAnswer:
         log_id=log.pk,
         conflict=log.conflict,
         replay=replay,
+        replay_key=log.request_key if replay else None,
     )
 
 
@@ -558,6 +576,7 @@ def _record_generic(scan, ticket_id, version, pre, at, received) -> ScanAnswer:
                 received_at=received,
                 checked_in_at=checked_in_at,
                 first_checked_in_at=first,
+                request_key=scan.request_key,
                 conflict=bool(
                     scan.local_ok
                     and scan.source == Source.OFFLINE

@@ -15,9 +15,18 @@ from django.db import transaction
 from django.db.models import Case, F, When
 from django.utils import timezone
 
-from checkin import devices, scanning
+from checkin import devices, nonces, scanning
 from checkin.devices import DeviceInfo, ListRule
-from checkin.models import CheckinList, Device, Direction, Presence, Result, ScanLog, Source
+from checkin.models import (
+    CheckinList,
+    Device,
+    Direction,
+    Presence,
+    Reason,
+    Result,
+    ScanLog,
+    Source,
+)
 from tickets.models import Event, TicketType
 from tickets.services import ServiceError
 
@@ -165,12 +174,15 @@ def touch_device(device_id: int) -> None:
 
 def manual_check_in(rule: ListRule, ticket_id: int, *, device_id: int | None = None,
                     user_id: int | None = None, direction: str = Direction.ENTRY,
-                    nonce: str | None = None) -> scanning.ScanAnswer:
-    """Staff found the attendee by search and check them in by hand (logged as manual)."""
+                    nonce: str | None = None, request_key: str | None = None
+                    ) -> scanning.ScanAnswer:
+    """Staff found the attendee by search and check them in by hand (logged as manual).
+
+    Raises ``checkin.nonces.NonceReused`` if ``nonce`` was used for another request."""
     return scanning.check_in_ticket(
         ticket_id,
         scanning.ScanInput(rule=rule, device_id=device_id, user_id=user_id, direction=direction,
-                           nonce=nonce, source=Source.MANUAL),
+                           nonce=nonce, source=Source.MANUAL, request_key=request_key),
     )
 
 
@@ -241,27 +253,48 @@ class OfflineScan:
     ticket: int | None = None  # a manual check-in made offline
     direction: str = Direction.ENTRY
     local_ok: bool = True
+    request_key: str | None = None  # see nonces.request_key
 
 
-def upload_offline(device: DeviceInfo, scans: list[OfflineScan]) -> list[dict]:
-    """Record scans a device made while offline, oldest first; one answer per scan.
+def upload_offline(device: DeviceInfo, scans: list[OfflineScan]) -> tuple[list[dict], int]:
+    """Record scans a device made while offline, oldest first; one answer per scan, and how
+    many invalid codes were answered but not logged row by row.
 
     Each goes through the same statement as a live scan (source ``offline``), so a ticket
     scanned on two offline devices is admitted once; the later upload is logged as
     ``already_checked_in`` and, if the device had let the person in, flagged as a conflict.
     A re-upload of the same nonces records nothing new (a device may resend after a timeout).
+
+    Invalid codes (failed signature) count against the device's flood allowance like live
+    scans (``checkin.flood``): past it they are still answered ``invalid`` but only counted,
+    not logged one by one — so an upload cannot write thousands of junk rows at once. Signed
+    codes and tickets are never limited: an honest gate's queue is recorded in full.
+    A scan whose nonce this device already used for a different request is answered with a
+    ``nonce_reused`` error in its place; the others are recorded.
     """
-    results = []
+    results: list[dict] = []
+    not_logged = 0
     for item in sorted(scans, key=lambda s: s.scanned_at):
         scan = scanning.ScanInput(
             rule=device.lists[item.list], device_id=device.id, direction=item.direction,
             nonce=item.nonce, scanned_at=item.scanned_at, source=Source.OFFLINE,
-            local_ok=item.local_ok,
+            local_ok=item.local_ok, limit_invalid=True, upload=True, device_name=device.name,
+            request_key=item.request_key,
         )
-        if item.code is not None:
-            answer = scanning.scan_code(item.code, scan)
-        else:
-            scan.source = Source.OFFLINE
-            answer = scanning.check_in_ticket(item.ticket, scan)
+        try:
+            if item.code is not None:
+                answer = scanning.scan_code(item.code, scan)
+            else:
+                answer = scanning.check_in_ticket(item.ticket, scan)
+        except scanning.TooManyInvalid:
+            not_logged += 1
+            answer = scanning.ScanAnswer(Result.REJECTED, Reason.INVALID)
+        except nonces.NonceReused:
+            results.append({
+                "nonce": item.nonce, "error": "nonce_reused",
+                "detail": nonces.NonceReused.message,
+                "fields": {"nonce": ["Already used by this device for a different scan."]},
+            })
+            continue
         results.append({"nonce": item.nonce, **answer.as_json(), "conflict": answer.conflict})
-    return results
+    return results, not_logged

@@ -187,13 +187,15 @@ def _checkin_inline(settings):
     starts with an empty device cache and a full invalid-code allowance."""
     settings.VARCO_INVALID_SCAN_FLUSH_SECONDS = 0
     from checkin.devices import device_cache
-    from checkin.flood import limiter
+    from checkin.flood import limiter, upload_limiter
 
     device_cache.clear()
     limiter.reset()
+    upload_limiter.reset()
     yield
     device_cache.clear()
     limiter.reset()
+    upload_limiter.reset()
 
 
 @pytest.fixture(scope="session", autouse=True)

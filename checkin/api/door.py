@@ -19,15 +19,13 @@ from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from checkin import flood, scanning, selectors, services
+from checkin import flood, nonces, scanning, selectors, services
+from checkin.api import fields
+from checkin.api.fields import MAX_BODY, MAX_CODE, MAX_UPLOAD_BODY
 from checkin.devices import DeviceInfo, authenticate
 from checkin.models import Direction, Source
 from tickets.services import ServiceError
 
-MAX_BODY = 64 * 1024
-MAX_UPLOAD_BODY = 2 * 1024 * 1024
-MAX_CODE = 512
-MAX_NONCE = 64
 _DIRECTIONS = (Direction.ENTRY.value, Direction.EXIT.value)
 _SEPARATORS = (",", ":")
 
@@ -70,6 +68,10 @@ UNAUTHENTICATED = error_body(
 UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": "Token"}
 UNAVAILABLE = error_body("unavailable", "The database is unavailable; retry with the same nonce.")
 UNAVAILABLE_HEADERS = {"Retry-After": "1"}
+NONCE_REUSED = error_body(
+    "nonce_reused", nonces.NonceReused.message,
+    {"nonce": ["Already used by this device for a different scan."]},
+)
 RATE_LIMITED = error_body(
     "rate_limited",
     "Too many invalid codes from this device: this one was refused without being logged. "
@@ -98,12 +100,8 @@ def _unavailable() -> HttpResponse:
 
 def parse_json(body: bytes, limit: int = MAX_BODY) -> tuple[object, dict | None]:
     """(data, None) or (None, a 400 body naming ``body``)."""
-    if len(body) > limit:
-        return None, invalid_body({"body": [f"The body is larger than {limit} bytes."]})
-    try:
-        return json.loads(body), None
-    except (ValueError, UnicodeDecodeError):
-        return None, invalid_body({"body": ["The body is not valid JSON."]})
+    data, problem = fields.parse_json(body, limit)
+    return data, (None if problem is None else invalid_body(problem))
 
 
 def _read_json(request: HttpRequest, limit: int = MAX_BODY) -> tuple[object, HttpResponse | None]:
@@ -120,39 +118,6 @@ def _read_object(request: HttpRequest) -> tuple[dict, HttpResponse | None]:
 
 
 # --- field checks (each returns the value or appends to ``errors``) ---------------------------
-
-
-def _int(data: dict, name: str, errors: dict, required: bool = True) -> int | None:
-    value = data.get(name)
-    if value is None:
-        if required:
-            errors[name] = ["This field is required."]
-        return None
-    if type(value) is not int or not 0 < value < 2**63:
-        errors[name] = ["A positive integer is required."]
-        return None
-    return value
-
-
-def _text(data: dict, name: str, errors: dict, max_length: int, required: bool = False,
-          strip: bool = False) -> str | None:
-    value = data.get(name)
-    if value is None:
-        if required:
-            errors[name] = ["This field is required."]
-        return None
-    if not isinstance(value, str):
-        errors[name] = ["A string is required."]
-        return None
-    if strip:
-        value = value.strip()
-    if not value:
-        errors[name] = ["This field may not be blank."]
-        return None
-    if len(value) > max_length:
-        errors[name] = [f"At most {max_length} characters."]
-        return None
-    return value
 
 
 def _direction(data: dict, errors: dict, name: str = "type") -> str:
@@ -182,6 +147,11 @@ def _datetime(data: dict, name: str, errors: dict, required: bool = False) -> dt
     if parsed.tzinfo is None:  # no offset given: UTC, as JavaScript's toISOString() writes
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed
+
+
+def _key(nonce: str | None, kind: str, value: str | int, list_id: int, direction: str
+         ) -> str | None:
+    return None if nonce is None else nonces.request_key(kind, value, list_id, direction)
 
 
 def _local_ok(data: dict, errors: dict) -> bool:
@@ -263,10 +233,11 @@ def _scan_payload(authorization: str | None, body: bytes) -> tuple[int, dict, di
     if not isinstance(data, dict):
         return 400, invalid_body({"body": ["A JSON object is required."]}), {}
     errors: dict[str, list[str]] = {}
-    code = _text(data, "code", errors, MAX_CODE, required=True, strip=True)
-    list_id = _int(data, "list", errors)
+    code = fields.text(data, "code", errors, MAX_CODE, required=True, strip=True,
+                       code=True)
+    list_id = fields.positive_int(data, "list", errors)
     direction = _direction(data, errors)
-    nonce = _text(data, "nonce", errors, MAX_NONCE)
+    nonce = fields.nonce(data, errors)
     scanned_at = _datetime(data, "scanned_at", errors)
     local_ok = _local_ok(data, errors)
     if errors:
@@ -282,10 +253,13 @@ def _scan_payload(authorization: str | None, body: bytes) -> tuple[int, dict, di
                 scanned_at=scanned_at, local_ok=local_ok,
                 source=Source.SCAN if scanned_at is None else Source.OFFLINE,
                 limit_invalid=True, device_name=device.name,
+                request_key=_key(nonce, "code", code, list_id, direction),
             ),
         )
     except scanning.TooManyInvalid as exc:
         return 429, RATE_LIMITED, {"Retry-After": flood.retry_after(exc.wait)}
+    except nonces.NonceReused:
+        return 409, NONCE_REUSED, {}
     return 200, answer.as_json(), {}
 
 
@@ -309,18 +283,22 @@ def _manual(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
     if problem is not None:
         return problem
     errors: dict[str, list[str]] = {}
-    ticket_id = _int(data, "ticket", errors)
-    list_id = _int(data, "list", errors)
+    ticket_id = fields.positive_int(data, "ticket", errors)
+    list_id = fields.positive_int(data, "list", errors)
     direction = _direction(data, errors)
-    nonce = _text(data, "nonce", errors, MAX_NONCE)
+    nonce = fields.nonce(data, errors)
     if errors:
         return invalid(errors)
     rule = device.lists.get(list_id)
     if rule is None:
         return _forbidden_list(list_id)
-    answer = services.manual_check_in(
-        rule, ticket_id, device_id=device.id, direction=direction, nonce=nonce
-    )
+    try:
+        answer = services.manual_check_in(
+            rule, ticket_id, device_id=device.id, direction=direction, nonce=nonce,
+            request_key=_key(nonce, "ticket", ticket_id, list_id, direction),
+        )
+    except nonces.NonceReused:
+        return _json(NONCE_REUSED, 409)
     return _json(answer.as_json())
 
 
@@ -333,7 +311,7 @@ def _annul(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
     if problem is not None:
         return problem
     errors: dict[str, list[str]] = {}
-    nonce = _text(data, "nonce", errors, MAX_NONCE, required=True)
+    nonce = fields.nonce(data, errors, required=True)
     if errors:
         return invalid(errors)
     try:
@@ -374,13 +352,13 @@ def _sync(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
         if not isinstance(item, dict):
             errors[f"scans[{index}]"] = ["A JSON object is required."]
             continue
-        code = _text(item, "code", item_errors, MAX_CODE, strip=True)
-        ticket = _int(item, "ticket", item_errors, required=False)
+        code = fields.text(item, "code", item_errors, MAX_CODE, strip=True, code=True)
+        ticket = fields.positive_int(item, "ticket", item_errors, required=False)
         if code is None and ticket is None and not item_errors:
             item_errors["code"] = ["Either code or ticket is required."]
-        list_id = _int(item, "list", item_errors)
+        list_id = fields.positive_int(item, "list", item_errors)
         direction = _direction(item, item_errors)
-        nonce = _text(item, "nonce", item_errors, MAX_NONCE, required=True)
+        nonce = fields.nonce(item, item_errors, required=True)
         scanned_at = _datetime(item, "scanned_at", item_errors, required=True)
         local_ok = _local_ok(item, item_errors)
         for name, messages in item_errors.items():
@@ -393,13 +371,20 @@ def _sync(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
             services.OfflineScan(
                 list=list_id, nonce=nonce, scanned_at=scanned_at, code=code, ticket=ticket,
                 direction=direction, local_ok=local_ok,
+                request_key=_key(nonce, *(("code", code) if code is not None
+                                          else ("ticket", ticket)), list_id, direction),
             )
         )
     if errors:
         return invalid(errors)
-    results = services.upload_offline(device, scans)
+    results, not_logged = services.upload_offline(device, scans)
     services.touch_device(device.id)
-    return _json({"results": results})
+    answer: dict = {"results": results}
+    if not_logged:
+        # The flood allowance (checkin/flood.py) applies to uploads too: the excess invalid
+        # codes were answered "invalid" but counted, not logged one by one.
+        answer["invalid_not_logged"] = not_logged
+    return _json(answer)
 
 
 sync = _device_view("POST", _sync)
@@ -428,17 +413,13 @@ changes = _device_view("GET", _changes)
 
 def _search(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
     """GET ?q=<name, organisation or reference>&list=<id>: attendees for manual check-in."""
-    list_id = None
-    if request.GET.get("list"):
-        try:
-            list_id = int(request.GET["list"])
-        except ValueError:
-            return invalid({"list": ["A positive integer is required."]})
-        if list_id not in device.lists:
-            return _forbidden_list(list_id)
-    query = request.GET.get("q", "")
-    if "\x00" in query:  # PostgreSQL refuses NUL in text: a 400, not a 500
-        return invalid({"q": ["Must not contain NUL characters."]})
+    errors: dict[str, list[str]] = {}
+    list_id = fields.query_int(request.GET, "list", errors)
+    query = fields.query_text(request.GET, "q", errors, fields.MAX_QUERY)
+    if errors:
+        return invalid(errors)
+    if list_id is not None and list_id not in device.lists:
+        return _forbidden_list(list_id)
     return _json({"results": selectors.search_tickets(device, query, list_id)})
 
 
