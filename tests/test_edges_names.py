@@ -247,3 +247,29 @@ def test_service_error_names_the_field_for_every_rule():
     assert caught.value.field == "venue"
     assert services.clean_email(" Sam@M\u00fcller.DE ") == (
         "sam@m\u00fcller.de", "sam@xn--mller-kva.de")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_keys_existing_rows_and_keeps_legacy_aliases(event):
+    """Rows from before the key: filled in; two that turn out to be one address are both
+    kept (nothing deleted), the later one with a key no address can have."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("tickets", "0003_ticket_type_translation_keys")]
+    after = [("tickets", "0004_edges_names_email_key")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("tickets", "Attendee")
+    first = old.objects.create(event_id=event.pk, name="Sam", email="sam@example.org")
+    alias = old.objects.create(event_id=event.pk, name="Sam", email="\u017fam@example.org")
+    idn = old.objects.create(event_id=event.pk, name="M", email="info@m\u00fcller.de")
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    keys = dict(Attendee.objects.values_list("pk", "email_key"))
+    assert keys[first.pk] == "sam@example.org"
+    assert keys[alias.pk] == f"sam@example.org#legacy-duplicate-{alias.pk}"
+    assert keys[idn.pk] == "info@xn--mller-kva.de"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Attendee.objects.create(event=event, name="Again", email="SAM@example.org")
