@@ -36,7 +36,6 @@ COLUMN_ALIASES = {
     "ticket type": "ticket_type",
     "tipo": "ticket_type",
 }
-MAX_FIELD = 200
 DELIMITERS = (",", ";", "\t")
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
