@@ -124,3 +124,20 @@ def test_a_latin_name_is_one_string_in_dejavu(register):
     size, lines = pdf._fit(LONG, pdf.BOLD, (17, 15, 13, 11), pdf.DETAILS_W, 11 * pdf.LEADING)
     assert "".join(lines) == LONG and len(lines) > 1
     assert (len(lines) - 1) * size * pdf.LEADING <= 11 * pdf.LEADING
+
+
+def test_long_event_texts_stay_inside_the_page(organiser):
+    from tests.conftest import make_event
+    from tickets.models import TicketType
+
+    event = make_event(organiser, slug="long", name="Conferenza" * 20, venue="Teatro" * 33,
+                       address="Via" * 100)
+    TicketType.objects.create(event=event, name="Ingresso" * 25)
+    ticket = services.register(event, services.Registration("Anna", "anna@example.org"))
+    chars, width, height = _chars(pdf.render_ticket_pdf(ticket, services.ticket_code(ticket)))
+    compact = "".join(c for c, *_ in chars if not c.isspace())
+    for text in (event.name, event.venue, event.address, "Ingresso" * 25):
+        assert text in compact  # never cut
+    for char, (left, right, bottom, top), _font, _embedded in chars:
+        assert 0 <= left <= right <= width - pdf.MARGIN + 1, (char, right)
+        assert 0 <= bottom <= top <= height, (char, bottom, top)

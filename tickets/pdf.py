@@ -252,8 +252,8 @@ class _EventBlock:
     name_lines: tuple[str, ...]
     name_size: float
     when: str
-    venue: str
-    address: str
+    venue: tuple[float, list[str]]  # (size, lines) as ``_fit`` finds them
+    address: tuple[float, list[str]]
 
 
 def _event_block(event: Event, language: str) -> _EventBlock:
@@ -269,7 +269,12 @@ def _event_block_cached(pk, name, venue, address, start, end, timezone, language
     event = Event(pk=pk, name=name, venue=venue, address=address, start=start, end=end,
                   timezone=timezone)
     size, lines = _fit(name, BOLD, (22,), CONTENT_W, 2 * LEADING * 22)
-    return _EventBlock(tuple(lines), size, event_when(event, language), venue, address)
+    # One line each (6 mm apart): long ones shrink; past legibility, two tiny lines.
+    return _EventBlock(
+        tuple(lines), size, event_when(event, language),
+        _fit(venue, BOLD, (13, 11), CONTENT_W, below=6),
+        _fit(address, REGULAR, (11, 9), CONTENT_W, below=6),
+    )
 
 
 def qr_matrix(code: str) -> list[list[bool]]:
@@ -382,6 +387,11 @@ def _draw_fitted(canvas: Canvas, text: str, preferred: str, sizes: tuple[float, 
     more line of the smallest size)."""
     below = sizes[-1] * LEADING if below is None else below
     size, lines = _fit(text, preferred, sizes, width, below)
+    _draw_lines(canvas, size, lines, preferred, x, y)
+
+
+def _draw_lines(canvas: Canvas, size: float, lines: list[str], preferred: str, x: float,
+                y: float) -> None:
     for line in lines:
         _draw_text(canvas, line, preferred, size, x, y)
         y -= size * LEADING
@@ -409,10 +419,9 @@ def render_ticket_pdf(ticket: Ticket, code: str) -> bytes:
     canvas.setFont(REGULAR, 13)
     canvas.drawString(MARGIN, y, block.when)
     y -= 7 * mm
-    # One line each (6 mm apart): long ones shrink; past legibility, two tiny lines.
-    _draw_fitted(canvas, block.venue, BOLD, (13, 11), MARGIN, y, CONTENT_W, below=6)
+    _draw_lines(canvas, *block.venue, BOLD, MARGIN, y)
     y -= 6 * mm
-    _draw_fitted(canvas, block.address, REGULAR, (11, 9), MARGIN, y, CONTENT_W, below=6)
+    _draw_lines(canvas, *block.address, REGULAR, MARGIN, y)
     qr_top = y - 8 * mm
 
     # Static labels of the language.
