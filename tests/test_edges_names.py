@@ -68,6 +68,15 @@ def test_public_registration_refuses_control_and_format_characters(client, event
     assert not Attendee.objects.exists()
 
 
+def test_public_registration_page_names_the_field(client, event, ticket_type):
+    response = client.post(f"/e/{event.slug}/register/?lang=en",
+                           {"name": f"Mario {RLO}Rossi", "email": "x@example.org"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="id_name-error">Contains an invisible formatting character' in html
+    assert not Attendee.objects.exists()
+
+
 @BAD
 @pytest.mark.parametrize("method", ["patch", "put"])
 def test_organiser_api_edit_refuses_what_registration_refuses(api, event, mario, bad, method):
