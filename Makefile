@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: node run test drills fuzz install dev-install chromium migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend frontend-deps
+.PHONY: node run test drills fuzz install dev-install chromium fonts migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend frontend-deps
 
 $(VENV)/bin/activate:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
@@ -39,6 +39,19 @@ node:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm >/dev/null; fi; }
 
+# Debian's fonts for names in scripts DejaVu Sans lacks (tickets/pdf.py FALLBACK_FONTS: Noto
+# for Arabic, Hebrew, Indic and Thai, Droid Sans Fallback for Chinese/Japanese, Nanum for
+# Korean, Symbola for emoji) and poppler-utils (pdftoppm) to look at a rendered ticket.
+FONT_PACKAGES := fonts-noto-core fonts-droid-fallback fonts-nanum fonts-symbola poppler-utils
+fonts:
+	@test -e /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf \
+	  -a -e /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf \
+	  -a -e /usr/share/fonts/truetype/nanum/NanumGothic.ttf \
+	  -a -e /usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf || { \
+	  echo "installing Debian's fonts for the ticket PDFs"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(FONT_PACKAGES) >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq $(FONT_PACKAGES) >/dev/null; fi; }
+
 migrate: install
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py collectstatic --no-input -v0
@@ -60,7 +73,7 @@ worker: install
 ## make test: the whole suite (SQLite by default; DATABASE_URL/REDIS_URL select real services).
 ## It includes tests/test_frontend_bundles.py, which rebuilds the JS bundles with node (npm
 ## packages from package-lock.json) and fails if the committed ones differ.
-test: dev-install chromium frontend-deps
+test: dev-install chromium fonts frontend-deps
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -103,7 +116,7 @@ clean:
 
 ## make bench-tickets: PDF render vs a raw floor, and 5,000 tickets e-mailed end to end
 ## (needs PostgreSQL and Redis on 127.0.0.1; see benchmarks/bench_tickets.py). Not in CI.
-bench-tickets: dev-install
+bench-tickets: dev-install fonts
 	$(PY) benchmarks/bench_tickets.py $(BENCH_ARGS)
 
 ## make messages: the one translation pipeline. Refreshes each app's catalogue (one .po per app:

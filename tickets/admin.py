@@ -140,6 +140,34 @@ class OrganiserScopedAdmin(OrganiserBudgetAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class ServiceCheckedForm(forms.ModelForm):
+    """An admin form whose texts go through the services' one rule (``clean_text_fields``),
+    each bad field named on the form; the cleaned (NFC, trimmed) values are what is saved."""
+
+    text_rules: dict = {}
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for field in self.text_rules:
+            if field not in data:
+                continue
+            try:
+                data.update(services.clean_text_fields(self.text_rules, {field: data[field]}))
+            except services.ServiceError as exc:
+                self.add_error(field if field in self.fields else None, exc.message)
+        if "name_i18n" in data and "name" in self.text_rules:
+            try:
+                data.update(services.clean_text_fields(
+                    self.text_rules, {"name_i18n": data["name_i18n"]}))
+            except services.ServiceError as exc:
+                self.add_error("name_i18n", exc.message)
+        return data
+
+
+def _checked_form(rules: dict) -> type[ServiceCheckedForm]:
+    return type("CheckedForm", (ServiceCheckedForm,), {"text_rules": rules})
+
+
 # Filters offering only the values present in the user's (scoped) rows: the plain related
 # filter would list every event and organiser in the database, other teams' included.
 _ONLY_OWN = admin.RelatedOnlyFieldListFilter
@@ -174,6 +202,7 @@ def _only_own(model: type, item):
 
 @admin.register(Organiser)
 class OrganiserAdmin(OrganiserBudgetAdmin):
+    form = _checked_form(services.ORGANISER_TEXT)
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     filter_horizontal = ["members"]
@@ -199,6 +228,7 @@ class OrganiserAdmin(OrganiserBudgetAdmin):
 
 class TicketTypeInline(admin.TabularInline):
     model = TicketType
+    form = _checked_form(services.TICKET_TYPE_TEXT)
     extra = 0
     fields = ["name", "name_i18n", "price", "capacity", "issued_count", "public", "position"]
     readonly_fields = ["issued_count"]
@@ -208,6 +238,7 @@ class TicketTypeInline(admin.TabularInline):
 class EventAdmin(OrganiserScopedAdmin):
     event_path = "pk"
     cascade_ok = (EventKey,)
+    form = _checked_form(services.EVENT_TEXT)
     list_display = ["name", "slug", "start", "venue", "capacity", "issued_count",
                     "registration_open"]
     list_filter = ["registration_open", ("organiser", _ONLY_OWN)]
@@ -253,6 +284,7 @@ class EventAdmin(OrganiserScopedAdmin):
 
 @admin.register(TicketType)
 class TicketTypeAdmin(OrganiserScopedAdmin):
+    form = _checked_form(services.TICKET_TYPE_TEXT)
     list_display = ["name", "event", "price", "capacity", "issued_count", "public"]
     list_filter = [("event", _ONLY_OWN), "public"]
     search_fields = ["name"]
@@ -298,6 +330,8 @@ class AttendeeAddForm(forms.ModelForm):
             services.validate_registration(services.Registration(
                 data.get("name") or "", data.get("email") or "", data.get("organisation") or ""
             ))
+            if services.email_taken(event, data.get("email") or ""):
+                raise services.duplicate_email()
         except services.ServiceError as exc:
             if exc.field not in self.errors:
                 self.add_error(exc.field, exc.message)
@@ -314,8 +348,32 @@ class AttendeeAddForm(forms.ModelForm):
         return data
 
 
+class AttendeeChangeForm(forms.ModelForm):
+    """Editing an attendee: the same rules as registering (``services.update_attendee``,
+    checked here first so that each problem is named on its field)."""
+
+    class Meta:
+        model = Attendee
+        fields = ["name", "email", "organisation", "language"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        changes = {f: data[f] for f in ("name", "email", "organisation") if f in data}
+        try:
+            data.update(services.clean_text_fields(services.ATTENDEE_TEXT, changes))
+            if "email" in changes:
+                data["email"], _key = services.clean_email(changes["email"])
+                if services.email_taken(self.instance.event, data["email"], self.instance.pk):
+                    raise services.duplicate_email()
+        except services.ServiceError as exc:
+            if exc.field not in self.errors:
+                self.add_error(exc.field, exc.message)
+        return data
+
+
 @admin.register(Attendee)
 class AttendeeAdmin(OrganiserScopedAdmin):
+    form = AttendeeChangeForm
     list_display = ["name", "email", "organisation", "language", "event", "created_at"]
     list_filter = [("event", _ONLY_OWN), "language"]
     search_fields = ["name", "email", "organisation", "tickets__reference"]
@@ -353,7 +411,9 @@ class AttendeeAdmin(OrganiserScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Attendee, form, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            services.update_attendee(
+                obj, {f: getattr(obj, f) for f in ("name", "email", "organisation", "language")}
+            )
             return
         ticket_type = form.cleaned_data.get("ticket_type")
         ticket = services.register(

@@ -15,8 +15,6 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Prefetch
 
@@ -39,7 +37,6 @@ COLUMN_ALIASES = {
     "ticket type": "ticket_type",
     "tipo": "ticket_type",
 }
-MAX_FIELD = 200
 DELIMITERS = (",", ";", "\t")
 
 
@@ -148,43 +145,51 @@ def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
         yield reader.line_num, row
 
 
+# The cells the services' text rule applies to (the attendee's, and a ticket type's name).
+_TEXT_RULES = {
+    "name": services.ATTENDEE_TEXT["name"],
+    "organisation": services.ATTENDEE_TEXT["organisation"],
+    "ticket_type": (services.TICKET_TYPE_TEXT["name"][0], False, False),
+}
+
+
 def _validate_row(
     line: int, row: dict[str, str], event: Event, types: dict[str, TicketType], seen: set[str]
 ) -> tuple[services.Registration | None, list[RowError]]:
     errors: list[RowError] = []
     if "__extra__" in row:
         return None, [RowError(line, "row", "More values than columns in the header.")]
-    name, email = row.get("name", ""), row.get("email", "").lower()
-    if not name:
-        errors.append(RowError(line, "name", "Name is empty."))
-    for column, value in row.items():
-        if len(value) > MAX_FIELD:
-            errors.append(RowError(line, column, f"Longer than {MAX_FIELD} characters."))
-        elif services.has_control_characters(value):
-            errors.append(RowError(line, column, "Contains a line break or control character."))
+    # The services' rules, as on every path; each bad cell is reported with its line.
+    cells: dict[str, str] = {}
+    for column, rule in _TEXT_RULES.items():
+        try:
+            cells.update(services.clean_text_fields({column: rule}, {column: row.get(column, "")}))
+        except services.ServiceError as exc:
+            errors.append(RowError(line, column, exc.message))
+    email = ""
     try:
-        validate_email(email)
-    except ValidationError:
-        errors.append(RowError(line, "email", f"Not a valid e-mail address: {email!r}."))
+        email, key = services.clean_email(row.get("email", ""))
+    except services.ServiceError as exc:
+        errors.append(RowError(line, "email", exc.message))
     else:
-        if email in seen:
+        if key in seen:
             errors.append(RowError(line, "email", f"{email} appears twice in the file."))
-        seen.add(email)
+        seen.add(key)
     language = row.get("language", "").lower()
     if language and event.languages and language not in event.languages:
         errors.append(
             RowError(line, "language", f"Language {language!r} is not one of {event.languages}.")
         )
-    type_name = row.get("ticket_type", "")
+    type_name = cells.get("ticket_type", "")
     ticket_type = types.get(type_name.lower()) if type_name else None
     if type_name and ticket_type is None:
         errors.append(RowError(line, "ticket_type", f"No ticket type named {type_name!r}."))
     if errors:
         return None, errors
     registration = services.Registration(
-        name=name,
+        name=cells["name"],
         email=email,
-        organisation=row.get("organisation", ""),
+        organisation=cells["organisation"],
         language=language,
         ticket_type_id=ticket_type.pk if ticket_type else None,
     )
@@ -208,12 +213,12 @@ def import_attendees(
     result = ImportResult()
     rows = list(_rows(_decode(data)))
     types = {t.name.lower(): t for t in TicketType.objects.filter(event=event)}
-    existing = set(Attendee.objects.filter(event=event).values_list("email", flat=True))
+    existing = set(Attendee.objects.filter(event=event).values_list("email_key", flat=True))
     seen: set[str] = set()
     good: list[tuple[int, services.Registration]] = []
     for line, row in rows:
         registration, errors = _validate_row(line, row, event, types, seen)
-        if registration and registration.email in existing:
+        if registration and services.text.email_key(registration.email) in existing:
             if skip_existing:
                 result.skipped += 1
                 continue

@@ -1,4 +1,5 @@
-"""Forms of the attendee self-service pages (validation of shape; rules are in services)."""
+"""Forms of the attendee self-service pages (validation of shape; rules are in services:
+the name's and e-mail's rules are ``services.validate_registration``'s, reported on the field)."""
 
 from __future__ import annotations
 
@@ -38,9 +39,3 @@ class RegistrationForm(forms.Form):
             ]
         else:
             del self.fields["ticket_type"]
-
-    def clean_name(self) -> str:
-        value = self.cleaned_data["name"].strip()
-        if not value:
-            raise forms.ValidationError(_("Please enter your name."))
-        return value

@@ -15,6 +15,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 
+from tickets.text import TextRefused, email_key
+
 LANGUAGE_CHOICES = [("it", "Italiano"), ("en", "English")]
 
 
@@ -174,11 +176,17 @@ class TicketType(models.Model):
 
 
 class Attendee(models.Model):
-    """A person attending an event. One attendee per e-mail address per event (case-folded)."""
+    """A person attending an event. One attendee per e-mail address per event, compared in
+    ``email_key``'s normalised form (``tickets.text.email_key``: NFKC case-folded local
+    part, IDNA domain), so ``\u017fam@`` (long s) and ``sam@``, ``müller.de`` and
+    ``xn--mller-kva.de`` are one attendee; ``email`` keeps the address as typed for showing
+    and sending."""
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="attendees")
     name = models.CharField(max_length=200)
     email = models.EmailField(max_length=254)
+    # Derived from ``email`` on every save (a folded local part can grow, e.g. ß -> ss).
+    email_key = models.CharField(max_length=600, editable=False)
     organisation = models.CharField(max_length=200, blank=True)
     language = models.CharField(max_length=8, choices=LANGUAGE_CHOICES, default="it")
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
@@ -186,7 +194,9 @@ class Attendee(models.Model):
     class Meta:
         ordering = ["event", "name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["event", "email"], name="attendee_unique_email"),
+            models.UniqueConstraint(
+                fields=["event", "email_key"], name="attendee_unique_email_key"
+            ),
         ]
         indexes = [
             models.Index(fields=["event", "organisation"]),
@@ -196,12 +206,15 @@ class Attendee(models.Model):
         return f"{self.name} <{self.email}>"
 
     def save(self, *args, **kwargs) -> None:
+        # The key follows the address whoever saves (services validate before this).
         self.email = self.email.strip().lower()
+        try:
+            self.email_key = email_key(self.email)
+        except TextRefused:  # not an address: refused by validation before any save
+            self.email_key = self.email
+        if kwargs.get("update_fields") is not None and "email" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "email_key"}
         super().save(*args, **kwargs)
-
-    def clean(self) -> None:
-        # Before the (event, email) uniqueness check of forms, so it is case-insensitive too.
-        self.email = (self.email or "").strip().lower()
 
 
 class Ticket(models.Model):

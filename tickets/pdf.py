@@ -3,11 +3,17 @@
 Speed matters (a worker renders thousands in a row), so everything that does not depend on
 the ticket is prepared once per process and reused:
 
-- fonts: DejaVu Sans (shipped in ``tickets/fonts``; reportlab's own Vera covers Latin-1 only,
-  and no system font can be assumed) is parsed and registered once; it covers Italian and
-  every Latin, Greek and Cyrillic name. Chinese/Japanese/Korean names fall back to a
-  non-embedded CID font (the reader supplies the glyphs). Other scripts DejaVu lacks are
-  shown with its fallback glyph: a known limit.
+- fonts: DejaVu Sans (shipped in ``tickets/fonts``; reportlab's own Vera covers Latin-1 only)
+  is parsed and registered once; it covers Italian and every Latin, Greek and Cyrillic name,
+  and such a text is drawn exactly as before (one string, one font). A text with characters
+  DejaVu lacks is cut into runs, each drawn in the first font of ``FALLBACK_FONTS`` that has
+  them (Noto Sans for Arabic, Hebrew, Indic scripts and Thai, Droid Sans Fallback for
+  Chinese/Japanese/Korean, Symbola for emoji: Debian packages installed by ``make fonts``
+  and the Dockerfile), loaded on first use and shaped with HarfBuzz (``uharfbuzz``: Arabic
+  joins right to left, Devanagari conjuncts). Every font is embedded as a subset of the
+  glyphs the ticket uses (reportlab's TrueType embedding always subsets). Limits: emoji are
+  monochrome and a ZWJ sequence shows as its parts; a name mixing a right-to-left run with
+  left-to-right text keeps the runs in typed order (no full bidi reordering).
 - the page template: labels in each language with their measured positions, colours and the
   fixed geometry (``_Template``, one per language);
 - the event block (name wrapped to width, date and hours in the event's time zone, venue,
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +40,8 @@ from reportlab.lib.colors import Color, HexColor
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase import pdfmetrics, ttfonts
+from reportlab.pdfbase.ttfonts import ShapedStr, TTFont, shapeStr
 from reportlab.pdfgen.canvas import Canvas
 
 from tickets import qr
@@ -45,7 +51,31 @@ from tickets.models import Event, Ticket
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 REGULAR = "VarcoSans"
 BOLD = "VarcoSans-Bold"
-CJK = "STSong-Light"
+# Fonts for the scripts DejaVu lacks, in the order they are tried: Debian's fonts-noto-core,
+# fonts-droid-fallback and fonts-symbola (``make fonts``; the Dockerfile installs them too).
+SYSTEM_FONTS = Path("/usr/share/fonts/truetype")
+FALLBACK_FONTS = (
+    ("VarcoArabic", "noto/NotoSansArabic-Regular.ttf"),
+    ("VarcoHebrew", "noto/NotoSansHebrew-Regular.ttf"),
+    ("VarcoDevanagari", "noto/NotoSansDevanagari-Regular.ttf"),
+    ("VarcoBengali", "noto/NotoSansBengali-Regular.ttf"),
+    ("VarcoTamil", "noto/NotoSansTamil-Regular.ttf"),
+    ("VarcoThai", "noto/NotoSansThai-Regular.ttf"),
+    ("VarcoEthiopic", "noto/NotoSansEthiopic-Regular.ttf"),
+    ("VarcoCJK", "droid/DroidSansFallbackFull.ttf"),
+    ("VarcoKorean", "nanum/NanumGothic.ttf"),  # Droid Sans Fallback has no Hangul
+    ("VarcoSymbols", "ancient-scripts/Symbola_hint.ttf"),
+)
+# Drawn glyph by glyph like DejaVu: these scripts need no shaping, and HarfBuzz would map
+# Hangul to jamo glyphs the PDF's text layer cannot turn back into the typed syllables.
+UNSHAPED = frozenset({"VarcoCJK", "VarcoKorean", "VarcoSymbols"})
+# Hebrew, Arabic, Syriac, Thaana, NKo and their presentation forms: shaped, right to left.
+RIGHT_TO_LEFT = ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF))
+# Sizes a text may shrink to below its own smallest before it wraps onto more lines.
+SMALL_SIZES = (18, 15, 13, 11, 10, 9, 8, 7, 6, 5, 4.5, 4, 3.5, 3)
+LEADING = 1.15
+
+log = logging.getLogger(__name__)
 
 PAGE_W, PAGE_H = A4
 MARGIN = 18 * mm
@@ -56,23 +86,116 @@ GREY = HexColor("#5f6b7a")
 LIGHT = HexColor("#e8eef6")
 
 
+def _to_unicode_cmap(fontname: str, subset: list[int]) -> str:
+    """reportlab's ``makeToUnicodeCMap`` with characters beyond U+FFFF written as UTF-16, as
+    the PDF format asks: reportlab writes ``<1F600>`` for 😀, which readers take as U+1F60
+    ("ὠ" when the ticket's text is copied or searched). Installed over reportlab's below."""
+    cmap = _reportlab_to_unicode_cmap(fontname, subset)
+    if all(code <= 0xFFFF for code in subset):
+        return cmap
+    for index, code in enumerate(subset):
+        if code > 0xFFFF:
+            utf16 = chr(code).encode("utf-16-be").hex().upper()
+            cmap = cmap.replace(f"<{index:02X}> <{code:04X}>", f"<{index:02X}> <{utf16}>", 1)
+    return cmap
+
+
+_reportlab_to_unicode_cmap = ttfonts.makeToUnicodeCMap
+ttfonts.makeToUnicodeCMap = _to_unicode_cmap
+
+
 @functools.cache
 def _fonts() -> frozenset[int]:
     """Register the fonts once per process; return the code points DejaVu Sans covers."""
     regular = TTFont(REGULAR, str(FONT_DIR / "DejaVuSans.ttf"))
     pdfmetrics.registerFont(regular)
     pdfmetrics.registerFont(TTFont(BOLD, str(FONT_DIR / "DejaVuSans-Bold.ttf")))
-    pdfmetrics.registerFont(UnicodeCIDFont(CJK))
-    return frozenset(regular.face.charToGlyph)
+    # DejaVu has Hebrew and Arabic letters, but drawn one by one they come out left to right
+    # and unjoined: those go to the shaped fallback fonts.
+    return frozenset(code for code in regular.face.charToGlyph
+                     if not any(low <= code <= high for low, high in RIGHT_TO_LEFT))
 
 
-def _font_for(text: str, preferred: str) -> str:
-    """``preferred`` unless the text needs glyphs only the CJK fallback has."""
-    covered = _fonts()
+@functools.cache
+def _fallback(name: str) -> frozenset[int]:
+    """Load one fallback font on first need (only tickets that need it pay for parsing it);
+    return the code points it covers (none if it is not installed)."""
+    path = SYSTEM_FONTS / dict(FALLBACK_FONTS)[name]
+    if not path.exists():
+        log.warning("font %s is missing (make fonts installs it); some names print as boxes",
+                    path)
+        return frozenset()
+    font = TTFont(name, str(path), shapable=name not in UNSHAPED)
+    pdfmetrics.registerFont(font)
+    return frozenset(font.face.charToGlyph)
+
+
+def _font_having(char: str, preferred: str) -> str | None:
+    code = ord(char)
+    if code in _fonts():
+        return preferred
+    for name, _path in FALLBACK_FONTS:
+        if code in _fallback(name):
+            return name
+    return None
+
+
+def _clings(char: str) -> bool:
+    """Marks, joiners, spaces and punctuation stay in the run they are in (an Arabic name's
+    space must not split it into two runs, which would put its words in the wrong order)."""
+    return unicodedata.category(char)[0] in "MZP" or char in "\u200c\u200d"
+
+
+def _runs(text: str, preferred: str) -> list[tuple[str, str]]:
+    """``text`` cut into (font, text) runs; one run in ``preferred`` for DejaVu's scripts."""
+    if _fonts().issuperset(map(ord, text)):
+        return [(preferred, text)]
+    runs: list[list[str]] = []
     for char in text:
-        if ord(char) not in covered and unicodedata.east_asian_width(char) in ("W", "F"):
-            return CJK
-    return preferred
+        if runs and _clings(char) and (
+            runs[-1][0] == preferred or ord(char) in _fallback(runs[-1][0])
+        ):
+            runs[-1][1] += char
+            continue
+        font = _font_having(char, preferred) or preferred  # none has it: DejaVu's box
+        if runs and runs[-1][0] == font:
+            runs[-1][1] += char
+        else:
+            runs.append([font, char])
+    return [(font, chunk) for font, chunk in runs]
+
+
+def _shaped(chunk: str, font: str, size: float) -> tuple[str, float]:
+    """The run as drawn (shaped by HarfBuzz for a fallback font) and its width."""
+    if font in (REGULAR, BOLD) or font in UNSHAPED:
+        return chunk, pdfmetrics.stringWidth(chunk, font, size)
+    shaped = shapeStr(chunk, font, size)
+    if isinstance(shaped, ShapedStr):
+        return shaped, sum(d.x_advance for d in shaped.__shapeData__) * size / 1000
+    return shaped, pdfmetrics.stringWidth(shaped, font, size)
+
+
+def _width(text: str, preferred: str, size: float) -> float:
+    runs = _runs(text, preferred)
+    if len(runs) == 1 and runs[0][0] == preferred:
+        return pdfmetrics.stringWidth(text, preferred, size)
+    return sum(_shaped(chunk, font, size)[1] for font, chunk in runs)
+
+
+def _draw_text(canvas: Canvas, text: str, preferred: str, size: float, x: float,
+               y: float) -> None:
+    runs = _runs(text, preferred)
+    if len(runs) == 1 and runs[0][0] == preferred:  # the common case, as fast as before
+        canvas.setFont(preferred, size)
+        canvas.drawString(x, y, text)
+        return
+    for font, chunk in runs:
+        drawn, width = _shaped(chunk, font, size)
+        line = canvas.beginText(x, y)
+        line.setFont(font, size)
+        line.textOut(drawn)
+        canvas.drawText(line)
+        x += width
 
 
 @dataclass(frozen=True)
@@ -127,9 +250,10 @@ def _template(language: str) -> _Template:
 @dataclass(frozen=True)
 class _EventBlock:
     name_lines: tuple[str, ...]
+    name_size: float
     when: str
-    venue: str
-    address: str
+    venue: tuple[float, list[str]]  # (size, lines) as ``_fit`` finds them
+    address: tuple[float, list[str]]
 
 
 def _event_block(event: Event, language: str) -> _EventBlock:
@@ -144,9 +268,13 @@ def _event_block_cached(pk, name, venue, address, start, end, timezone, language
     _fonts()
     event = Event(pk=pk, name=name, venue=venue, address=address, start=start, end=end,
                   timezone=timezone)
-    font = _font_for(name, BOLD)
-    lines = simpleSplit(name, font, 22, CONTENT_W)[:3]
-    return _EventBlock(tuple(lines), event_when(event, language), venue, address)
+    size, lines = _fit(name, BOLD, (22,), CONTENT_W, 2 * LEADING * 22)
+    # One line each (6 mm apart): long ones shrink; past legibility, two tiny lines.
+    return _EventBlock(
+        tuple(lines), size, event_when(event, language),
+        _fit(venue, BOLD, (13, 11), CONTENT_W, below=6),
+        _fit(address, REGULAR, (11, 9), CONTENT_W, below=6),
+    )
 
 
 def qr_matrix(code: str) -> list[list[bool]]:
@@ -199,30 +327,74 @@ def _qr_widths(modules: int, size: float) -> list[str]:
     return [f"{i * step:.3f}" for i in range(modules + 1)]
 
 
-def _fit(text: str, font: str, sizes: tuple[float, ...], width: float) -> tuple[float, list[str]]:
-    """The largest size at which ``text`` fits one line, else two lines at the smallest.
+def _break_word(word: str, preferred: str, size: float, width: float) -> list[str]:
+    """A word wider than the line (a 200-letter name without spaces) cut into pieces that fit,
+    never between a letter and its combining marks."""
+    pieces = []
+    while word:
+        low, high = 1, len(word)  # the longest prefix that fits: binary search
+        while low < high:
+            middle = (low + high + 1) // 2
+            if _width(word[:middle], preferred, size) <= width:
+                low = middle
+            else:
+                high = middle - 1
+        while 1 < low < len(word) and _clings(word[low]) and not word[low].isspace():
+            low -= 1
+        pieces.append(word[:low])
+        word = word[low:]
+    return pieces
 
-    Names are never cut short: a third line, if ever needed, is joined into the second
-    (which then runs long rather than losing part of a name).
-    """
+
+def _wrap(text: str, preferred: str, size: float, width: float) -> list[str]:
+    """Greedy word wrap by measured width; over-long words are broken (``_break_word``)."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if _width(candidate, preferred, size) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        pieces = _break_word(word, preferred, size, width)
+        lines.extend(pieces[:-1])
+        current = pieces[-1] if pieces else ""
+    if current or not lines:
+        lines.append(current)
+    return lines
+
+
+def _fit(text: str, preferred: str, sizes: tuple[float, ...], width: float,
+         below: float) -> tuple[float, list[str]]:
+    """The largest of ``sizes`` at which ``text`` fits one line; else the largest size (down
+    to ``SMALL_SIZES``) at which it wraps into lines whose extra height stays within
+    ``below`` points. Names are never cut short and never leave their box sideways."""
     for size in sizes:
-        if pdfmetrics.stringWidth(text, font, size) <= width:
+        if _width(text, preferred, size) <= width:
             return size, [text]
-    size = sizes[-1]
-    lines = simpleSplit(text, font, size, width) or [""]
-    if len(lines) > 2:
-        lines = [lines[0], " ".join(lines[1:])]
+    smaller = (sizes[-1], *(size for size in SMALL_SIZES if size < sizes[-1]))
+    for size in smaller:
+        lines = _wrap(text, preferred, size, width)
+        if (len(lines) - 1) * size * LEADING <= below:
+            return size, lines
     return size, lines
 
 
 def _draw_fitted(canvas: Canvas, text: str, preferred: str, sizes: tuple[float, ...],
-                 x: float, y: float, width: float) -> None:
-    font = _font_for(text, preferred)
-    size, lines = _fit(text, font, sizes, width)
-    canvas.setFont(font, size)
+                 x: float, y: float, width: float, below: float | None = None) -> None:
+    """``text`` at the size ``_fit`` finds; ``below``: room for more lines (default: one
+    more line of the smallest size)."""
+    below = sizes[-1] * LEADING if below is None else below
+    size, lines = _fit(text, preferred, sizes, width, below)
+    _draw_lines(canvas, size, lines, preferred, x, y)
+
+
+def _draw_lines(canvas: Canvas, size: float, lines: list[str], preferred: str, x: float,
+                y: float) -> None:
     for line in lines:
-        canvas.drawString(x, y, line)
-        y -= size * 1.15
+        _draw_text(canvas, line, preferred, size, x, y)
+        y -= size * LEADING
 
 
 def render_ticket_pdf(ticket: Ticket, code: str) -> bytes:
@@ -241,19 +413,15 @@ def render_ticket_pdf(ticket: Ticket, code: str) -> bytes:
     canvas.rect(MARGIN, TOP - BAND_H, CONTENT_W, BAND_H, stroke=0, fill=1)
     y = EVENT_TOP
     canvas.setFillColor(HexColor("#000000"))
-    name_font = _font_for(ticket.event.name, BOLD)
     for line in block.name_lines:
-        canvas.setFont(name_font, 22)
-        canvas.drawString(MARGIN, y, line)
-        y -= 9.5 * mm
+        _draw_text(canvas, line, BOLD, block.name_size, MARGIN, y)
+        y -= 9.5 * mm * block.name_size / 22
     canvas.setFont(REGULAR, 13)
     canvas.drawString(MARGIN, y, block.when)
     y -= 7 * mm
-    canvas.setFont(_font_for(block.venue, BOLD), 13)
-    canvas.drawString(MARGIN, y, block.venue)
+    _draw_lines(canvas, *block.venue, BOLD, MARGIN, y)
     y -= 6 * mm
-    canvas.setFont(_font_for(block.address, REGULAR), 11)
-    canvas.drawString(MARGIN, y, block.address)
+    _draw_lines(canvas, *block.address, REGULAR, MARGIN, y)
     qr_top = y - 8 * mm
 
     # Static labels of the language.

@@ -7,7 +7,6 @@ registration page, management commands and the CSV import all call these.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from tickets import signing
+from tickets import signing, text
 from tickets.models import Attendee, Event, EventKey, Organiser, Ticket, TicketType
 
 log = logging.getLogger(__name__)
@@ -53,6 +52,7 @@ def _notify_issued(ticket: Ticket) -> None:
 
 
 def create_organiser(name: str, slug: str | None = None) -> Organiser:
+    name = clean_text_fields(ORGANISER_TEXT, {"name": name})["name"]
     slug = slug or slugify(name)[:100] or "organiser"
     organiser, _ = Organiser.objects.get_or_create(slug=slug, defaults={"name": name})
     return organiser
@@ -82,6 +82,7 @@ def rotate_event_key(event: Event) -> EventKey:
 
 
 def create_event(organiser: Organiser, **fields) -> Event:
+    fields = clean_text_fields(EVENT_TEXT, fields)
     with transaction.atomic():
         event = Event.objects.create(organiser=organiser, **fields)
         ensure_event_key(event)
@@ -100,29 +101,132 @@ class Registration:
     ticket_type_id: int | None = None
 
 
-def has_control_characters(value: str) -> bool:
-    """Line breaks, tabs, NULs and the like: never part of a name (they break PDFs, CSVs)."""
-    return any(unicodedata.category(char) == "Cc" for char in value)
+# One-line texts and their lengths, per model: the one rule every write path applies.
+# (field: (max length, required, multi-line))
+ATTENDEE_TEXT = {"name": (200, True, False), "organisation": (200, False, False)}
+EVENT_TEXT = {"name": (200, True, False), "venue": (200, False, False),
+              "address": (300, False, False), "description": (None, False, True)}
+TICKET_TYPE_TEXT = {"name": (200, True, False)}
+ORGANISER_TEXT = {"name": (200, True, False)}
+
+
+def clean_text_fields(rules: dict[str, tuple[int | None, bool, bool]], data: dict) -> dict:
+    """``data`` with each text field of ``rules`` present cleaned (``tickets.text``).
+
+    Fields absent from ``data`` are left alone (a PATCH); a ``ServiceError`` names the first
+    field at fault. ``name_i18n`` (translations of a name) follows the rule of ``name``.
+    """
+    cleaned = dict(data)
+    for field, (max_length, required, multiline) in rules.items():
+        if field not in data:
+            continue
+        value = data[field] if data[field] is not None else ""
+        try:
+            value = text.clean_text(value, max_length, multiline=multiline)
+        except text.TextRefused as exc:
+            raise ServiceError(field, str(exc)) from None
+        if required and not value:
+            raise ServiceError(field, "This field may not be blank.")
+        cleaned[field] = value
+    if "name" in rules and isinstance(data.get("name_i18n"), dict):
+        translations = {}
+        for language, name in data["name_i18n"].items():
+            try:
+                translations[language] = text.clean_text(name, rules["name"][0])
+            except text.TextRefused as exc:
+                raise ServiceError("name_i18n", f"{language}: {exc}") from None
+        cleaned["name_i18n"] = translations
+    return cleaned
+
+
+def clean_email(address: str) -> tuple[str, str]:
+    """(the address to keep, its uniqueness key) or a ``ServiceError`` naming ``email``.
+
+    The address kept is the one typed (trimmed, lower-cased as always: it is shown and the
+    ticket is sent to it; Django's mail encodes an IDN domain for SMTP); the key is
+    ``tickets.text.email_key``, which the database's unique constraint holds per event.
+    """
+    try:
+        email = text.clean_text(address, 254).lower()
+        validate_email(email)
+        return email, text.email_key(email)
+    except (ValidationError, text.TextRefused):
+        raise ServiceError("email", f"Not a valid e-mail address: {address!r}.") from None
 
 
 def validate_registration(data: Registration) -> tuple[str, str, str]:
     """Validate and normalise (name, email, organisation) whichever path the data came by."""
-    name, organisation = data.name.strip(), data.organisation.strip()
-    email = data.email.strip().lower()
-    if not name:
-        raise ServiceError("name", "The name is empty.")
-    for field, value in (("name", name), ("organisation", organisation)):
-        if len(value) > 200:
-            raise ServiceError(field, "Longer than 200 characters.")
-        if has_control_characters(value):
-            raise ServiceError(field, "Contains a line break or control character.")
+    fields = clean_text_fields(
+        ATTENDEE_TEXT, {"name": data.name, "organisation": data.organisation}
+    )
+    email, _key = clean_email(data.email)
+    return fields["name"], email, fields["organisation"]
+
+
+def email_taken(event: Event, email: str, exclude_pk: int | None = None) -> bool:
+    clash = Attendee.objects.filter(event=event, email_key=text.email_key(email))
+    if exclude_pk is not None:
+        clash = clash.exclude(pk=exclude_pk)
+    return clash.exists()
+
+
+def duplicate_email() -> ServiceError:
+    return ServiceError(
+        "email", "This e-mail address is already registered for this event.", code="duplicate"
+    )
+
+
+def update_attendee(attendee: Attendee, changes: dict) -> Attendee:
+    """An organiser's edit (API PUT/PATCH, admin change): the registration's rules again."""
+    changes = clean_text_fields(ATTENDEE_TEXT, changes)
+    if "email" in changes:
+        changes["email"], _key = clean_email(changes["email"])
+        if email_taken(attendee.event, changes["email"], exclude_pk=attendee.pk):
+            raise duplicate_email()
+    language = changes.get("language")
+    languages = attendee.event.languages
+    if language is not None and languages and language not in languages:
+        raise ServiceError("language", f"Language must be one of: {', '.join(languages)}.")
+    for field, value in changes.items():
+        setattr(attendee, field, value)
     try:
-        if len(email) > 254:
-            raise ValidationError("too long")
-        validate_email(email)
-    except ValidationError:
-        raise ServiceError("email", f"Not a valid e-mail address: {email!r}.") from None
-    return name, email, organisation
+        with transaction.atomic():
+            attendee.save()
+    except IntegrityError:  # the same address registered at the same moment
+        raise duplicate_email() from None
+    return attendee
+
+
+def ticket_type_name_taken(event: Event, name: str, ticket_type: TicketType | None) -> bool:
+    """An early, named answer; the unique constraint is the guard (a race is a 409)."""
+    clash = TicketType.objects.filter(event=event, name=name)
+    if ticket_type is not None:
+        clash = clash.exclude(pk=ticket_type.pk)
+    return clash.exists()
+
+
+def save_ticket_type(event: Event, changes: dict, ticket_type: TicketType | None = None
+                     ) -> TicketType:
+    """Create or edit a ticket type (API); its name follows the text rule."""
+    changes = clean_text_fields(TICKET_TYPE_TEXT, changes)
+    name = changes.get("name")
+    if name is not None and ticket_type_name_taken(event, name, ticket_type):
+        raise ServiceError("name", "A ticket type with this name already exists.")
+    if ticket_type is None:
+        return TicketType.objects.create(event=event, **changes)
+    for field, value in changes.items():
+        setattr(ticket_type, field, value)
+    ticket_type.save()
+    return ticket_type
+
+
+def update_event(event: Event, changes: dict) -> Event:
+    """An organiser's edit of an event (API PUT/PATCH); its texts follow the text rule."""
+    changes = clean_text_fields(EVENT_TEXT, changes)
+    for field, value in changes.items():
+        setattr(event, field, value)
+    event.save()
+    return event
 
 
 def _reserve_place(event: Event, ticket_type: TicketType) -> int:
@@ -216,14 +320,12 @@ def register(event: Event, data: Registration, *, public: bool = False) -> Ticke
         raise ServiceError(
             "language", f"Language must be one of: {', '.join(event.languages)}."
         )
-    duplicate = ServiceError(
-        "email", "This e-mail address is already registered for this event.", code="duplicate"
-    )
+    duplicate = duplicate_email()
     with transaction.atomic():
         ticket_type = _pick_ticket_type(event, data.ticket_type_id, public_only=public)
         # Cheap early answer before queueing on the event row; the unique constraint below
         # is what actually guarantees it.
-        if Attendee.objects.filter(event=event, email=email).exists():
+        if email_taken(event, email):
             raise duplicate
         serial = _reserve_place(event, ticket_type)
         try:

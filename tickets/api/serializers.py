@@ -159,15 +159,6 @@ class TicketTypeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
                   "position"]
         extra_kwargs = {"capacity": {"max_value": MAX_COUNT}, "position": {"max_value": MAX_COUNT}}
 
-    def validate_name(self, value: str) -> str:
-        event = self.context["event"]
-        clash = TicketType.objects.filter(event=event, name=value)
-        if self.instance:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise serializers.ValidationError("A ticket type with this name already exists.")
-        return value
-
     def validate_capacity(self, value: int | None) -> int | None:
         if self.instance and value is not None and value < self.instance.issued_count:
             raise serializers.ValidationError(
@@ -214,7 +205,7 @@ class TicketSerializer(serializers.ModelSerializer):
 
 
 class AttendeeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
-    """A registered person and their tickets."""
+    """A registered person and their tickets (edits: the rules are ``services.update_attendee``)."""
 
     tickets = TicketSerializer(many=True, read_only=True)
 
@@ -222,23 +213,6 @@ class AttendeeSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         model = Attendee
         fields = ["id", "name", "email", "organisation", "language", "created_at", "tickets"]
         read_only_fields = ["id", "created_at", "tickets"]
-
-    def validate_email(self, value: str) -> str:
-        value = value.strip().lower()
-        clash = Attendee.objects.filter(event=self.context["event"], email=value)
-        if self.instance:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise serializers.ValidationError(
-                "This e-mail address is already registered for this event."
-            )
-        return value
-
-    def validate_language(self, value: str) -> str:
-        languages = self.context["event"].languages
-        if languages and value not in languages:
-            raise serializers.ValidationError(f"Language must be one of: {', '.join(languages)}.")
-        return value
 
 
 class RegistrationSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -250,11 +224,6 @@ class RegistrationSerializer(StrictFieldsMixin, serializers.Serializer):
                                          default="")
     language = serializers.ChoiceField(choices=LANGUAGE_CHOICES, required=False)
     ticket_type = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
-
-    def validate_name(self, value: str) -> str:
-        if not value.strip():
-            raise serializers.ValidationError("This field may not be blank.")
-        return value
 
 
 class RegistrationResultSerializer(serializers.Serializer):

@@ -61,6 +61,11 @@ class EventViewSet(viewsets.ModelViewSet):
         data.setdefault("languages", ["it", "en"])
         serializer.instance = services.create_event(organiser, **data)
 
+    def perform_update(self, serializer) -> None:
+        serializer.instance = services.update_event(
+            serializer.instance, dict(serializer.validated_data)
+        )
+
     def perform_destroy(self, instance: Event) -> None:
         if instance.tickets.exists():
             raise ValidationError(
@@ -102,7 +107,14 @@ class TicketTypeViewSet(EventScopedMixin, viewsets.ModelViewSet):
         return selectors.ticket_types_for_event(self.event)
 
     def perform_create(self, serializer) -> None:
-        serializer.save(event=self.event)
+        serializer.instance = services.save_ticket_type(
+            self.event, dict(serializer.validated_data)
+        )
+
+    def perform_update(self, serializer) -> None:
+        serializer.instance = services.save_ticket_type(
+            self.event, dict(serializer.validated_data), serializer.instance
+        )
 
     def perform_destroy(self, instance) -> None:
         if instance.tickets.exists():
@@ -131,6 +143,11 @@ class AttendeeViewSet(
         if "\x00" in search:  # PostgreSQL refuses NUL in text: a 400, not a 500
             raise ValidationError({"search": ["Must not contain NUL characters."]})
         return selectors.attendees_for_event(self.event, search)
+
+    def perform_update(self, serializer) -> None:
+        serializer.instance = services.update_attendee(
+            serializer.instance, dict(serializer.validated_data)
+        )
 
     def perform_destroy(self, instance) -> None:
         services.delete_attendee(instance)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tickets import onboarding
+from tickets import onboarding, services
 
 
 class Command(BaseCommand):
@@ -29,9 +29,12 @@ class Command(BaseCommand):
             raise CommandError(f"--email {email!r} is not a valid e-mail address") from None
         if not name.strip():
             raise CommandError("the team name is empty")
-        organiser, staff, new_password, token = onboarding.create_organiser_with_user(
-            name.strip(), user, email, password
-        )
+        try:  # the team name follows the text rule of every write path (services)
+            organiser, staff, new_password, token = onboarding.create_organiser_with_user(
+                name.strip(), user, email, password
+            )
+        except services.ServiceError as exc:
+            raise CommandError(f"the team name: {exc.message}") from None
         self.stdout.write(self.style.SUCCESS(f"Organiser {organiser.name!r} (id {organiser.pk})"))
         self.stdout.write(f"  login: {settings.SITE_URL}/admin/  user {staff.username!r}")
         if new_password:
