@@ -286,7 +286,7 @@ def test_kept_alive_sessions_never_wait_on_an_unread_body(tmp_path):
     worst = max(latencies)
     print(f"\n{len(latencies)} requests on {SESSIONS} kept-alive sessions in {took:.1f} s; "
           f"max latency {worst * 1000:.0f} ms; over {LIMIT_S:.0f} s or wrong: {len(stalls)}")
-    for (name, outcome), count in sorted(answers.items()):
+    for (name, outcome), count in sorted(answers.items(), key=str):
         print(f"  {count:5d}  {name}: {list(outcome)}")
     for elapsed, name, outcome in stalls:
         print(f"  STALL/WRONG {elapsed:.2f} s  {name} -> {outcome}")
