@@ -50,8 +50,23 @@ event = services.create_event(
     end=dt.datetime(2030, 9, 22, 17, 0, tzinfo=rome), languages=["it"], capacity=None)
 door_list = checkin_services.create_list(event, "Ingresso")
 _, device_token = checkin_services.create_device(event, "Porta A", "A", lists=[door_list])
-print(json.dumps({"staff": staff_token, "device": device_token, "event": event.pk}))
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth.models import User
+from django.contrib.sessions.backends.db import SessionStore
+user = User.objects.get(username="staff")
+session = SessionStore()
+session.update({SESSION_KEY: str(user.pk), HASH_SESSION_KEY: user.get_session_auth_hash(),
+                BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend"})
+session.create()
+print(json.dumps({"staff": staff_token, "device": device_token, "event": event.pk,
+                  "session": session.session_key}))
 """
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[tuple[int, dict]]:
+    with serve(tmp_path_factory.mktemp("serving")) as running:
+        yield running
 
 
 @contextlib.contextmanager
@@ -61,7 +76,9 @@ def serve(tmp_path: Path) -> Iterator[tuple[int, dict]]:
            if not k.startswith(("VARCO_", "GUNICORN_", "DATABASE_URL", "REDIS_URL"))}
     env.update(DJANGO_SETTINGS_MODULE="backend.settings", VARCO_VAR_DIR=str(tmp_path / "var"),
                DATABASE_URL=f"sqlite:///{tmp_path / 'serving.sqlite3'}", LOG_LEVEL="ERROR",
-               GUNICORN_WORKERS="2", GUNICORN_THREADS="4")
+               GUNICORN_WORKERS="2", GUNICORN_THREADS="4",
+               # short live streams with frequent heartbeats, for the SSE check below
+               VARCO_LIVE_STREAM_SECONDS="3", VARCO_LIVE_HEARTBEAT_SECONDS="1")
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
@@ -241,47 +258,47 @@ EXPECTED = {
 
 
 @pytest.mark.timeout(300)
-def test_kept_alive_sessions_never_wait_on_an_unread_body(tmp_path):
+def test_kept_alive_sessions_never_wait_on_an_unread_body(server):
     stalls: list[tuple[float, str, str]] = []
     latencies: list[float] = []
     answers: Counter = Counter()
     lock = threading.Lock()
 
-    with serve(tmp_path) as (port, ids):
-        steps = scenarios(ids)
+    port, ids = server
+    steps = scenarios(ids)
 
-        def session(seed: int) -> None:
-            rnd = random.Random(seed)
-            names = list(steps)
-            conn = Connection(port)
-            try:
-                for _ in range(REQUESTS_PER_SESSION):
-                    if len(stalls) >= MAX_STALLS:
-                        return
-                    name = rnd.choice(names)
-                    started = time.monotonic()
-                    try:
-                        outcome = steps[name](conn)
-                    except OSError as exc:  # timed out or closed under us: count it, reconnect
-                        outcome = [type(exc).__name__]
-                        conn.close()
-                        conn = Connection(port)
-                    elapsed = time.monotonic() - started
-                    with lock:
-                        latencies.append(elapsed)
-                        answers[name, tuple(outcome)] += 1
-                        if elapsed > LIMIT_S or outcome != EXPECTED[name]:
-                            stalls.append((elapsed, name, str(outcome)))
-            finally:
-                conn.close()
+    def session(seed: int) -> None:
+        rnd = random.Random(seed)
+        names = list(steps)
+        conn = Connection(port)
+        try:
+            for _ in range(REQUESTS_PER_SESSION):
+                if len(stalls) >= MAX_STALLS:
+                    return
+                name = rnd.choice(names)
+                started = time.monotonic()
+                try:
+                    outcome = steps[name](conn)
+                except OSError as exc:  # timed out or closed under us: count it, reconnect
+                    outcome = [type(exc).__name__]
+                    conn.close()
+                    conn = Connection(port)
+                elapsed = time.monotonic() - started
+                with lock:
+                    latencies.append(elapsed)
+                    answers[name, tuple(outcome)] += 1
+                    if elapsed > LIMIT_S or outcome != EXPECTED[name]:
+                        stalls.append((elapsed, name, str(outcome)))
+        finally:
+            conn.close()
 
-        threads = [threading.Thread(target=session, args=(i,)) for i in range(SESSIONS)]
-        started = time.monotonic()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        took = time.monotonic() - started
+    threads = [threading.Thread(target=session, args=(i,)) for i in range(SESSIONS)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    took = time.monotonic() - started
 
     worst = max(latencies)
     print(f"\n{len(latencies)} requests on {SESSIONS} kept-alive sessions in {took:.1f} s; "
@@ -293,3 +310,36 @@ def test_kept_alive_sessions_never_wait_on_an_unread_body(tmp_path):
     assert not stalls, f"{len(stalls)} requests over {LIMIT_S} s or wrongly answered: {stalls}"
     assert len(latencies) == SESSIONS * REQUESTS_PER_SESSION
     assert worst <= LIMIT_S
+
+
+@pytest.mark.timeout(60)
+def test_live_stream_streams_then_its_connection_serves_the_next_request(server):
+    """The dashboard's SSE stream through the same worker: headers at once, the payload, a
+    heartbeat a second, the end after VARCO_LIVE_STREAM_SECONDS, then the kept-alive
+    connection answers the next request without waiting."""
+    port, ids = server
+    conn = Connection(port)
+    conn.sock.settimeout(10)
+    try:
+        conn.send(b"".join(request("GET", f"/events/{ids['event']}/dashboard/stream/",
+                                   Cookie=f"sessionid={ids['session']}")))
+        started = time.monotonic()
+        status, headers, _ = conn.response(head_only=True)
+        assert status == 200, (status, headers)
+        assert headers["content-type"].startswith("text/event-stream")
+        assert headers["transfer-encoding"] == "chunked"
+        while not conn.buf.endswith(b"0\r\n\r\n"):  # the chunked body's last chunk
+            data = conn.sock.recv(65536)
+            assert data, "the stream was cut instead of ended"
+            conn.buf += data
+        took = time.monotonic() - started
+        text = conn.buf.decode()
+        conn.buf = b""
+        assert "data: " in text and ": keep-alive" in text, text
+        assert 2.5 <= took <= 8, took
+        started = time.monotonic()
+        conn.send(b"".join(request("GET", PING)))
+        assert conn.response()[0] == 200
+        assert time.monotonic() - started < LIMIT_S
+    finally:
+        conn.close()
