@@ -19,11 +19,12 @@ connection under the buffered request instead (measured, docs/benchmarks.md "Ser
 
 This relies on three names inside gunicorn's gthread worker (``finish_request``,
 ``enqueue_req``, ``TConn.parser.unreader.buf``); ``check_config`` refuses to start if any is
-gone, and pyproject.toml keeps gunicorn to the tested series.
+gone, and pyproject.toml keeps gunicorn to the tested series (24.x).
 """
 
 from __future__ import annotations
 
+import inspect
 import io
 from concurrent.futures import Future
 
@@ -48,6 +49,10 @@ class ThreadWorker(gthread.ThreadWorker):
         super().check_config(cfg, log)
         missing = [name for name in ("finish_request", "enqueue_req")
                    if not callable(getattr(gthread.ThreadWorker, name, None))]
+        if "finish_request" not in missing and list(
+                inspect.signature(gthread.ThreadWorker.finish_request).parameters) != [
+                "self", "conn", "fs"]:
+            missing.append("finish_request(conn, fs)")
         from gunicorn.http.unreader import Unreader
 
         if not isinstance(getattr(Unreader(), "buf", None), io.BytesIO):
