@@ -37,7 +37,10 @@ def buffered_bytes(conn: gthread.TConn) -> int:
     if parser is None:
         return 0
     buf = parser.unreader.buf
-    return buf.getbuffer().nbytes if isinstance(buf, io.BytesIO) else 0
+    if not isinstance(buf, io.BytesIO):
+        return 0
+    with buf.getbuffer() as view:  # released at once: a live view would pin the buffer's size
+        return view.nbytes
 
 
 class ThreadWorker(gthread.ThreadWorker):
