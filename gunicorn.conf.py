@@ -1,7 +1,8 @@
 """gunicorn settings shared by `make run`, the benchmarks and docker-compose.
 
 Every value can be overridden from the environment (GUNICORN_*), e.g. GUNICORN_WORKERS=4.
-Threaded workers (gthread), one process per core, 8 threads each: a scan spends about half its
+Threaded workers (gunicorn's gthread, with its keep-alive stall fixed: backend/gunicorn_worker.py),
+one process per core, 8 threads each: a scan spends about half its
 time waiting on PostgreSQL (statement + commit), so threads keep both cores busy while the
 processes avoid fighting over one GIL; keep-alive lets door devices reuse connections. Measured
 against 3x4, 2x4, 4x4 and 2x16 on 2 cores (docs/benchmarks.md, "Check-in").
@@ -12,7 +13,7 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "backend.gunicorn_worker.ThreadWorker")
 threads = int(os.environ.get("GUNICORN_THREADS", 8))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 30))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
