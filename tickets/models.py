@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 
-from tickets.text import TextRefused, email_key
+from core.text import TextRefused, email_key
 
 LANGUAGE_CHOICES = [("it", "Italiano"), ("en", "English")]
 
@@ -177,7 +177,7 @@ class TicketType(models.Model):
 
 class Attendee(models.Model):
     """A person attending an event. One attendee per e-mail address per event, compared in
-    ``email_key``'s normalised form (``tickets.text.email_key``: NFKC case-folded local
+    ``email_key``'s normalised form (``core.text.email_key``: NFKC case-folded local
     part, IDNA domain), so ``\u017fam@`` (long s) and ``sam@``, ``müller.de`` and
     ``xn--mller-kva.de`` are one attendee; ``email`` keeps the address as typed for showing
     and sending."""

@@ -277,7 +277,7 @@ class PublicRegistrationResultSerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    """The API's one error shape (tickets/api/errors.py); documented on every operation."""
+    """The API's one error shape (core/api/exceptions.py); documented on every operation."""
 
     error = serializers.CharField(help_text="machine-readable code, e.g. `invalid`, `sold_out`")
     detail = serializers.CharField(help_text="a sentence for people")

@@ -15,10 +15,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.request_limits import body_limit
+from core.rate_limits import ImportThrottle, OrganiserThrottle, RegistrationThrottle
+from core.request_limits import body_limit
 from tickets import attendee_csv, delivery, selectors, services
 from tickets.api import serializers as s
-from tickets.api.throttles import ImportThrottle, OrganiserThrottle, RegistrationThrottle
 from tickets.models import Event, Ticket
 
 # Room for the multipart framing around an uploaded file of the largest accepted size.
