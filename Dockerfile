@@ -23,5 +23,6 @@ RUN pip install --no-cache-dir . \
 USER varco
 EXPOSE 8000
 # Serves on 0.0.0.0 inside the container, so gunicorn refuses to start without a real
-# SECRET_KEY (gunicorn.conf.py); a key made on first run would differ per container.
+# SECRET_KEY and VARCO_ENCRYPTION_KEYS (gunicorn.conf.py): keys made on the first run would
+# differ per container and vanish with it.
 CMD ["gunicorn", "-c", "gunicorn.conf.py", "backend.wsgi"]

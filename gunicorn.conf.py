@@ -35,7 +35,7 @@ def worker_exit(server, worker) -> None:
 
 
 def on_starting(server) -> None:
-    """Refuse a network-facing start without a real SECRET_KEY (backend/keys.py)."""
+    """Refuse a network-facing start without real keys from the environment (backend/keys.py)."""
     from backend.keys import network_start_refusal
 
     refusal = network_start_refusal(server.cfg.address, dict(os.environ))

@@ -7,8 +7,9 @@ the events' private signing keys in the database, see ``backend/encryption.py``)
 No installation runs on a key published in the source. In production both come from the
 environment. The embedded mode (``make run``, no configuration) makes its own random keys on
 the first start and keeps them under ``var/`` (mode 0600); a network-facing gunicorn (bound to
-anything but loopback) refuses to start without a real ``SECRET_KEY`` from the environment,
-since a key made on one host is not shared with the others (``gunicorn.conf.py``).
+anything but loopback) refuses to start without a real ``SECRET_KEY`` and
+``VARCO_ENCRYPTION_KEYS`` from the environment, since keys made on one host are not shared with
+the others (``gunicorn.conf.py``).
 
 This module reads no Django setting: ``settings.py`` and gunicorn's hooks both import it.
 """
@@ -146,17 +147,27 @@ def _is_loopback(address: object) -> bool:
 
 
 def network_start_refusal(addresses: Iterable[object], env: dict[str, str]) -> str | None:
-    """Why a server bound to ``addresses`` must not start with ``env``, or None."""
+    """Why a server bound to ``addresses`` must not start with ``env``, or None.
+
+    Facing the network, both secrets must come from the environment: keys made under one
+    host's (or container's) var/ are not the other processes' (a worker would sign links and
+    decrypt keys with keys of its own) and vanish with that var/.
+    """
     exposed = [a for a in addresses if not _is_loopback(a)]
     if not exposed:
-        return None  # `make run`: 127.0.0.1, the embedded key is fine
+        return None  # `make run`: 127.0.0.1, the embedded keys are fine
+    where = ", ".join(":".join(map(str, a)) if isinstance(a, tuple) else str(a) for a in exposed)
     key = env.get("SECRET_KEY", "")
     weakness = "it is not set" if not key else secret_key_weakness(key)
-    if weakness is None:
-        return None
-    where = ", ".join(":".join(map(str, a)) if isinstance(a, tuple) else str(a) for a in exposed)
-    return (
-        f"Refusing to serve on {where} (not loopback) without a real SECRET_KEY: {weakness}. "
-        f"Set SECRET_KEY in the environment (generate one with: {GENERATE_SECRET_KEY}), "
-        f"or bind to 127.0.0.1 (GUNICORN_BIND=127.0.0.1:8000) for a local try-out."
-    )
+    if weakness is not None:
+        return (
+            f"Refusing to serve on {where} (not loopback) without a real SECRET_KEY: {weakness}. "
+            f"Set SECRET_KEY in the environment (generate one with: {GENERATE_SECRET_KEY}), "
+            f"or bind to 127.0.0.1 (GUNICORN_BIND=127.0.0.1:8000) for a local try-out."
+        )
+    if not env.get("VARCO_ENCRYPTION_KEYS", "").strip(" ,"):
+        return (
+            f"Refusing to serve on {where} (not loopback) without VARCO_ENCRYPTION_KEYS in the "
+            f"environment (generate one with: {GENERATE_ENCRYPTION_KEY}), or bind to 127.0.0.1."
+        )
+    return None

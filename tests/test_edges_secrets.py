@@ -170,25 +170,31 @@ def test_gunicorn_refuses_a_network_facing_start_without_a_secret_key(tmp_path):
 def test_gunicorn_serves_loopback_without_a_key_and_anywhere_with_one(tmp_path):
     outcome, log = _outcome(_gunicorn(clean_env(tmp_path), "127.0.0.1:0"))
     assert outcome == "serving", log  # `make run`: no configuration needed
-    env = clean_env(tmp_path, SECRET_KEY=secrets.token_urlsafe(50))
+    env = clean_env(tmp_path, SECRET_KEY=secrets.token_urlsafe(50),
+                    VARCO_ENCRYPTION_KEYS=Fernet.generate_key().decode())
     outcome, log = _outcome(_gunicorn(env, "0.0.0.0:0"))
     assert outcome == "serving", log
 
 
-@pytest.mark.parametrize(("addresses", "key", "refused"), [
-    ([("127.0.0.1", 8000)], "", False),
-    ([("::1", 8000)], "", False),
-    ([("localhost", 8000)], "", False),
-    ([("0.0.0.0", 8000)], "", True),
-    ([("::", 8000)], "", True),
-    ([("127.0.0.1", 8000), ("192.168.1.5", 8000)], "", True),
-    (["/run/varco.sock"], "", True),  # a UNIX socket faces whatever proxy connects to it
-    ([("0.0.0.0", 8000)], PUBLISHED_KEY, True),
-    ([("0.0.0.0", 8000)], "a" * 40, True),
-    ([("0.0.0.0", 8000)], "real-" + secrets.token_urlsafe(40), False),
+REAL = {"SECRET_KEY": "real-" + secrets.token_urlsafe(40),
+        "VARCO_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+
+
+@pytest.mark.parametrize(("addresses", "env", "refused"), [
+    ([("127.0.0.1", 8000)], {}, False),
+    ([("::1", 8000)], {}, False),
+    ([("localhost", 8000)], {}, False),
+    ([("0.0.0.0", 8000)], {}, True),
+    ([("::", 8000)], {}, True),
+    ([("127.0.0.1", 8000), ("192.168.1.5", 8000)], {}, True),
+    (["/run/varco.sock"], {}, True),  # a UNIX socket faces whatever proxy connects to it
+    ([("0.0.0.0", 8000)], {**REAL, "SECRET_KEY": PUBLISHED_KEY}, True),
+    ([("0.0.0.0", 8000)], {**REAL, "SECRET_KEY": "a" * 40}, True),
+    ([("0.0.0.0", 8000)], {"SECRET_KEY": REAL["SECRET_KEY"]}, True),  # no encryption key
+    ([("0.0.0.0", 8000)], REAL, False),
 ])
-def test_what_counts_as_network_facing(addresses, key, refused):
-    refusal = keys.network_start_refusal(addresses, {"SECRET_KEY": key} if key else {})
+def test_what_counts_as_network_facing(addresses, env, refused):
+    refusal = keys.network_start_refusal(addresses, env)
     assert (refusal is not None) == refused, refusal
 
 
