@@ -48,7 +48,7 @@ def hash_authtoken_tokens(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tickets', '0003_ticket_type_translation_keys'),
+        ('tickets', '0004_attendee_email_key'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
