@@ -42,7 +42,7 @@ from tickets.signing import keyring, verify_code
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED_KEY = "varco-insecure-embedded-default-change-me"  # main's built-in SECRET_KEY
 MIGRATION = importlib.import_module(
-    "tickets.migrations.0005_edges_secrets_encrypted_keys_hashed_tokens"
+    "tickets.migrations.0005_encrypted_keys_hashed_tokens"
 )
 # The data migrations use only the schema editor's connection (SQLite cannot open a real
 # schema editor inside the test's transaction).
