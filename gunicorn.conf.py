@@ -32,3 +32,12 @@ def worker_exit(server, worker) -> None:
     from checkin import invalid_log
 
     invalid_log.flush_at_exit()
+
+
+def on_starting(server) -> None:
+    """Refuse a network-facing start without real keys from the environment (backend/keys.py)."""
+    from backend.keys import network_start_refusal
+
+    refusal = network_start_refusal(server.cfg.address, dict(os.environ))
+    if refusal:
+        raise RuntimeError(refusal)  # gunicorn prints "Error: …" and exits with status 1

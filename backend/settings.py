@@ -17,6 +17,8 @@ import csp.constants as csp
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from backend import keys
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VARCO_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -48,9 +50,18 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The embedded default key is only for `make run` on a laptop; production refuses it (checks.py).
-INSECURE_DEFAULT_SECRET_KEY = "varco-insecure-embedded-default-change-me"
-SECRET_KEY = os.environ.get("SECRET_KEY") or INSECURE_DEFAULT_SECRET_KEY
+# VARCO_PRODUCTION=true (docker-compose sets it): secrets from the environment, strong, no debug.
+PRODUCTION = env_bool("VARCO_PRODUCTION", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured(
+        "DEBUG=true is refused with VARCO_PRODUCTION=true: debug pages show settings and code"
+    )
+# From the environment; without it (not in production) a random key made on the first start
+# and kept in var/secret_key. Weak or published keys are refused (backend/keys.py).
+SECRET_KEY = keys.secret_key(VAR_DIR, PRODUCTION)
+# Fernet keys encrypting the events' private signing keys at rest, the newest first (rotation:
+# README, "Operations"); without VARCO_ENCRYPTION_KEYS (not in production), var/encryption_key.
+VARCO_ENCRYPTION_KEYS = keys.encryption_keys(VAR_DIR, PRODUCTION)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -63,7 +74,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
@@ -208,7 +218,8 @@ WHITENOISE_USE_FINDERS = True
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Organiser tokens, stored as SHA-256 (tickets.ApiToken).
+        "tickets.api.auth.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -333,13 +344,8 @@ PERMISSIONS_POLICY = {
 }
 
 # --- Production hardening (VARCO_PRODUCTION=true, as docker-compose sets) ----------------------
-PRODUCTION = env_bool("VARCO_PRODUCTION", False)
+# (PRODUCTION itself is read at the top, with the secrets.)
 if PRODUCTION:
-    if SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or len(SECRET_KEY) < 32:
-        raise ImproperlyConfigured(
-            "VARCO_PRODUCTION is set but SECRET_KEY is missing or shorter than 32 characters; "
-            "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
-        )
     # TLS ends at the reverse proxy, which must set X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

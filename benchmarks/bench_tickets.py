@@ -218,6 +218,7 @@ def _children(pid: int) -> list[int]:
 
 def bench_end_to_end(count: int) -> dict:
     import redis
+    from django.conf import settings
     from django.db import connection
 
     from tickets import delivery
@@ -237,7 +238,10 @@ def bench_end_to_end(count: int) -> dict:
     var_dir = tempfile.mkdtemp(prefix="varco-bench-")
     env = {**os.environ, "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(SMTP_PORT),
            "VARCO_VAR_DIR": var_dir, "LOG_LEVEL": "WARNING", "DATABASE_URL": DB_URL,
-           "REDIS_URL": REDIS_URL}
+           "REDIS_URL": REDIS_URL,
+           # The worker's var/ is not this process's: give it the keys the events were made with.
+           "SECRET_KEY": settings.SECRET_KEY,
+           "VARCO_ENCRYPTION_KEYS": ",".join(settings.VARCO_ENCRYPTION_KEYS)}
     log = open(Path(var_dir) / "worker.log", "wb")  # noqa: SIM115
     worker = subprocess.Popen(
         [sys.executable, "-m", "worker", "--concurrency", "2", "--without-gossip",

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import renderers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -33,6 +33,7 @@ from checkin import attendance, attendance_exports, attendance_stream
 from checkin.attendance_serializers import AttendanceSerializer
 from core.errors import error_body
 from tickets import selectors
+from tickets.api.auth import HashedTokenAuthentication
 from tickets.models import Event
 
 
@@ -48,7 +49,7 @@ def _organiser_event(user, event_id: int) -> Event:
 
 class _OrganiserAPIView(APIView):
     # Explicit, so that a device-token scheme added to the defaults never reaches these views.
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [HashedTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 from pathlib import Path
 
 from django.conf import settings
@@ -64,7 +65,11 @@ def demo_door(event: Event, export_dir: str | None) -> list[str]:
     if token is None:
         device, token = services.rotate_device_token(device)
     tickets = Ticket.objects.filter(event=event, status=Ticket.Status.VALID).order_by("serial")
-    with open(directory / "codes.txt", "w") as out:
+    # Every code admits someone: readable by the owner only, like device.json.
+    codes = directory / "codes.txt"
+    fd = os.open(codes, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an export made before 0600 keeps its old mode otherwise
+    with os.fdopen(fd, "w") as out:
         for ticket in tqdm(tickets.iterator(chunk_size=1000), total=tickets.count(),
                            desc="codes", unit="code", disable=None):
             out.write(ticket_code(ticket) + "\n")

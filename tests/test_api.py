@@ -120,11 +120,12 @@ def test_session_auth_write_with_csrf_token(staff, event, ticket_type):
 
 def test_user_without_team_sees_nothing(event):
     from django.contrib.auth.models import User
-    from rest_framework.authtoken.models import Token
+
+    from tickets.onboarding import issue_api_token
 
     loner = User.objects.create_user("loner", password="pw")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=loner).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_api_token(loner)}")
     assert client.get(f"{V1}/events/").json()["results"] == []
     assert client.get(f"{V1}/organisers/").json()["results"] == []
     assert_error(client.get(f"{V1}/events/{event.pk}/"), 404)

@@ -11,11 +11,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tickets.management.commands import import_attendees as import_command
-from tickets.models import Attendee, Event, EventKey, Organiser, Ticket, TicketType
+from tickets.models import ApiToken, Attendee, Event, EventKey, Organiser, Ticket, TicketType
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +34,7 @@ def run(*args, **kwargs) -> tuple[str, str]:
 
 def counts() -> dict[str, int]:
     return {model.__name__: model.objects.count()
-            for model in (Organiser, Event, TicketType, Attendee, Ticket, EventKey, User, Token)}
+            for model in (Organiser, Event, TicketType, Attendee, Ticket, EventKey, User, ApiToken)}
 
 
 def api_for(token: str) -> APIClient:

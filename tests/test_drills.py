@@ -250,14 +250,15 @@ def _gunicorn(tmp_path: Path, port: int):
     import sys
     import urllib.request
 
-    from tests.worker_process import ROOT, test_database_url
+    from tests.worker_process import ROOT, shared_keys, test_database_url
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VARCO_", "GUNICORN_"))}
     # Named, so that the drill terminates the web server's connections and nobody else's.
     env.update(DATABASE_URL=f"{test_database_url()}?application_name={WEB_APP_NAME}",
                DJANGO_SETTINGS_MODULE="backend.settings",
                VARCO_VAR_DIR=str(tmp_path / "var"), GUNICORN_WORKERS="2",
-               GUNICORN_THREADS="4", LOG_LEVEL="WARNING", VARCO_DEVICE_CACHE_SECONDS="5")
+               GUNICORN_THREADS="4", LOG_LEVEL="WARNING", VARCO_DEVICE_CACHE_SECONDS="5",
+               **shared_keys())
     log_path = tmp_path / "gunicorn.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

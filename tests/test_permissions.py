@@ -34,7 +34,6 @@ from django.contrib.auth import get_user_model
 from django.core.signals import request_finished
 from django.db import close_old_connections, transaction
 from django.urls import URLPattern, URLResolver, get_resolver
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.checkin_support import make_device, make_list
@@ -103,7 +102,7 @@ def world(settings, organiser, staff, event, ticket_type, register) -> World:
                                        ticket_type_id=type_b.pk)
     )
     admin = get_user_model().objects.create_superuser("root", "root@example.org", "pw")
-    admin_token = Token.objects.create(user=admin).key
+    admin_token = onboarding.issue_api_token(admin)
 
     list_a, list_b = make_list(event), make_list(event_b)
     device_a, device_a_token = make_device(event, lists=[list_a])

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +21,13 @@ def test_database_url() -> str:
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def shared_keys() -> dict[str, str]:
+    """This test process's secrets, for a subprocess on the same database with another var/
+    (it would make keys of its own there and could not read the events' signing keys)."""
+    return {"SECRET_KEY": settings.SECRET_KEY,
+            "VARCO_ENCRYPTION_KEYS": ",".join(settings.VARCO_ENCRYPTION_KEYS)}
 
 
 def worker_env(smtp_port: int, var_dir: Path, **extra: str) -> dict[str, str]:
@@ -42,6 +50,7 @@ def worker_env(smtp_port: int, var_dir: Path, **extra: str) -> dict[str, str]:
         VARCO_DELIVERY_BATCH_SIZE="25",
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
+        **shared_keys(),
     )
     env.update(extra)
     return env

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import zoneinfo
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 
+from core import encryption
 from core.text import TextRefused, email_key
+from tickets import signing
 
 LANGUAGE_CHOICES = [("it", "Italiano"), ("en", "English")]
 
@@ -254,8 +257,10 @@ class EventKey(models.Model):
     """An Ed25519 signing key of an event. Several may exist (rotation); one signs new codes."""
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="keys")
-    # Raw 32-byte keys, base64url. The private key never leaves the server.
-    private_key = models.CharField(max_length=64, editable=False)
+    # Raw 32-byte keys, base64url. The private key never leaves the server and is stored
+    # encrypted with VARCO_ENCRYPTION_KEYS (a Fernet token, core/encryption.py): read it with
+    # signing_key(), never from this field.
+    private_key = models.TextField(editable=False)
     public_key = models.CharField(max_length=64, editable=False)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
@@ -270,6 +275,30 @@ class EventKey(models.Model):
 
     def __str__(self) -> str:
         return f"key {self.pk} of {self.event_id}"
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        """The decrypted private key (callers on a hot path cache it: tickets.services)."""
+        return signing.load_private_key(encryption.decrypt(self.private_key))
+
+
+class ApiToken(models.Model):
+    """An organiser's API token (``Authorization: Token …``); one per user.
+
+    Like a scanner device's token, it is shown once, when it is made; the database keeps only
+    its SHA-256 (``tickets.api.auth``), so a copy of the database authenticates nobody.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organiser_api_token"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"API token of {self.user_id}"
 
 
 class Delivery(models.Model):

@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from core import text
+from core import encryption, text
 from core.errors import ServiceError
 from tickets import signing
 from tickets.models import Attendee, Event, EventKey, Organiser, Ticket, TicketType
@@ -55,12 +55,9 @@ def ensure_event_key(event: Event) -> EventKey:
     key = EventKey.objects.filter(event=event, active=True).first()
     if key is not None:
         return key
-    private, public = signing.generate_keypair()
     try:
         with transaction.atomic():
-            return EventKey.objects.create(
-                event=event, private_key=private, public_key=public, active=True
-            )
+            return EventKey.objects.create(event=event, active=True, **_new_keypair())
     except IntegrityError:  # another process created it first
         return EventKey.objects.get(event=event, active=True)
 
@@ -69,8 +66,13 @@ def ensure_event_key(event: Event) -> EventKey:
 def rotate_event_key(event: Event) -> EventKey:
     """Make a new key sign new codes; codes signed by older keys stay valid."""
     EventKey.objects.select_for_update().filter(event=event, active=True).update(active=False)
+    return EventKey.objects.create(event=event, **_new_keypair())
+
+
+def _new_keypair() -> dict[str, str]:
+    """A fresh key pair as EventKey fields, the private key encrypted at rest."""
     private, public = signing.generate_keypair()
-    return EventKey.objects.create(event=event, private_key=private, public_key=public)
+    return {"private_key": encryption.encrypt(private), "public_key": public}
 
 
 def create_event(organiser: Organiser, **fields) -> Event:
@@ -377,6 +379,8 @@ def reissue_ticket(ticket: Ticket) -> Ticket:
     return ticket
 
 
+# key id -> (its stored ciphertext, the decrypted key): decrypting costs more than signing, so
+# each process does it once per key (a changed row, e.g. re-encrypted, is decrypted again).
 _private_keys: dict[int, tuple[str, object]] = {}
 
 
@@ -392,7 +396,7 @@ def ticket_code(ticket: Ticket, key: EventKey | None = None) -> str:
         key = ensure_event_key(ticket.event)
     cached = _private_keys.get(key.pk)
     if cached is None or cached[0] != key.private_key:
-        cached = (key.private_key, signing.load_private_key(key.private_key))
+        cached = (key.private_key, key.signing_key())
         _private_keys[key.pk] = cached
     claim = signing.TicketClaim(key.pk, ticket.event_id, ticket.pk, ticket.version)
     return signing.sign_ticket(cached[1], claim)

@@ -18,9 +18,11 @@ class Command(BaseCommand):
         parser.add_argument("--email", required=True)
         parser.add_argument("--password", help="default: a random one, printed once")
         parser.add_argument("--export", metavar="FILE", help="write the credentials as JSON")
+        parser.add_argument("--new-token", action="store_true",
+                            help="replace an existing user's API token (printed once)")
 
     def handle(self, *args, name: str, user: str, email: str, password: str | None,
-               export: str | None, **options) -> None:
+               export: str | None, new_token: bool = False, **options) -> None:
         from django.core.exceptions import ValidationError
         from django.core.validators import validate_email
 
@@ -42,10 +44,18 @@ class Command(BaseCommand):
             self.stdout.write(f"  password: {new_password}")
         else:
             self.stdout.write("  password: unchanged (the user already existed)")
-        self.stdout.write(f"  API token: {token}")
+        if token is None and new_token:
+            token = onboarding.issue_api_token(staff)
+        if token:
+            self.stdout.write(f"  API token: {token}")
+        else:
+            # Only its hash is stored, so it cannot be shown again.
+            self.stdout.write("  API token: unchanged (shown once when it was made; "
+                              "--new-token replaces it)")
         if export:
             # The same fields as seed_demo's organiser.json, without the event ones; the
-            # password is null when the user already existed (it is never changed here).
+            # password is null when the user already existed (it is never changed here), the
+            # token when the user already had one (unless --new-token).
             path = onboarding.write_json(
                 export,
                 {"username": staff.username, "password": new_password, "api_token": token},
