@@ -60,7 +60,7 @@ class CheckinListViewSet(EventScopedMixin, viewsets.ModelViewSet):
         serializer = s.ManualCheckinSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         answer = services.manual_check_in(
-            devices.list_rule(checkin_list), serializer.validated_data["ticket"],
+            devices.list_rule(checkin_list, self.event), serializer.validated_data["ticket"],
             user_id=request.user.pk, direction=serializer.validated_data["type"],
         )
         return Response(answer.as_json())
