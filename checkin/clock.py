@@ -54,6 +54,8 @@ def parse(value: object) -> Claim | None:
     Without a UTC offset the time is UTC, as JavaScript's ``toISOString()`` writes."""
     if not isinstance(value, str) or len(value) > MAX_TEXT:
         return None
+    if not (value.isascii() and value.isprintable()):  # Python reads "…10:00:00\x00" too
+        return None
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
