@@ -14,9 +14,8 @@ reissued ticket), ``closed`` (outside the list's opening hours), ``not_allowed``
 type not admitted by the list, or an exit scan on a list without check-out), then for entries
 ``already_checked_in``. An exit of someone not inside is accepted and changes nothing.
 
-Time: a live scan happens when the server receives it; an offline scan's ``scanned_at`` is the
-device's claim, believed only within a window around the server's clock and the event's dates
-(``clock.py``), else recorded at the receipt time with the claim kept as text and flagged.
+Time: a live scan happens when the server receives it; an offline scan's time is the device's
+claim, believed only within a window (``clock.py``), else the receipt time (claim kept, flagged).
 
 Retries: a scan carries the device's ``nonce``; the log's unique (device, nonce) makes a
 retried request record nothing new and get the first answer back, even when the retry races
@@ -223,8 +222,7 @@ def record(
     received: dt.datetime,
     untrusted: str | None = None,
 ) -> ScanAnswer:
-    """Decide and record a scan of ticket ``ticket_id`` (``version`` None: any current one).
-
+    """Decide and record a scan of ticket ``ticket_id`` (``version`` None: any current one);
     ``untrusted``: the device's claimed time, kept as text when it was not believed."""
     if connection.vendor == "postgresql":
         return _record_postgres(scan, ticket_id, version, pre, at, received, untrusted)
