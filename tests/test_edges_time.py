@@ -381,6 +381,29 @@ def test_event_dates_at_the_edges_of_the_range_are_kept_and_shown(api, organiser
     assert Client().get("/e/edge/register/").status_code == 200
 
 
+def test_an_event_longer_than_the_limit_is_a_400_naming_end(api, organiser):
+    """On main an event from 2026 to 2999 was accepted, and its attendance, chart and
+    dashboard then built a bar per 5 minutes of ten centuries: every read hung."""
+    body = {"organiser": organiser.pk, "name": "Long", "slug": "long",
+            "start": "2030-01-01T10:00:00Z", "end": "2999-12-31T10:00:00Z"}
+    response = api.post("/api/v1/events/", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"end"}
+    body["end"] = "2030-02-01T10:00:00Z"  # 31 days: the limit
+    assert api.post("/api/v1/events/", body, format="json").status_code == 201
+
+
+def test_an_event_stored_longer_than_the_limit_still_reads(live_event, door, ticket_code, api,
+                                                           session):
+    door.scan(ticket_code())
+    Event.objects.filter(pk=live_event.pk).update(end=dt.datetime(2999, 12, 31, tzinfo=dt.UTC))
+    attendance.reset()
+    arrivals = api.get(f"/api/v1/events/{live_event.pk}/attendance/").json()["arrivals"]
+    assert len(arrivals["buckets"]) <= (attendance.MAX_ARRIVALS_SECONDS // 300)
+    assert sum(b["count"] for b in arrivals["buckets"]) + arrivals["outside"] == 1
+    _assert_read_paths_answer(live_event, api, session)
+
+
 def test_admin_refuses_out_of_range_event_dates(staff, organiser):
     client = Client()
     client.force_login(staff)
@@ -431,3 +454,52 @@ def test_postgres_refuses_the_year_one_written_in_sql(live_event, hall):
             " 'invalid', 'scan', %s::timestamptz, now(), false)",
             [live_event.pk, hall.pk, YEAR_ONE],
         )
+
+
+# --- the migrations repair rows written before the bounds -------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migrations_repair_old_rows_then_every_read_path_answers(organiser, staff):
+    """Rows as main could write them (on PostgreSQL through the scan endpoint; here in SQL on
+    both databases): the migrations repair them before adding the constraints."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    old_state = [("checkin", "0001_initial"), ("tickets", "0003_ticket_type_translation_keys")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(old_state)
+    try:
+        now = timezone.now()
+        event = make_event(organiser, slug="old-rows", start=now - dt.timedelta(hours=1),
+                           end=now + dt.timedelta(hours=1))
+        hall = CheckinList.objects.create(event=event, name="Sala")
+        year_zero = (YEAR_ONE if connection.vendor == "postgresql"
+                     else "0000-12-31 10:00:00")  # what SQLite would hold: text
+        received = connection.ops.adapt_datetimefield_value(now)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO checkin_scanlog (event_id, list_id, direction, result, reason,"
+                " source, scanned_at, received_at, conflict) VALUES (%s, %s, 'entry',"
+                " 'rejected', 'invalid', 'offline', %s, %s, false)",
+                [event.pk, hall.pk, year_zero, received],
+            )
+            cursor.execute('UPDATE tickets_event SET "end" = %s WHERE id = %s',
+                           ["9999-12-31 23:00:00+00" if connection.vendor == "postgresql"
+                            else "9999-12-31 23:00:00", event.pk])
+            cursor.execute("UPDATE checkin_checkinlist SET opens_at = %s WHERE id = %s",
+                           [year_zero, hall.pk])
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    row = ScanLog.objects.get()
+    assert row.scanned_at == row.received_at
+    assert row.untrusted_scanned_at  # the stored value, kept as text
+    event.refresh_from_db()
+    assert dt.timedelta(hours=23) < event.end - event.start <= dt.timedelta(days=1)
+    assert CheckinList.objects.get().opens_at is None
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {staff.api_token}")
+    session = Client()
+    session.force_login(staff)
+    _assert_read_paths_answer(event, api, session)

@@ -20,6 +20,13 @@ from django.db.models import Q
 EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)  # excluded
 RANGE_TEXT = "between 1900-01-01 and 2999-12-31 (UTC)"
+# An event lasts at most this long: its arrivals chart has a bar per 5 minutes of its span.
+MAX_EVENT_DAYS = 31
+TOO_LONG_TEXT = f"An event lasts at most {MAX_EVENT_DAYS} days."
+
+
+def too_long(start: dt.datetime | None, end: dt.datetime | None) -> bool:
+    return bool(start and end and end - start > dt.timedelta(days=MAX_EVENT_DAYS))
 
 
 def in_range(value: dt.datetime) -> bool:

@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 
+from tickets import instants
 from tickets.instants import range_check, validate_instant
 
 LANGUAGE_CHOICES = [("it", "Italiano"), ("en", "English")]
@@ -105,6 +106,8 @@ class Event(models.Model):
         errors = {}
         if self.start and self.end and self.end <= self.start:
             errors["end"] = "The end must be after the start."
+        elif instants.too_long(self.start, self.end):
+            errors["end"] = instants.TOO_LONG_TEXT
         if self.capacity is not None and self.pk:
             issued = Event.objects.filter(pk=self.pk).values_list("issued_count", flat=True)
             if issued and self.capacity < issued[0]:

@@ -135,6 +135,8 @@ class EventSerializer(EventLocalTimesMixin, StrictFieldsMixin, serializers.Model
         end = attrs.get("end", getattr(self.instance, "end", None))
         if start and end and end <= start:
             raise serializers.ValidationError({"end": "The end must be after the start."})
+        if instants.too_long(start, end):
+            raise serializers.ValidationError({"end": instants.TOO_LONG_TEXT})
         capacity = attrs.get("capacity")
         if self.instance and capacity is not None and capacity < self.instance.issued_count:
             raise serializers.ValidationError(

@@ -2,7 +2,7 @@
 """Event dates stay in the range every read path can show (tickets/instants.py).
 
 An event stored before the bound with a date outside it (only PostgreSQL could store one) is
-moved to the nearest edge, keeping its end after its start, in plain SQL since the ORM cannot
+moved to the nearest edge (an end past it: a day after the start), in plain SQL since the ORM cannot
 even load such a row; then the CHECK constraint is added.
 """
 
@@ -19,16 +19,21 @@ LATEST = datetime.datetime(3000, 1, 1, tzinfo=datetime.timezone.utc)
 
 def repair(apps, schema_editor):
     adapt = schema_editor.connection.ops.adapt_datetimefield_value
-    # one statement per edge, setting both dates, so end > start holds after each
+    next_day = ("start + interval '1 day'" if schema_editor.connection.vendor == "postgresql"
+                else "datetime(start, '+1 day')")
+    # one statement per edge, setting both dates, so end > start holds after each; an end
+    # past the range becomes a day after the start
     schema_editor.execute(
-        'UPDATE tickets_event SET start = %s, "end" = CASE WHEN "end" < %s THEN %s '
-        'ELSE "end" END WHERE start < %s',
-        [adapt(EARLIEST), adapt(EARLIEST + DAY), adapt(EARLIEST + DAY), adapt(EARLIEST)],
+        'UPDATE tickets_event SET start = %s, "end" = CASE WHEN "end" < %s OR "end" >= %s '
+        'THEN %s ELSE "end" END WHERE start < %s',
+        [adapt(EARLIEST), adapt(EARLIEST + DAY), adapt(LATEST), adapt(EARLIEST + DAY),
+         adapt(EARLIEST)],
     )
     schema_editor.execute(
-        'UPDATE tickets_event SET "end" = %s, start = CASE WHEN start >= %s THEN %s '
-        'ELSE start END WHERE "end" >= %s',
-        [adapt(LATEST - DAY), adapt(LATEST - DAY), adapt(LATEST - 2 * DAY), adapt(LATEST)],
+        f'UPDATE tickets_event SET "end" = CASE WHEN start >= %s THEN %s ELSE {next_day} END, '
+        'start = CASE WHEN start >= %s THEN %s ELSE start END WHERE "end" >= %s',
+        [adapt(LATEST - DAY), adapt(LATEST - DAY), adapt(LATEST - DAY),
+         adapt(LATEST - 2 * DAY), adapt(LATEST)],
     )
 
 
