@@ -53,6 +53,11 @@ def repair(apps, schema_editor):
             f"UPDATE checkin_checkinlist SET {quote(column)} = NULL WHERE {outside(column)}",
             bounds,
         )
+    if connection.vendor == "postgresql":
+        # fire the deferred foreign-key checks of these updates now: PostgreSQL refuses to
+        # ALTER a table with pending trigger events in the same transaction
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        schema_editor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 class Migration(migrations.Migration):

@@ -35,6 +35,11 @@ def repair(apps, schema_editor):
         [adapt(LATEST - DAY), adapt(LATEST - DAY), adapt(LATEST - DAY),
          adapt(LATEST - 2 * DAY), adapt(LATEST)],
     )
+    if schema_editor.connection.vendor == "postgresql":
+        # fire the deferred checks of these updates now: PostgreSQL refuses to ALTER a table
+        # with pending trigger events in the same transaction
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        schema_editor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 class Migration(migrations.Migration):
