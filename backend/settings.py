@@ -427,6 +427,16 @@ VARCO_SCAN_INVALID_RATE = env_int("VARCO_SCAN_INVALID_RATE", 5)
 VARCO_SCAN_INVALID_BURST = env_int("VARCO_SCAN_INVALID_BURST", 20)
 # Offline uploads: same rate, a burst of one full upload (checkin/flood.py).
 VARCO_SYNC_INVALID_BURST = env_int("VARCO_SYNC_INVALID_BURST", 500)
+# A door device's scan time is trusted up to this far ahead of the server's clock, and this
+# far behind it (or within the event's dates widened by as much); outside, the scan is recorded
+# at the server's receipt time and flagged (checkin/clock.py).
+VARCO_SCAN_CLOCK_AHEAD_SECONDS = env_int("VARCO_SCAN_CLOCK_AHEAD_SECONDS", 60)
+VARCO_SCAN_CLOCK_BEHIND_HOURS = env_int("VARCO_SCAN_CLOCK_BEHIND_HOURS", 24)
+if not (0 <= VARCO_SCAN_CLOCK_AHEAD_SECONDS <= 86_400
+        and 0 <= VARCO_SCAN_CLOCK_BEHIND_HOURS <= 8_784):
+    raise ImproperlyConfigured(
+        "VARCO_SCAN_CLOCK_AHEAD_SECONDS must be 0-86400 and VARCO_SCAN_CLOCK_BEHIND_HOURS 0-8784"
+    )
 # Answer POST /api/v1/checkin/scan/ in front of Django's middleware (checkin/fastpath.py).
 VARCO_SCAN_FAST_PATH = env_bool("VARCO_SCAN_FAST_PATH", True)
 # Prepare the scan statement once per database connection (false behind a PgBouncer in

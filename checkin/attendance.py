@@ -66,12 +66,16 @@ from django.db import connection
 from django.db.models import Max, Q
 
 from checkin.models import CheckinList, Device, Direction, Presence, Reason, Result, ScanLog
+from tickets.instants import MAX_EVENT_DAYS
 from tickets.models import Event, Ticket, TicketType
 
 log = logging.getLogger(__name__)
 
 UTC = dt.UTC
 BUCKET_SECONDS = 5 * 60  # arrivals per 5 minutes
+# The chart covers at most this long from the event's start (an event longer than the API
+# allows, stored before the limit, must not make every read build a bar per 5 minutes of years).
+MAX_ARRIVALS_SECONDS = (MAX_EVENT_DAYS + 2) * 86_400
 GATE_MINUTES = 15  # gate throughput: scans per minute over the last 15 minutes
 FEED_LENGTH = 30  # recent scans on the dashboard
 CONFLICTS_LISTED = 20
@@ -700,12 +704,14 @@ def _arrivals(state: _EventState) -> dict:
     lo, hi = _bucket(state.start, BUCKET_SECONDS), _bucket(state.end, BUCKET_SECONDS)
     if hi < state.end.timestamp():
         hi += BUCKET_SECONDS
+    first, last = day_start.timestamp(), min(day_end.timestamp(), lo + MAX_ARRIVALS_SECONDS)
+    hi = min(hi, lo + MAX_ARRIVALS_SECONDS)
     outside = 0
     inside_day = {}
     for bucket, count in state.arrivals.items():
         if count <= 0:
             continue
-        if day_start.timestamp() <= bucket < day_end.timestamp():
+        if first <= bucket < last:
             inside_day[bucket] = count
             lo = min(lo, bucket)
             hi = max(hi, bucket + BUCKET_SECONDS)
