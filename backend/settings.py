@@ -235,6 +235,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # One enum for every language field (attendee, registration, event languages).
     "ENUM_NAME_OVERRIDES": {"LanguageEnum": "tickets.models.LANGUAGE_CHOICES"},
+    # The door API is plain Django views (off DRF for speed): a hook documents it.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "checkin.api.schema.add_door_api",
+    ],
 }
 
 # --- Abuse limits (docs/hardening.md) ------------------------------------------------------
