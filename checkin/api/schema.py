@@ -114,14 +114,15 @@ COMPONENTS: dict[str, Schema] = {
     ),
     "DoorOfflineScan": _object(
         {
-            "code": _nullable(_CODE),
-            "ticket": {**_ID, "nullable": True, "description": "instead of code (manual)"},
+            "code": _CODE,
+            "ticket": {**_ID, "description": "instead of code (a manual check-in)"},
             "list": _ID, "type": _DIRECTION, "nonce": _NONCE,
             "scanned_at": {"type": "string", "format": "date-time"},
             "local_status": _LOCAL_STATUS,
         },
         ["list", "nonce", "scanned_at"],
-        description="one of `code` and `ticket` is required",
+        anyOf=[{"required": ["code"]}, {"required": ["ticket"]}],
+        description="`code` or `ticket` is required",
     ),
     "DoorSyncRequest": _object(
         {"scans": {"type": "array", "items": _ref("DoorOfflineScan"),
