@@ -16,10 +16,11 @@ Phases: examples, coverage (boundary values of every parameter), fuzzing, and st
 of calls along the schema's links and the ones schemathesis infers, e.g. create then update
 then delete, scan then undo, snapshot then changes).
 
-Two runs: one with a fixed seed (the same cases on every CI run, so a regression shows at
-once) and one with a random seed, printed, so that a failure it finds can be replayed with
-``VARCO_SCHEMATHESIS_SEED=<seed> make fuzz``. Bounded in time: ``VARCO_SCHEMATHESIS_SECONDS``
-(default 60) for each run.
+Runs: one with a fixed seed (the same cases on every CI run, so a regression shows at once)
+and, on PostgreSQL, one with a random seed, printed, so that a failure it finds can be
+replayed with ``VARCO_SCHEMATHESIS_SEED=<seed> make fuzz`` (which runs it on any database).
+Bounded in time: ``VARCO_SCHEMATHESIS_SECONDS`` (default 45) for each run, so the fuzzing of
+both CI passes (SQLite, then PostgreSQL) takes about three minutes.
 Marker ``schemathesis``: part of ``make test`` and so of .ci/run; ``-m "not schemathesis"``
 leaves it out of a quick local run.
 """
@@ -36,13 +37,13 @@ from pathlib import Path
 import pytest
 
 from checkin import services as checkin_services
-from tests.conftest import make_event
+from tests.conftest import ON_POSTGRES, make_event
 from tickets import onboarding, services
 from tickets.models import TicketType
 
 pytestmark = [pytest.mark.schemathesis, pytest.mark.django_db(transaction=True)]
 
-BUDGET_SECONDS = int(os.environ.get("VARCO_SCHEMATHESIS_SECONDS", "60"))
+BUDGET_SECONDS = int(os.environ.get("VARCO_SCHEMATHESIS_SECONDS", "45"))
 MAX_RESPONSE_SECONDS = float(os.environ.get("VARCO_SCHEMATHESIS_MAX_RESPONSE_SECONDS", "2"))
 FIXED_SEED = 20261206
 # A replay of a random run's failure: VARCO_SCHEMATHESIS_SEED=<the seed it printed>.
@@ -143,7 +144,14 @@ def write_config(path: Path, seeded: dict) -> Path:
     return path
 
 
-@pytest.mark.parametrize("seed", [FIXED_SEED, RANDOM_SEED], ids=["fixed-seed", "random-seed"])
+# The random run explores; once per CI is enough, on the database production uses (a replay
+# with VARCO_SCHEMATHESIS_SEED runs it anywhere).
+SEEDS = [pytest.param(FIXED_SEED, id="fixed-seed")]
+if ON_POSTGRES or os.environ.get("VARCO_SCHEMATHESIS_SEED"):
+    SEEDS.append(pytest.param(RANDOM_SEED, id="random-seed"))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_the_whole_api_conforms_to_its_schema(seed, seeded, live_server, settings, tmp_path):
     print(f"schemathesis seed {seed} (replay: VARCO_SCHEMATHESIS_SEED={seed} make fuzz)")
     # Rate limits would answer most of the run with (documented) 429s and leave the logic
