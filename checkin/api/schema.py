@@ -7,7 +7,7 @@ answers and the device ``Token`` security scheme, written from the contract in
 docs/checkin.md. The request schemas state the views' checks (types, bounds, enums,
 required fields) so that schemathesis generates both bodies the views accept and bodies they
 must refuse; ``tests/test_edges_door_schema.py`` checks that every door URL is here and that
-bodies valid by these schemas are accepted. Keep them in step with door.py's checks.
+bodies valid by these schemas are accepted. Keep them in step with checkin/api/fields.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from checkin.api import door
+from checkin.api import fields
 from checkin.models import Direction, Reason
 from tickets.models import Ticket
 
@@ -34,12 +34,15 @@ _DIRECTION: Schema = {
     "description": '"entry" (the default when absent or null) or "exit"',
 }
 _NONCE: Schema = {
-    "type": "string", "minLength": 1, "maxLength": door.MAX_NONCE,
-    "description": "the client's id for this scan (e.g. a UUID); a retry with the same nonce "
-    "returns the first answer and records nothing new",
+    "type": "string", "minLength": 1, "maxLength": fields.MAX_NONCE, "pattern": "^[!-~]+$",
+    "description": "the client's id for this scan (a UUID: printable ASCII, no spaces); a "
+    "retry with the same nonce returns the first answer and records nothing new",
 }
+# Ticket codes are printable ASCII; the view also takes other text without control, format,
+# private-use or unassigned characters (checkin/api/fields.py), and refuses the rest.
 _CODE: Schema = {
-    "type": "string", "minLength": 1, "maxLength": door.MAX_CODE, "pattern": r"\S",
+    "type": "string", "minLength": 1, "maxLength": fields.MAX_CODE,
+    "pattern": "^[ -~]*[!-~][ -~]*$",
     "description": "the QR text (surrounding whitespace is ignored)",
 }
 _LOCAL_STATUS: Schema = {
@@ -235,6 +238,7 @@ _REFUSALS = {
     "401": "No device token, or an invalid or revoked one.",
     "403": "A check-in list this device may not use (`fields.list`).",
     "404": "No scan of this device with this nonce.",
+    "409": "This device already used the nonce for a different request (`nonce_reused`).",
     "413": "The request body is larger than this endpoint accepts.",
     "429": "Too many invalid codes from this device; retry after `Retry-After` seconds.",
     "503": "The database is unavailable; retry (with the same nonce).",
@@ -319,7 +323,7 @@ def door_paths() -> dict[str, Schema]:
     return {
         f"{PREFIX}/scan/": {"post": _operation(
             "checkin_scan", "Scan a ticket's code (see docs/checkin.md for the contract).",
-            "DoorScanAnswer", ["403", "429"], body="DoorScanRequest",
+            "DoorScanAnswer", ["403", "409", "429"], body="DoorScanRequest",
         )},
         f"{PREFIX}/annul/": {"post": _operation(
             "checkin_annul", "Undo this device's accepted scan of the last 15 minutes.",
@@ -327,7 +331,7 @@ def door_paths() -> dict[str, Schema]:
         )},
         f"{PREFIX}/manual/": {"post": _operation(
             "checkin_manual", "Manual check-in of a ticket found by search.",
-            "DoorScanAnswer", ["403"], body="DoorManualRequest",
+            "DoorScanAnswer", ["403", "409"], body="DoorManualRequest",
         )},
         f"{PREFIX}/sync/": {"post": _operation(
             "checkin_sync", "Upload scans made offline (at most 500), oldest first.",
@@ -347,7 +351,8 @@ def door_paths() -> dict[str, Schema]:
         f"{PREFIX}/search/": {"get": _operation(
             "checkin_search", "Attendees by name, organisation or ticket reference.",
             "DoorSearchAnswer", ["400", "403"], parameters=[
-                _query("q", {"type": "string"}, "at least 2 characters (fewer: no results)"),
+                _query("q", {"type": "string", "maxLength": fields.MAX_QUERY},
+                       "at least 2 characters (fewer: no results)"),
                 _query("list", _ID, "a check-in list of this device: presence on it only"),
             ],
         )},
