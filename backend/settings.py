@@ -87,6 +87,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "backend.request_limits.BodySizeLimitMiddleware",
+    # A NUL in a query parameter: 400 before any view passes it to PostgreSQL.
+    "backend.query_params.QueryParamsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -246,6 +248,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # One enum for every language field (attendee, registration, event languages).
     "ENUM_NAME_OVERRIDES": {"LanguageEnum": "tickets.models.LANGUAGE_CHOICES"},
+    # The door API is plain Django views (off DRF for speed): a hook documents it.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "checkin.api.schema.add_door_api",
+    ],
 }
 
 # --- Abuse limits (docs/hardening.md) ------------------------------------------------------
