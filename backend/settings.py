@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.request_limits.BodySizeLimitMiddleware",
+    # A NUL in a query parameter: 400 before any view passes it to PostgreSQL.
+    "core.query_params.QueryParamsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -247,6 +249,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # One enum for every language field (attendee, registration, event languages).
     "ENUM_NAME_OVERRIDES": {"LanguageEnum": "tickets.models.LANGUAGE_CHOICES"},
+    # The door API is plain Django views (off DRF for speed): a hook documents it.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "checkin.api.schema.add_door_api",
+    ],
 }
 
 # --- Abuse limits (docs/hardening.md) ------------------------------------------------------
@@ -428,6 +435,16 @@ VARCO_SCAN_INVALID_RATE = env_int("VARCO_SCAN_INVALID_RATE", 5)
 VARCO_SCAN_INVALID_BURST = env_int("VARCO_SCAN_INVALID_BURST", 20)
 # Offline uploads: same rate, a burst of one full upload (checkin/flood.py).
 VARCO_SYNC_INVALID_BURST = env_int("VARCO_SYNC_INVALID_BURST", 500)
+# A door device's scan time is trusted up to this far ahead of the server's clock, and this
+# far behind it (or within the event's dates widened by as much); outside, the scan is recorded
+# at the server's receipt time and flagged (checkin/clock.py).
+VARCO_SCAN_CLOCK_AHEAD_SECONDS = env_int("VARCO_SCAN_CLOCK_AHEAD_SECONDS", 60)
+VARCO_SCAN_CLOCK_BEHIND_HOURS = env_int("VARCO_SCAN_CLOCK_BEHIND_HOURS", 24)
+if not (0 <= VARCO_SCAN_CLOCK_AHEAD_SECONDS <= 86_400
+        and 0 <= VARCO_SCAN_CLOCK_BEHIND_HOURS <= 8_784):
+    raise ImproperlyConfigured(
+        "VARCO_SCAN_CLOCK_AHEAD_SECONDS must be 0-86400 and VARCO_SCAN_CLOCK_BEHIND_HOURS 0-8784"
+    )
 # Answer POST /api/v1/checkin/scan/ in front of Django's middleware (checkin/fastpath.py).
 VARCO_SCAN_FAST_PATH = env_bool("VARCO_SCAN_FAST_PATH", True)
 # Prepare the scan statement once per database connection (false behind a PgBouncer in

@@ -123,9 +123,11 @@ class ScanLogAdmin(OrganiserScopedAdmin):
     """The append-only log: read only, filterable; offline conflicts have their own filter."""
 
     list_display = ["received_at", "scanned_at", "direction", "result", "reason", "source",
-                    "conflict", "attendee", "list", "device"]
+                    "conflict", "attendee", "list", "device", "untrusted_scanned_at"]
+    # "untrusted scanned at" not empty: a device's clock was not believed (checkin/clock.py)
     list_filter = ["conflict", "result", "reason", "source", "direction", ("event", _ONLY_OWN),
-                   ("list", _ONLY_OWN), ("device", _ONLY_OWN)]
+                   ("list", _ONLY_OWN), ("device", _ONLY_OWN),
+                   ("untrusted_scanned_at", admin.EmptyFieldListFilter)]
     search_fields = ["ticket__attendee__name", "ticket__attendee__organisation",
                      "ticket__reference", "nonce"]
     list_select_related = ["ticket__attendee", "list", "device"]

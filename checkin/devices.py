@@ -43,6 +43,9 @@ class ListRule:
     allow_exit: bool
     opens_at: dt.datetime | None
     closes_at: dt.datetime | None
+    # The event's dates: a device's clock is believed within them (checkin/clock.py).
+    event_start: dt.datetime | None = None
+    event_end: dt.datetime | None = None
 
     def is_open(self, at: dt.datetime) -> bool:
         if self.opens_at is not None and at < self.opens_at:
@@ -59,7 +62,9 @@ class DeviceInfo:
     lists: dict[int, ListRule]
 
 
-def list_rule(checkin_list) -> ListRule:
+def list_rule(checkin_list, event=None) -> ListRule:
+    """``event``: the list's event if already loaded (saves a query)."""
+    event = event or checkin_list.event
     types = None
     if not checkin_list.all_ticket_types:
         types = tuple(sorted(t.pk for t in checkin_list.ticket_types.all()))
@@ -72,6 +77,8 @@ def list_rule(checkin_list) -> ListRule:
         allow_exit=checkin_list.allow_exit,
         opens_at=checkin_list.opens_at,
         closes_at=checkin_list.closes_at,
+        event_start=event.start,
+        event_end=event.end,
     )
 
 
@@ -80,13 +87,15 @@ def _load(token_hash: str) -> DeviceInfo | None:
 
     device = (
         Device.objects.filter(token_hash=token_hash, revoked_at__isnull=True)
+        .select_related("event")
         .prefetch_related("lists__ticket_types")
         .first()
     )
     if device is None:
         return None
     rules = {
-        lst.pk: list_rule(lst) for lst in device.lists.all() if lst.event_id == device.event_id
+        lst.pk: list_rule(lst, device.event)
+        for lst in device.lists.all() if lst.event_id == device.event_id
     }
     return DeviceInfo(device.pk, device.event_id, device.name, device.gate, rules)
 

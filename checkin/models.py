@@ -24,6 +24,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 
+from core.instants import range_check, validate_instant
 from tickets.models import Event, Ticket, TicketType
 
 
@@ -41,8 +42,8 @@ class CheckinList(models.Model):
     # Check-out: exit scans are accepted and keep a "currently inside" figure.
     allow_exit = models.BooleanField(default=False)
     # Opening hours; empty means open at any time. Scans outside them are refused ("closed").
-    opens_at = models.DateTimeField(null=True, blank=True)
-    closes_at = models.DateTimeField(null=True, blank=True)
+    opens_at = models.DateTimeField(null=True, blank=True, validators=[validate_instant])
+    closes_at = models.DateTimeField(null=True, blank=True, validators=[validate_instant])
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
 
@@ -55,6 +56,12 @@ class CheckinList(models.Model):
                 | Q(closes_at__isnull=True)
                 | Q(closes_at__gt=F("opens_at")),
                 name="checkinlist_closes_after_opens",
+            ),
+            # Every stored time stays in the range read paths can handle (core/instants.py).
+            models.CheckConstraint(
+                condition=range_check("opens_at", nullable=True)
+                & range_check("closes_at", nullable=True),
+                name="checkinlist_hours_in_range",
             ),
         ]
 
@@ -152,6 +159,13 @@ class Presence(models.Model):
             models.CheckConstraint(
                 condition=Q(inside=False) | Q(entries__gt=0), name="presence_inside_has_entry"
             ),
+            models.CheckConstraint(
+                condition=range_check("first_entry_at", nullable=True)
+                & range_check("last_entry_at", nullable=True)
+                & range_check("last_exit_at", nullable=True)
+                & range_check("updated_at"),
+                name="presence_times_in_range",
+            ),
         ]
         indexes = [
             # checked in per event, arrivals per 5 minutes
@@ -196,9 +210,13 @@ class ScanLog(models.Model):
     # nonce is a replay only if its key matches; otherwise it is refused (409), never answered
     # with another ticket's answer. Null for rows written before the key existed.
     request_key = models.CharField(max_length=32, null=True, blank=True, editable=False)
-    # When the door saw it (the device's clock, for offline scans) vs when the server got it.
+    # When the door saw it (the device's clock, for offline scans, if trusted: checkin/clock.py)
+    # vs when the server got it (the server's clock, always).
     scanned_at = models.DateTimeField()
     received_at = models.DateTimeField(default=dj_timezone.now)
+    # The device's claimed scan time, verbatim, when it was not trusted (outside the window of
+    # checkin/clock.py); ``scanned_at`` is then the receipt time. Null: trusted, or no claim.
+    untrusted_scanned_at = models.CharField(max_length=40, null=True, blank=True)
     # The answer's times: when this ticket was admitted (ok entry: scanned_at) and, for
     # already_checked_in, its first admission. Kept so a replayed nonce gets the same answer.
     checked_in_at = models.DateTimeField(null=True, blank=True)
@@ -232,6 +250,13 @@ class ScanLog(models.Model):
                 condition=Q(direction="annul", annuls__isnull=False)
                 | (~Q(direction="annul") & Q(annuls__isnull=True)),
                 name="scanlog_annul_points_at_scan",
+            ),
+            # No row may hold a time a read path cannot load (year 1 BC broke them all).
+            models.CheckConstraint(
+                condition=range_check("scanned_at") & range_check("received_at")
+                & range_check("checked_in_at", nullable=True)
+                & range_check("first_checked_in_at", nullable=True),
+                name="scanlog_times_in_range",
             ),
         ]
         indexes = [

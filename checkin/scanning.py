@@ -16,6 +16,9 @@ or an older version of a reissued ticket), ``closed`` (outside the list's openin
 check-out), then for entries ``already_checked_in``. An exit of someone not inside is
 accepted and changes nothing.
 
+Time: a live scan happens when the server receives it; an offline scan's time is the device's
+claim, believed only within a window (``clock.py``), else the receipt time (claim kept, flagged).
+
 Retries: a scan carries the device's ``nonce``; the log's unique (device, nonce) makes a
 retried request record nothing new and get the first answer back, even when the retry races
 its own original (the presence row remembers the last admitting nonce for that case). A retry
@@ -37,7 +40,7 @@ from django.db.models.functions import Coalesce
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
-from checkin import flood, invalid_log
+from checkin import clock, flood, invalid_log
 from checkin.devices import ListRule
 from checkin.models import Direction, Presence, Reason, Result, ScanLog, Source
 from checkin.nonces import NonceReused
@@ -45,8 +48,6 @@ from tickets.models import Ticket
 from tickets.signing import CODE_BYTES, CODE_LENGTH, FORMAT, InvalidCode, TicketClaim, keyring
 
 UTC = dt.UTC
-# A device clock ahead of the server's: its future times are taken as "now".
-MAX_CLOCK_AHEAD = dt.timedelta(minutes=1)
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -102,8 +103,8 @@ class ScanInput:
     device_id: int | None
     direction: str = Direction.ENTRY
     nonce: str | None = None
-    # Given for scans made offline (the device's clock); None for live scans.
-    scanned_at: dt.datetime | None = None
+    # Given for scans made offline (the device's clock, a claim); None for live scans.
+    scanned_at: clock.Claim | None = None
     source: str = Source.SCAN
     # The device's own verdict for an offline scan: True if it let the person in.
     local_ok: bool = True
@@ -180,7 +181,7 @@ def _attendee(name: str | None, organisation: str | None, ticket_type: str | Non
 def scan_code(code: str, scan: ScanInput) -> ScanAnswer:
     """Verify and record one scanned code (``code`` already stripped and length-checked)."""
     received = dt.datetime.now(UTC)
-    at = _effective_time(scan.scanned_at, received)
+    at, untrusted = _effective_time(scan, received)
     try:
         claim = verify(code)
     except InvalidCode:
@@ -199,6 +200,7 @@ def scan_code(code: str, scan: ScanInput) -> ScanAnswer:
             request_key=scan.request_key,
             scanned_at=at,
             received_at=received,
+            untrusted_scanned_at=untrusted,
         )
         return ScanAnswer(Result.REJECTED, Reason.INVALID)
     pre = None
@@ -206,21 +208,21 @@ def scan_code(code: str, scan: ScanInput) -> ScanAnswer:
         pre = Reason.WRONG_EVENT
     elif not scan.rule.is_open(at):
         pre = Reason.CLOSED
-    return record(scan, claim.ticket_id, claim.version, pre, at, received)
+    return record(scan, claim.ticket_id, claim.version, pre, at, received, untrusted)
 
 
 def check_in_ticket(ticket_id: int, scan: ScanInput) -> ScanAnswer:
     """Manual check-in of a ticket found by search: its current version, no code."""
     received = dt.datetime.now(UTC)
-    at = _effective_time(scan.scanned_at, received)
+    at, untrusted = _effective_time(scan, received)
     pre = None if scan.rule.is_open(at) else Reason.CLOSED
-    return record(scan, ticket_id, None, pre, at, received)
+    return record(scan, ticket_id, None, pre, at, received, untrusted)
 
 
-def _effective_time(scanned_at: dt.datetime | None, received: dt.datetime) -> dt.datetime:
-    if scanned_at is None or scanned_at > received + MAX_CLOCK_AHEAD:
-        return received
-    return min(scanned_at, received)
+def _effective_time(scan: ScanInput, received: dt.datetime) -> tuple[dt.datetime, str | None]:
+    if scan.scanned_at is None:  # a live scan: no claim to judge
+        return received, None
+    return clock.effective(scan.scanned_at, received, scan.rule.event_start, scan.rule.event_end)
 
 
 def record(
@@ -230,12 +232,14 @@ def record(
     pre: str | None,
     at: dt.datetime,
     received: dt.datetime,
+    untrusted: str | None = None,
 ) -> ScanAnswer:
-    """Decide and record a scan of ticket ``ticket_id`` (``version`` None: any current one)."""
+    """Decide and record a scan of ticket ``ticket_id`` (``version`` None: any current one);
+    ``untrusted``: the device's claimed time, kept as text when it was not believed."""
     if connection.vendor == "postgresql":
-        answer = _record_postgres(scan, ticket_id, version, pre, at, received)
+        answer = _record_postgres(scan, ticket_id, version, pre, at, received, untrusted)
     else:
-        answer = _record_generic(scan, ticket_id, version, pre, at, received)
+        answer = _record_generic(scan, ticket_id, version, pre, at, received, untrusted)
     if (answer.replay and answer.replay_key is not None and scan.request_key is not None
             and answer.replay_key != scan.request_key):
         raise NonceReused(scan.nonce)
@@ -258,7 +262,7 @@ WITH p AS (
         $5::bigint AS event, $6::bigint AS list, $7::text AS pre, $8::int AS version,
         $9::bigint[] AS types, $10::text AS dir, $11::bool AS exit_ok, $12::bool AS reentry,
         $13::timestamptz AS at, $14::timestamptz AS received, $15::text AS source,
-        $16::bool AS local_ok
+        $16::bool AS local_ok, $18::text AS untrusted
 ), replay AS (
     SELECT l.id, l.ticket_id, l.result, l.reason, l.checked_in_at, l.first_checked_in_at,
         l.conflict, l.request_key
@@ -326,11 +330,11 @@ WITH p AS (
     END AS reason) r
 ), log AS (
     INSERT INTO checkin_scanlog (event_id, list_id, device_id, user_id, ticket_id, direction,
-        result, reason, source, nonce, scanned_at, received_at, checked_in_at,
-        first_checked_in_at, conflict, request_key)
+        result, reason, source, nonce, scanned_at, received_at, untrusted_scanned_at,
+        checked_in_at, first_checked_in_at, conflict, request_key)
     SELECT p.event, p.list, p.device, p.usr, f.ticket_id, p.dir,
         CASE WHEN f.reason IS NULL THEN {ok} ELSE {rejected} END, f.reason, p.source, p.nonce,
-        p.at, p.received, f.checked_in_at, f.first_checked_in_at,
+        p.at, p.received, p.untrusted, f.checked_in_at, f.first_checked_in_at,
         (p.local_ok AND p.source = {offline}
             AND f.reason IS NOT DISTINCT FROM {already_checked_in}), $17::text
     FROM p, f
@@ -446,7 +450,7 @@ def _answer_from_row(row) -> ScanAnswer:
     )
 
 
-def _record_postgres(scan, ticket_id, version, pre, at, received) -> ScanAnswer:
+def _record_postgres(scan, ticket_id, version, pre, at, received, untrusted) -> ScanAnswer:
     rule = scan.rule
     params = (
         scan.nonce,
@@ -466,6 +470,7 @@ def _record_postgres(scan, ticket_id, version, pre, at, received) -> ScanAnswer:
         scan.source,
         scan.local_ok,
         scan.request_key,
+        untrusted,
     )
     try:
         # Inside the try: a connection dropped since the last request fails its set-up
@@ -530,7 +535,7 @@ def _prior(scan: ScanInput) -> ScanLog | None:
     )
 
 
-def _record_generic(scan, ticket_id, version, pre, at, received) -> ScanAnswer:
+def _record_generic(scan, ticket_id, version, pre, at, received, untrusted) -> ScanAnswer:
     rule = scan.rule
     try:
         with transaction.atomic():
@@ -574,6 +579,7 @@ def _record_generic(scan, ticket_id, version, pre, at, received) -> ScanAnswer:
                 nonce=scan.nonce,
                 scanned_at=at,
                 received_at=received,
+                untrusted_scanned_at=untrusted,
                 checked_in_at=checked_in_at,
                 first_checked_in_at=first,
                 request_key=scan.request_key,

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Case, F, When
 from django.utils import timezone
 
-from checkin import devices, nonces, scanning
+from checkin import clock, devices, nonces, scanning
 from checkin.devices import DeviceInfo, ListRule
 from checkin.models import (
     CheckinList,
@@ -248,12 +248,15 @@ def annul(device: DeviceInfo, nonce: str) -> ScanLog:
 class OfflineScan:
     list: int
     nonce: str
-    scanned_at: dt.datetime
+    scanned_at: clock.Claim
     code: str | None = None
     ticket: int | None = None  # a manual check-in made offline
     direction: str = Direction.ENTRY
     local_ok: bool = True
     request_key: str | None = None  # see nonces.request_key
+
+
+_AFTER_ALL = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def upload_offline(device: DeviceInfo, scans: list[OfflineScan]) -> tuple[list[dict], int]:
@@ -274,7 +277,8 @@ def upload_offline(device: DeviceInfo, scans: list[OfflineScan]) -> tuple[list[d
     """
     results: list[dict] = []
     not_logged = 0
-    for item in sorted(scans, key=lambda s: s.scanned_at):
+    # A claim Python cannot hold (a clock in the year 0) is recorded at the receipt time: last.
+    for item in sorted(scans, key=lambda s: s.scanned_at.at or _AFTER_ALL):
         scan = scanning.ScanInput(
             rule=device.lists[item.list], device_id=device.id, direction=item.direction,
             nonce=item.nonce, scanned_at=item.scanned_at, source=Source.OFFLINE,

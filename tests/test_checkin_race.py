@@ -171,7 +171,7 @@ def test_the_scan_statement_is_prepared_once_per_connection(event, register):
         cursor.execute(
             f'EXPLAIN EXECUTE "{name}"'
             "('n', 1, NULL, 1, 1, 1, NULL, 1, NULL, 'entry', false, false, now(), now(), "
-            "'scan', true, NULL)"
+            "'scan', true, NULL, NULL)"  # $17 request key, $18 untrusted claim: none
         )
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Seq Scan on checkin_presence" not in plan

@@ -16,7 +16,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 
-from core import encryption
+from core import encryption, instants
+from core.instants import range_check, validate_instant
 from core.text import TextRefused, email_key
 from tickets import signing
 
@@ -69,8 +70,8 @@ class Event(models.Model):
     venue = models.CharField(max_length=200, blank=True)
     address = models.CharField(max_length=300, blank=True)
     timezone = models.CharField(max_length=64, default="Europe/Rome", choices=_timezone_choices)
-    start = models.DateTimeField()
-    end = models.DateTimeField()
+    start = models.DateTimeField(validators=[validate_instant])
+    end = models.DateTimeField(validators=[validate_instant])
     # Ordered: the first language is the default for attendees who do not choose one.
     languages = models.JSONField(default=list, blank=True)
     # None means unlimited; ``issued_count`` is kept in step by services.register/revoke.
@@ -85,6 +86,10 @@ class Event(models.Model):
         ordering = ["start", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="event_end_after_start"),
+            # Times every read path can show in any time zone (core/instants.py).
+            models.CheckConstraint(
+                condition=range_check("start") & range_check("end"), name="event_dates_in_range"
+            ),
             models.CheckConstraint(
                 condition=Q(capacity__isnull=True) | Q(issued_count__lte=F("capacity")),
                 name="event_not_oversold",
@@ -104,6 +109,8 @@ class Event(models.Model):
         errors = {}
         if self.start and self.end and self.end <= self.start:
             errors["end"] = "The end must be after the start."
+        elif instants.too_long(self.start, self.end):
+            errors["end"] = instants.TOO_LONG_TEXT
         if self.capacity is not None and self.pk:
             issued = Event.objects.filter(pk=self.pk).values_list("issued_count", flat=True)
             if issued and self.capacity < issued[0]:

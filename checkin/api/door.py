@@ -19,11 +19,12 @@ from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from checkin import flood, nonces, scanning, selectors, services
+from checkin import clock, flood, nonces, scanning, selectors, services
 from checkin.api import fields
 from checkin.api.fields import MAX_BODY, MAX_CODE, MAX_UPLOAD_BODY
 from checkin.devices import DeviceInfo, authenticate
 from checkin.models import Direction, Source
+from core import instants
 from core.errors import ServiceError, error_body, invalid_body
 
 _DIRECTIONS = (Direction.ENTRY.value, Direction.EXIT.value)
@@ -119,23 +120,36 @@ def _direction(data: dict, errors: dict, name: str = "type") -> str:
     return value
 
 
-def _datetime(data: dict, name: str, errors: dict, required: bool = False) -> dt.datetime | None:
+def _claim(data: dict, name: str, errors: dict, required: bool = False) -> clock.Claim | None:
+    """A device's scan time: any ISO 8601 date-time is a claim (judged by ``checkin.clock``:
+    one outside the trusted window is flagged, not refused, so a wrong clock still admits);
+    a text that is no date-time at all is a 400 naming the field."""
     value = data.get(name)
     if value is None:
         if required:
             errors[name] = ["This field is required."]
         return None
-    if not isinstance(value, str) or len(value) > 40:
+    claim = clock.parse(value)
+    if claim is None:
+        errors[name] = ["An ISO 8601 date-time is required."]
+    return claim
+
+
+def _instant(data: dict, name: str, errors: dict, required: bool = False) -> dt.datetime | None:
+    """A date-time the server acts on (a cursor): ISO 8601 and within ``core.instants``."""
+    value = data.get(name)
+    if value is None:
+        if required:
+            errors[name] = ["This field is required."]
+        return None
+    claim = clock.parse(value)
+    if claim is None:
         errors[name] = ["An ISO 8601 date-time is required."]
         return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        errors[name] = ["An ISO 8601 date-time is required."]
+    if claim.at is None or not instants.in_range(claim.at):
+        errors[name] = [f"The date must be {instants.RANGE_TEXT}."]
         return None
-    if parsed.tzinfo is None:  # no offset given: UTC, as JavaScript's toISOString() writes
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed
+    return claim.at
 
 
 def _key(nonce: str | None, kind: str, value: str | int, list_id: int, direction: str
@@ -227,7 +241,7 @@ def _scan_payload(authorization: str | None, body: bytes) -> tuple[int, dict, di
     list_id = fields.positive_int(data, "list", errors)
     direction = _direction(data, errors)
     nonce = fields.nonce(data, errors)
-    scanned_at = _datetime(data, "scanned_at", errors)
+    scanned_at = _claim(data, "scanned_at", errors)
     local_ok = _local_ok(data, errors)
     if errors:
         return 400, invalid_body(errors), {}
@@ -348,7 +362,7 @@ def _sync(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
         list_id = fields.positive_int(item, "list", item_errors)
         direction = _direction(item, item_errors)
         nonce = fields.nonce(item, item_errors, required=True)
-        scanned_at = _datetime(item, "scanned_at", item_errors, required=True)
+        scanned_at = _claim(item, "scanned_at", item_errors, required=True)
         local_ok = _local_ok(item, item_errors)
         for name, messages in item_errors.items():
             errors[f"scans[{index}].{name}"] = messages
@@ -391,7 +405,7 @@ snapshot = _device_view("GET", _snapshot)
 def _changes(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
     """GET ?since=<cursor>: scans (by any device) and ticket changes since the cursor."""
     errors: dict[str, list[str]] = {}
-    since = _datetime(request.GET, "since", errors, required=True)
+    since = _instant(request.GET, "since", errors, required=True)
     if errors:
         return invalid(errors)
     return _json(selectors.changes(device, since))

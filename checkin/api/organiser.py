@@ -65,7 +65,7 @@ class CheckinListViewSet(EventScoped, viewsets.ModelViewSet):
         serializer = s.ManualCheckinSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         answer = services.manual_check_in(
-            devices.list_rule(checkin_list), serializer.validated_data["ticket"],
+            devices.list_rule(checkin_list, self.event), serializer.validated_data["ticket"],
             user_id=request.user.pk, direction=serializer.validated_data["type"],
         )
         return Response(answer.as_json())
@@ -123,6 +123,8 @@ class DeviceViewSet(
 
 _SCAN_FILTERS = [
     OpenApiParameter("conflict", bool, description="only offline conflicts"),
+    OpenApiParameter("untrusted_time", bool,
+                     description="only scans whose device's clock was not believed"),
     OpenApiParameter("result", str, enum=["ok", "rejected"]),
     OpenApiParameter("reason", str),
     OpenApiParameter("list", int),
@@ -149,6 +151,8 @@ class ScanLogViewSet(EventScoped, viewsets.ReadOnlyModelViewSet):
         params = self.request.query_params
         if params.get("conflict", "").lower() in {"1", "true", "yes"}:
             scans = scans.filter(conflict=True)
+        if params.get("untrusted_time", "").lower() in {"1", "true", "yes"}:
+            scans = scans.filter(untrusted_scanned_at__isnull=False)
         if params.get("result"):
             scans = scans.filter(result=params["result"])
         if params.get("reason"):

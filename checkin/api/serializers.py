@@ -105,8 +105,8 @@ class ScanLogSerializer(serializers.ModelSerializer):
         model = ScanLog
         fields = ["id", "list", "device", "device_name", "gate", "user", "ticket", "reference",
                   "attendee", "organisation", "type", "result", "reason", "source", "nonce",
-                  "scanned_at", "received_at", "checked_in_at", "first_checked_in_at",
-                  "conflict", "annuls"]
+                  "scanned_at", "received_at", "untrusted_scanned_at", "checked_in_at",
+                  "first_checked_in_at", "conflict", "annuls"]
         read_only_fields = fields
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core import instants
 from tickets.models import (
     LANGUAGE_CHOICES,
     Attendee,
@@ -47,10 +48,11 @@ class OrganiserSerializer(serializers.ModelSerializer):
 
 
 def plausible_datetime(value) -> None:
-    """Refuse years before 1900: before then time zones had second-level local mean time
-    offsets (Rome: +00:49:56), which ISO 8601 output and API clients cannot represent."""
-    if value is not None and value.year < 1900:
-        raise serializers.ValidationError("Dates before the year 1900 are not accepted.")
+    """Dates every read path can show, in any time zone (``core/instants.py``): before 1900
+    time zones had local mean time offsets (Rome: +00:49:56) that ISO 8601 output and API
+    clients cannot represent; near the year 9999 a time zone east of UTC overflows."""
+    if value is not None and not instants.in_range(value):
+        raise serializers.ValidationError(f"The date must be {instants.RANGE_TEXT}.")
 
 
 class EventDateTimeField(serializers.DateTimeField):
@@ -133,6 +135,8 @@ class EventSerializer(EventLocalTimesMixin, StrictFieldsMixin, serializers.Model
         end = attrs.get("end", getattr(self.instance, "end", None))
         if start and end and end <= start:
             raise serializers.ValidationError({"end": "The end must be after the start."})
+        if instants.too_long(start, end):
+            raise serializers.ValidationError({"end": instants.TOO_LONG_TEXT})
         capacity = attrs.get("capacity")
         if self.instance and capacity is not None and capacity < self.instance.issued_count:
             raise serializers.ValidationError(
