@@ -122,7 +122,7 @@ bench-tickets: dev-install fonts
 ## make messages: the one translation pipeline. Refreshes each app's catalogue (one .po per app:
 ## Python, templates and the door page's JS; GNU gettext's xgettext needed for this step only),
 ## compiles the .mo in pure Python (polib), then rebuilds the JS bundles, whose texts come from
-## the same .po (checkin/management/commands/refresh_messages.py explains).
+## the same .po (core/management/commands/refresh_messages.py explains).
 messages: dev-install
 	$(PY) manage.py refresh_messages
 	$(MAKE) frontend

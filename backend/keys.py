@@ -2,7 +2,7 @@
 
 Two secrets: Django's ``SECRET_KEY`` (signs sessions, CSRF tokens and the attendees' ``/t/…/``
 ticket links) and the key-encryption keys (``VARCO_ENCRYPTION_KEYS``, Fernet keys that encrypt
-the events' private signing keys in the database, see ``backend/encryption.py``).
+the events' private signing keys in the database, see ``core/encryption.py``).
 
 No installation runs on a key published in the source. In production both come from the
 environment. The embedded mode (``make run``, no configuration) makes its own random keys on

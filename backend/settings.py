@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "core",
     "tickets",
     "checkin",
 ]
@@ -86,9 +87,9 @@ MIDDLEWARE = [
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "backend.request_limits.BodySizeLimitMiddleware",
+    "core.request_limits.BodySizeLimitMiddleware",
     # A NUL in a query parameter: 400 before any view passes it to PostgreSQL.
-    "backend.query_params.QueryParamsMiddleware",
+    "core.query_params.QueryParamsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -226,14 +227,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # Per-user budget for authenticated calls (VARCO_API_RATE); anonymous calls are not counted
     # here (the public registration has its own per-address limit).
-    "DEFAULT_THROTTLE_CLASSES": ["tickets.api.throttles.OrganiserThrottle"],
-    "DEFAULT_SCHEMA_CLASS": "tickets.api.schema.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "tickets.api.pagination.LimitOffsetPagination",
+    "DEFAULT_THROTTLE_CLASSES": ["core.rate_limits.OrganiserThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "tickets.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "tickets.api.renderers.BrowsableAPIRenderer",
+        "core.api.renderers.BrowsableAPIRenderer",
     ],
 }
 SPECTACULAR_SETTINGS = {
@@ -288,15 +289,15 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("VARCO_LOGIN_COOLOFF_MINUTES", 
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # A 429 page in the admin's look saying how long to wait (JSON for scripts).
-AXES_LOCKOUT_CALLABLE = "tickets.login_lockout.lockout_response"
+AXES_LOCKOUT_CALLABLE = "core.login_lockout.lockout_response"
 # The same client address as the throttles (VARCO_NUM_PROXIES).
-AXES_CLIENT_IP_CALLABLE = "backend.request_limits.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.request_limits.client_ip"
 # Successful logins are logged by Django already; keep axes' table to failures.
 AXES_DISABLE_ACCESS_LOG = True
 
 # Request bodies. JSON and forms: at most VARCO_MAX_BODY_BYTES. The CSV import accepts files up
 # to VARCO_MAX_IMPORT_BYTES (plus multipart framing). Larger bodies get a JSON 413 before any of
-# the body is read (backend/request_limits.py); endpoints may declare a lower limit.
+# the body is read (core/request_limits.py); endpoints may declare a lower limit.
 VARCO_MAX_BODY_BYTES = env_int("VARCO_MAX_BODY_BYTES", 256 * 1024)
 VARCO_MAX_IMPORT_BYTES = env_int("VARCO_MAX_IMPORT_BYTES", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = VARCO_MAX_BODY_BYTES
@@ -314,7 +315,7 @@ def _style_hash(text: str) -> str:
 
 
 # Same-origin scripts and styles only, nothing inline (the API docs page loads its set-up script
-# and its page rules from URLs: backend/urls.py, tickets/templates/tickets/swagger_ui.html);
+# and its page rules from URLs: backend/urls.py, core/templates/core/swagger_ui.html);
 # data: images for the Swagger UI's icons.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -16,7 +16,7 @@ urlpatterns = [
     path(
         "api/docs/",
         SpectacularSwaggerSplitView.as_view(
-            url_name="schema", template_name="tickets/swagger_ui.html"
+            url_name="schema", template_name="core/swagger_ui.html"
         ),
         name="api-docs",
     ),
@@ -26,6 +26,6 @@ urlpatterns = [
 ]
 
 # JSON errors for malformed requests, unknown URLs and crashes under /api/ (HTML elsewhere).
-handler400 = "tickets.api.errors.bad_request"
-handler404 = "tickets.api.errors.not_found"
-handler500 = "tickets.api.errors.server_error"
+handler400 = "core.api.exceptions.bad_request"
+handler404 = "core.api.exceptions.not_found"
+handler500 = "core.api.exceptions.server_error"

@@ -11,6 +11,7 @@ from django.utils.safestring import mark_safe
 
 from checkin import devices, services
 from checkin.models import CheckinList, Device, Presence, ScanLog
+from core.errors import ServiceError
 from tickets import selectors
 from tickets.admin import OrganiserScopedAdmin
 
@@ -111,7 +112,7 @@ class DeviceAdmin(OrganiserScopedAdmin):
             return None
         try:
             device, token = services.rotate_device_token(queryset.get())
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             self.message_user(request, exc.message, level="error")
             return None
         return self._token_page(request, device, token)

@@ -18,7 +18,7 @@ from django.utils.translation import pgettext
 
 from checkin import arrivals_chart, attendance
 from checkin.models import Direction, Presence, Result, ScanLog
-from tickets.csv_cells import SafeWriter
+from core.csv_cells import SafeWriter
 from tickets.models import Event, Ticket
 
 CHECKIN_COLUMNS = (

@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 
 from checkin import attendance, attendance_exports, attendance_stream
 from checkin.attendance_serializers import AttendanceSerializer
+from core.errors import error_body
 from tickets import selectors
 from tickets.api.auth import HashedTokenAuthentication
 from tickets.models import Event
@@ -151,7 +152,7 @@ def _language(request: HttpRequest, event: Event) -> str:
 
 
 def _error(status: int, code: str, detail: str) -> JsonResponse:
-    return JsonResponse({"error": code, "detail": detail, "fields": {}}, status=status)
+    return JsonResponse(error_body(code, detail), status=status)
 
 
 def _page_event(request: HttpRequest, event_id: int) -> Event | JsonResponse:

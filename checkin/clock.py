@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from tickets import instants
+from core import instants
 
 UTC = dt.UTC
 MAX_TEXT = 40

@@ -30,6 +30,7 @@ from django.core.signals import setting_changed
 from django.http.request import split_domain_port, validate_host
 
 from checkin.api import door
+from core.errors import error_body
 
 log = logging.getLogger("django.request")
 
@@ -46,7 +47,7 @@ _HEADERS = [
     ("Referrer-Policy", "same-origin"),
     ("Cross-Origin-Opener-Policy", "same-origin"),
 ]
-_SERVER_ERROR = door.error_body("server_error", "Unexpected error; nothing was recorded.")
+_SERVER_ERROR = error_body("server_error", "Unexpected error; nothing was recorded.")
 
 
 class ScanFastPath:

@@ -24,7 +24,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 
-from tickets.instants import range_check, validate_instant
+from core.instants import range_check, validate_instant
 from tickets.models import Event, Ticket, TicketType
 
 
@@ -57,7 +57,7 @@ class CheckinList(models.Model):
                 | Q(closes_at__gt=F("opens_at")),
                 name="checkinlist_closes_after_opens",
             ),
-            # Every stored time stays in the range read paths can handle (tickets/instants.py).
+            # Every stored time stays in the range read paths can handle (core/instants.py).
             models.CheckConstraint(
                 condition=range_check("opens_at", nullable=True)
                 & range_check("closes_at", nullable=True),

@@ -27,8 +27,8 @@ from checkin.models import (
     ScanLog,
     Source,
 )
+from core.errors import ServiceError, error_body
 from tickets.models import Event, TicketType
-from tickets.services import ServiceError
 
 ANNUL_WINDOW = dt.timedelta(minutes=15)
 MAX_UPLOAD = 500
@@ -294,11 +294,10 @@ def upload_offline(device: DeviceInfo, scans: list[OfflineScan]) -> tuple[list[d
             not_logged += 1
             answer = scanning.ScanAnswer(Result.REJECTED, Reason.INVALID)
         except nonces.NonceReused:
-            results.append({
-                "nonce": item.nonce, "error": "nonce_reused",
-                "detail": nonces.NonceReused.message,
-                "fields": {"nonce": ["Already used by this device for a different scan."]},
-            })
+            results.append({"nonce": item.nonce, **error_body(
+                "nonce_reused", nonces.NonceReused.message,
+                {"nonce": ["Already used by this device for a different scan."]},
+            )})
             continue
         results.append({"nonce": item.nonce, **answer.as_json(), "conflict": answer.conflict})
     return results, not_logged

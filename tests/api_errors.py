@@ -1,4 +1,4 @@
-"""Assertions on the API's one JSON error shape (see tickets/api/errors.py)."""
+"""Assertions on the API's one JSON error shape (see core/api/exceptions.py)."""
 
 from __future__ import annotations
 

@@ -769,7 +769,7 @@ def test_unknown_api_url_is_json_404():
 def test_server_error_under_api_is_json(rf):
     import json
 
-    from tickets.api.errors import server_error
+    from core.api.exceptions import server_error
 
     response = server_error(rf.get("/api/v1/events/"))
     assert response.status_code == 500

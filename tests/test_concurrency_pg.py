@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 from django.db import connection
 
+from core.errors import ServiceError
 from tests.conftest import make_event
 from tickets import attendee_csv, services
 from tickets.models import Attendee, Event, Ticket, TicketType
@@ -37,7 +38,7 @@ def in_parallel(calls: list[Callable[[], object]]) -> list[tuple]:
         try:
             barrier.wait(timeout=30)
             outcomes[index] = ("ok", call())
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             outcomes[index] = ("refused", exc.code, exc.field)
         except Exception as exc:  # reported, and asserted absent by the tests
             outcomes[index] = ("crash", repr(exc))

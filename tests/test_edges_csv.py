@@ -1,4 +1,4 @@
-"""Issue 10, CSV injection: one neutraliser (tickets.csv_cells) for every CSV Varco writes,
+"""Issue 10, CSV injection: one neutraliser (core.csv_cells) for every CSV Varco writes,
 applied to every text cell, and undone by the importer so an export re-imports unchanged.
 
 Hostile values are written straight into the rows (whatever validation lets in today, old
@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from checkin import attendance
 from checkin.models import Device
+from core import csv_cells, services
 from tests.checkin_support import Door, make_device, make_list
 from tests.conftest import make_event
-from tickets import csv_cells, services
 from tickets.models import Attendee, TicketType
 
 pytestmark = pytest.mark.django_db

@@ -290,7 +290,7 @@ def test_get_endpoints_ignore_hostile_extra_parameters_and_refuse_bodies(door, p
     since = f"&since={quote(_now())}" if path == "changes" else ""
     response = _get(door, f"{API}/{path}/", "y=%ED%A0%80&z=" + "9" * 5000 + since)
     assert response.status_code == 200, response.content
-    # a NUL in any query parameter is refused before any view (backend/query_params.py)
+    # a NUL in any query parameter is refused before any view (core/query_params.py)
     response = _get(door, f"{API}/{path}/", "x=%00" + since)
     assert response.status_code == 400, response.content
     assert response.json()["fields"] == {"x": ["Must not contain NUL characters."]}

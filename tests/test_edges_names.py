@@ -16,6 +16,7 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 from django.test import Client
 
+from core.errors import ServiceError
 from tests.api_errors import assert_error
 from tickets import attendee_csv, services
 from tickets.models import Attendee, Event, Organiser
@@ -251,7 +252,7 @@ def test_csv_import_compares_normalised_addresses(event, ticket_type, register):
 
 
 def test_service_error_names_the_field_for_every_rule():
-    with pytest.raises(services.ServiceError) as caught:
+    with pytest.raises(ServiceError) as caught:
         services.clean_text_fields(services.EVENT_TEXT, {"venue": "a\u202eb"})
     assert caught.value.field == "venue"
     assert services.clean_email(" Sam@M\u00fcller.DE ") == (

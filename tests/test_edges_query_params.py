@@ -1,5 +1,5 @@
 """Every query parameter the API, the admin and the pages read: a NUL in it is a 400 before any
-view runs (backend/query_params.py), never a 500 from PostgreSQL; so is an admin
+view runs (core/query_params.py), never a 500 from PostgreSQL; so is an admin
 date-hierarchy value beyond 4 digits, which was an OverflowError (a 500) past a C long.
 
 On PostgreSQL the NUL cases were 500s ("text fields cannot contain NUL"); on SQLite they were

@@ -1,5 +1,5 @@
 """Issue 10, limits: every way in to a rate-limited service draws on the same budget, with the
-same settings (tickets/rate_limits.py owns the limits).
+same settings (core/rate_limits.py owns the limits).
 
 - Public registration, per client address (``VARCO_REGISTRATION_RATE``): the JSON API and the
   HTML form share one budget; the form answers over it with a translated page and a 429.

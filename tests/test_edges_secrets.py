@@ -34,7 +34,8 @@ from django.core.management import call_command
 from django.db import OperationalError, connection
 from rest_framework.test import APIClient
 
-from backend import encryption, keys
+from backend import keys
+from core import encryption
 from tickets import links, onboarding, services, signing
 from tickets.models import ApiToken, EventKey
 from tickets.signing import keyring, verify_code

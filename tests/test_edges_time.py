@@ -3,7 +3,7 @@ row can take a read path down.
 
 A door device's ``scanned_at`` is a claim (checkin/clock.py): believed within a window, else
 the scan is recorded at the server's receipt time and the claim kept as text, flagged. Other
-times (the changes cursor, event dates, list hours) must lie in tickets/instants.py's range or
+times (the changes cursor, event dates, list hours) must lie in core/instants.py's range or
 are refused with a 400 naming the field. CHECK constraints hold the same bounds in the
 database, on SQLite and PostgreSQL.
 """

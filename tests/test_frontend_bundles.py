@@ -109,7 +109,7 @@ def test_make_messages_folds_a_new_door_page_string_into_the_one_checkin_catalog
     a second run changes nothing."""
     from django.core.management import call_command
 
-    from checkin.management.commands import refresh_messages
+    from core.management.commands import refresh_messages
 
     assert shutil.which("xgettext"), "GNU gettext (xgettext, msgmerge) is needed"
     root = _copy_of_the_tree(tmp_path / "tree")

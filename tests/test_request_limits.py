@@ -1,4 +1,4 @@
-"""Request size limits (backend/request_limits.py, docs/hardening.md).
+"""Request size limits (core/request_limits.py, docs/hardening.md).
 
 Bodies over the limit get a JSON 413 naming ``body`` and the limit, before anything is read or
 changed; the CSV import accepts files up to ``VARCO_MAX_IMPORT_BYTES``; malformed form bodies
@@ -18,7 +18,7 @@ from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import resolve
 from rest_framework.test import APIClient
 
-from backend.request_limits import body_limit, declared_limit
+from core.request_limits import body_limit, declared_limit
 from tests.api_errors import assert_error
 from tests.conftest import make_event
 from tickets import onboarding

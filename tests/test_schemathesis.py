@@ -4,7 +4,7 @@ and, on the door API (/api/v1/checkin/…, documented by checkin/api/schema.py),
 device with its token.
 
 Checks: no 5xx; every status code, content type, header and body conforms to what the schema
-documents for that operation (tickets/api/schema.py documents each refusal with the one JSON
+documents for that operation (core/api/schema.py documents each refusal with the one JSON
 error shape); undocumented methods answer 405; requests without credentials are refused.
 Not checked: ``positive_data_acceptance`` (a schema-valid body may still break a business rule:
 a slug taken, an end before the start, a sold-out event) and ``negative_data_rejection`` (form

@@ -11,7 +11,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from tickets import delivery, rate_limits, selectors, services
+from core import rate_limits
+from core.errors import ServiceError
+from tickets import delivery, selectors, services
 from tickets.models import Attendee, Delivery, Event, EventKey, Organiser, Ticket, TicketType
 
 
@@ -59,7 +61,7 @@ def _for_each_ticket(modeladmin: admin.ModelAdmin, request: HttpRequest, tickets
         try:
             action(ticket)
             done += 1
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             modeladmin.message_user(request, f"{ticket}: {exc.message}", messages.WARNING)
     modeladmin.message_user(request, done_message.format(done))
 
@@ -67,7 +69,7 @@ def _for_each_ticket(modeladmin: admin.ModelAdmin, request: HttpRequest, tickets
 class OrganiserBudgetAdmin(admin.ModelAdmin):
     """A change made in the admin (a form saved, an action run, a deletion) is an organiser
     call like the API's, drawing on the same per-user budget (``VARCO_API_RATE``,
-    tickets.rate_limits): registering attendees or resending tickets here is no way around
+    core.rate_limits): registering attendees or resending tickets here is no way around
     the API's limit. Over it: a 429 page in the admin's look, nothing done."""
 
     def _over_budget(self, request: HttpRequest) -> HttpResponse | None:
@@ -153,13 +155,13 @@ class ServiceCheckedForm(forms.ModelForm):
                 continue
             try:
                 data.update(services.clean_text_fields(self.text_rules, {field: data[field]}))
-            except services.ServiceError as exc:
+            except ServiceError as exc:
                 self.add_error(field if field in self.fields else None, exc.message)
         if "name_i18n" in data and "name" in self.text_rules:
             try:
                 data.update(services.clean_text_fields(
                     self.text_rules, {"name_i18n": data["name_i18n"]}))
-            except services.ServiceError as exc:
+            except ServiceError as exc:
                 self.add_error("name_i18n", exc.message)
         return data
 
@@ -332,7 +334,7 @@ class AttendeeAddForm(forms.ModelForm):
             ))
             if services.email_taken(event, data.get("email") or ""):
                 raise services.duplicate_email()
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             if exc.field not in self.errors:
                 self.add_error(exc.field, exc.message)
         language = data.get("language")
@@ -365,7 +367,7 @@ class AttendeeChangeForm(forms.ModelForm):
                 data["email"], _key = services.clean_email(changes["email"])
                 if services.email_taken(self.instance.event, data["email"], self.instance.pk):
                     raise services.duplicate_email()
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             if exc.field not in self.errors:
                 self.add_error(exc.field, exc.message)
         return data
@@ -403,7 +405,7 @@ class AttendeeAdmin(OrganiserScopedAdmin):
         for _ in range(2):
             try:
                 return super().changeform_view(request, object_id, form_url, extra_context)
-            except services.ServiceError as exc:
+            except ServiceError as exc:
                 if object_id is not None or request.method != "POST":
                     raise
                 self.message_user(request, f"{exc.message} Nothing was saved.", messages.ERROR)

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import Prefetch
 
+from core.csv_cells import SafeWriter, unneutralise
+from core.errors import ServiceError
 from tickets import services
-from tickets.csv_cells import SafeWriter, unneutralise
 from tickets.models import Attendee, Event, Ticket, TicketType
 from tickets.selectors import current_ticket
 
@@ -164,12 +165,12 @@ def _validate_row(
     for column, rule in _TEXT_RULES.items():
         try:
             cells.update(services.clean_text_fields({column: rule}, {column: row.get(column, "")}))
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             errors.append(RowError(line, column, exc.message))
     email = ""
     try:
         email, key = services.clean_email(row.get("email", ""))
-    except services.ServiceError as exc:
+    except ServiceError as exc:
         errors.append(RowError(line, "email", exc.message))
     else:
         if key in seen:
@@ -236,7 +237,7 @@ def import_attendees(
             try:
                 with transaction.atomic():
                     services.register(event, registration)
-            except services.ServiceError as exc:
+            except ServiceError as exc:
                 result.errors.append(RowError(line, exc.field, exc.message))
                 if not partial:
                     transaction.set_rollback(True)
@@ -261,7 +262,7 @@ def export_attendees(event: Event) -> Iterable[str]:
 
     The columns are the import's, so an export re-imports cleanly into another event (the
     ``serial``/``reference``/``status`` columns are ignored there). Every text cell is
-    neutralised against CSV injection (tickets.csv_cells); the importer undoes that.
+    neutralised against CSV injection (core.csv_cells); the importer undoes that.
     """
     buffer = io.StringIO()
     writer = SafeWriter(buffer)

@@ -70,6 +70,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from core.errors import ServiceError
 from tickets.models import Delivery, Event, EventKey, Ticket
 from tickets.selectors import active_signing_keys
 
@@ -141,8 +142,6 @@ def resend(ticket: Ticket) -> Delivery:
     A delivery already open for this version is returned instead of a second one, so a double
     click sends one message. A delivery left in doubt is simply re-sent (same Message-ID).
     """
-    from tickets.services import ServiceError
-
     if ticket.status != Ticket.Status.VALID:
         raise ServiceError("ticket", "A revoked ticket cannot be sent.", code="revoked")
     queue_tickets([ticket], reason=Delivery.Reason.RESEND)

@@ -16,10 +16,10 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 
-from backend import encryption
-from tickets import instants, signing
-from tickets.instants import range_check, validate_instant
-from tickets.text import TextRefused, email_key
+from core import encryption, instants
+from core.instants import range_check, validate_instant
+from core.text import TextRefused, email_key
+from tickets import signing
 
 LANGUAGE_CHOICES = [("it", "Italiano"), ("en", "English")]
 
@@ -86,7 +86,7 @@ class Event(models.Model):
         ordering = ["start", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="event_end_after_start"),
-            # Times every read path can show in any time zone (tickets/instants.py).
+            # Times every read path can show in any time zone (core/instants.py).
             models.CheckConstraint(
                 condition=range_check("start") & range_check("end"), name="event_dates_in_range"
             ),
@@ -187,7 +187,7 @@ class TicketType(models.Model):
 
 class Attendee(models.Model):
     """A person attending an event. One attendee per e-mail address per event, compared in
-    ``email_key``'s normalised form (``tickets.text.email_key``: NFKC case-folded local
+    ``email_key``'s normalised form (``core.text.email_key``: NFKC case-folded local
     part, IDNA domain), so ``\u017fam@`` (long s) and ``sam@``, ``müller.de`` and
     ``xn--mller-kva.de`` are one attendee; ``email`` keeps the address as typed for showing
     and sending."""
@@ -265,7 +265,7 @@ class EventKey(models.Model):
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="keys")
     # Raw 32-byte keys, base64url. The private key never leaves the server and is stored
-    # encrypted with VARCO_ENCRYPTION_KEYS (a Fernet token, backend/encryption.py): read it with
+    # encrypted with VARCO_ENCRYPTION_KEYS (a Fernet token, core/encryption.py): read it with
     # signing_key(), never from this field.
     private_key = models.TextField(editable=False)
     public_key = models.CharField(max_length=64, editable=False)

@@ -17,21 +17,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from backend import encryption
-from tickets import signing, text
+from core import encryption, text
+from core.errors import ServiceError
+from tickets import signing
 from tickets.models import Attendee, Event, EventKey, Organiser, Ticket, TicketType
 
 log = logging.getLogger(__name__)
-
-
-class ServiceError(Exception):
-    """A rule was broken; ``field`` names the input at fault (for a 400 naming it)."""
-
-    def __init__(self, field: str, message: str, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        self.code = code
 
 
 # Hooks other modules register to react to ticket changes after commit (e-mail delivery).
@@ -114,7 +105,7 @@ ORGANISER_TEXT = {"name": (200, True, False)}
 
 
 def clean_text_fields(rules: dict[str, tuple[int | None, bool, bool]], data: dict) -> dict:
-    """``data`` with each text field of ``rules`` present cleaned (``tickets.text``).
+    """``data`` with each text field of ``rules`` present cleaned (``core.text``).
 
     Fields absent from ``data`` are left alone (a PATCH); a ``ServiceError`` names the first
     field at fault. ``name_i18n`` (translations of a name) follows the rule of ``name``.
@@ -147,7 +138,7 @@ def clean_email(address: str) -> tuple[str, str]:
 
     The address kept is the one typed (trimmed, lower-cased as always: it is shown and the
     ticket is sent to it; Django's mail encodes an IDN domain for SMTP); the key is
-    ``tickets.text.email_key``, which the database's unique constraint holds per event.
+    ``core.text.email_key``, which the database's unique constraint holds per event.
     """
     try:
         email = text.clean_text(address, 254).lower()

@@ -1,7 +1,7 @@
 """Attendee self-service pages: public registration and the signed ticket page (no login).
 
 Thin views: the registration goes through ``services.register`` (the same rule as the API)
-under the same rate limit as the API (``tickets.rate_limits``: one budget per client address
+under the same rate limit as the API (``core.rate_limits``: one budget per client address
 for both ways in), ticket links are checked by ``tickets.links``, the PDF comes from
 ``tickets.pdf``.
 """
@@ -18,7 +18,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from tickets import links, pdf, qr_svg, rate_limits, services
+from core import rate_limits
+from core.errors import ServiceError
+from tickets import links, pdf, qr_svg, services
 from tickets.dates import event_when
 from tickets.forms import RegistrationForm
 from tickets.models import Event
@@ -90,7 +92,7 @@ def register(request: HttpRequest, slug: str) -> HttpResponse:
                     ),
                     public=True,
                 )
-            except services.ServiceError as exc:
+            except ServiceError as exc:
                 translated = _ERRORS.get(exc.code)
                 message = translated() if translated else exc.message
                 target = exc.field if exc.field in form.fields and exc.code != "sold_out" else None

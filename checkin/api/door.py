@@ -2,8 +2,8 @@
 
 Plain Django views rather than DRF: the scan endpoint is the hot path and DRF's request
 wrapping, content negotiation, authentication and throttling classes would cost more than
-the scan itself. Errors keep the API's one JSON shape (``tickets/api/errors.py``):
-``{"error": code, "detail": message, "fields": {field: [message]}}``.
+the scan itself. Errors keep the one JSON shape (``core.errors.error_body``, ``fields`` always
+present): ``{"error": code, "detail": message, "fields": {field: [message]}}``.
 
 Answers: 405 (method), then 401 (device token), then 400 (body), then 403 (list not allowed
 for this device), then 200 for every well-formed scan, accepted or rejected.
@@ -24,8 +24,8 @@ from checkin.api import fields
 from checkin.api.fields import MAX_BODY, MAX_CODE, MAX_UPLOAD_BODY
 from checkin.devices import DeviceInfo, authenticate
 from checkin.models import Direction, Source
-from tickets import instants
-from tickets.services import ServiceError
+from core import instants
+from core.errors import ServiceError, error_body, invalid_body
 
 _DIRECTIONS = (Direction.ENTRY.value, Direction.EXIT.value)
 _SEPARATORS = (",", ":")
@@ -36,17 +36,6 @@ def _json(data: dict, status: int = 200, headers: dict[str, str] | None = None) 
         json.dumps(data, separators=_SEPARATORS), content_type="application/json", status=status,
         headers=headers,
     )
-
-
-def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
-    body = {"error": code, "detail": detail}
-    if fields:
-        body["fields"] = fields
-    return body
-
-
-def invalid_body(fields: dict[str, list[str]]) -> dict:
-    return error_body("invalid", f"Invalid input: {', '.join(sorted(fields))}.", fields)
 
 
 def error(status: int, code: str, detail: str, fields: dict | None = None) -> HttpResponse:
@@ -147,7 +136,7 @@ def _claim(data: dict, name: str, errors: dict, required: bool = False) -> clock
 
 
 def _instant(data: dict, name: str, errors: dict, required: bool = False) -> dt.datetime | None:
-    """A date-time the server acts on (a cursor): ISO 8601 and within ``tickets.instants``."""
+    """A date-time the server acts on (a cursor): ISO 8601 and within ``core.instants``."""
     value = data.get(name)
     if value is None:
         if required:

@@ -12,8 +12,9 @@ from rest_framework.response import Response
 from checkin import devices, selectors, services
 from checkin.api import serializers as s
 from checkin.models import CheckinList, Device, ScanLog
+from core.api.views import EVENT_PARAM, EventScopedMixin
 from tickets.api.serializers import ErrorSerializer
-from tickets.api.views import _EVENT_PARAM, EventScopedMixin
+from tickets.selectors import events_for_user
 
 
 def _token_response(device: Device, token: str, http_status: int) -> Response:
@@ -23,8 +24,12 @@ def _token_response(device: Device, token: str, http_status: int) -> Response:
     return Response(s.DeviceTokenSerializer(device).data, status=http_status)
 
 
-@extend_schema(parameters=[_EVENT_PARAM])
-class CheckinListViewSet(EventScopedMixin, viewsets.ModelViewSet):
+class EventScoped(EventScopedMixin):
+    events_for = staticmethod(events_for_user)
+
+
+@extend_schema(parameters=[EVENT_PARAM])
+class CheckinListViewSet(EventScoped, viewsets.ModelViewSet):
     """Check-in lists of an event: admitted ticket types, re-entry, exits, opening hours."""
 
     serializer_class = s.CheckinListSerializer
@@ -66,9 +71,9 @@ class CheckinListViewSet(EventScopedMixin, viewsets.ModelViewSet):
         return Response(answer.as_json())
 
 
-@extend_schema(parameters=[_EVENT_PARAM])
+@extend_schema(parameters=[EVENT_PARAM])
 class DeviceViewSet(
-    EventScopedMixin,
+    EventScoped,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -127,12 +132,12 @@ _SCAN_FILTERS = [
 ]
 
 
-@extend_schema(parameters=[_EVENT_PARAM])
+@extend_schema(parameters=[EVENT_PARAM])
 @extend_schema_view(list=extend_schema(
     parameters=_SCAN_FILTERS,
     responses={200: s.ScanLogSerializer(many=True), 400: ErrorSerializer},
 ))
-class ScanLogViewSet(EventScopedMixin, viewsets.ReadOnlyModelViewSet):
+class ScanLogViewSet(EventScoped, viewsets.ReadOnlyModelViewSet):
     """The event's scan log, newest first; ``?conflict=true`` lists offline conflicts."""
 
     serializer_class = s.ScanLogSerializer

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tickets import instants
+from core import instants
 from tickets.models import (
     LANGUAGE_CHOICES,
     Attendee,
@@ -48,7 +48,7 @@ class OrganiserSerializer(serializers.ModelSerializer):
 
 
 def plausible_datetime(value) -> None:
-    """Dates every read path can show, in any time zone (``tickets/instants.py``): before 1900
+    """Dates every read path can show, in any time zone (``core/instants.py``): before 1900
     time zones had local mean time offsets (Rome: +00:49:56) that ISO 8601 output and API
     clients cannot represent; near the year 9999 a time zone east of UTC overflows."""
     if value is not None and not instants.in_range(value):
@@ -281,7 +281,7 @@ class PublicRegistrationResultSerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    """The API's one error shape (tickets/api/errors.py); documented on every operation."""
+    """The API's one error shape (core/api/exceptions.py); documented on every operation."""
 
     error = serializers.CharField(help_text="machine-readable code, e.g. `invalid`, `sold_out`")
     detail = serializers.CharField(help_text="a sentence for people")

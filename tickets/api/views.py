@@ -15,10 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.request_limits import body_limit
+from core.api.views import EVENT_PARAM, EventScopedMixin
+from core.rate_limits import ImportThrottle, OrganiserThrottle, RegistrationThrottle
+from core.request_limits import body_limit
 from tickets import attendee_csv, delivery, selectors, services
 from tickets.api import serializers as s
-from tickets.api.throttles import ImportThrottle, OrganiserThrottle, RegistrationThrottle
 from tickets.models import Event, Ticket
 
 # Room for the multipart framing around an uploaded file of the largest accepted size.
@@ -74,31 +75,14 @@ class EventViewSet(viewsets.ModelViewSet):
         instance.delete()
 
 
-class EventScopedMixin:
-    """Resolve ``event_pk`` among the caller's events (404 for anyone else's)."""
-
-    _event: Event | None = None
-
-    @property
-    def event(self) -> Event:
-        if self._event is None:
-            self._event = get_object_or_404(
-                selectors.events_for_user(self.request.user), pk=self.kwargs["event_pk"]
-            )
-        return self._event
-
-    def get_serializer_context(self) -> dict:
-        context = super().get_serializer_context()
-        if "event_pk" in self.kwargs and not getattr(self, "swagger_fake_view", False):
-            context["event"] = self.event
-        return context
+class EventScoped(EventScopedMixin):
+    events_for = staticmethod(selectors.events_for_user)
 
 
-_EVENT_PARAM = OpenApiParameter("event_pk", OpenApiTypes.INT, OpenApiParameter.PATH)
 
 
-@extend_schema(parameters=[_EVENT_PARAM])
-class TicketTypeViewSet(EventScopedMixin, viewsets.ModelViewSet):
+@extend_schema(parameters=[EVENT_PARAM])
+class TicketTypeViewSet(EventScoped, viewsets.ModelViewSet):
     serializer_class = s.TicketTypeSerializer
 
     def get_queryset(self):
@@ -122,9 +106,9 @@ class TicketTypeViewSet(EventScopedMixin, viewsets.ModelViewSet):
         instance.delete()
 
 
-@extend_schema(parameters=[_EVENT_PARAM])
+@extend_schema(parameters=[EVENT_PARAM])
 class AttendeeViewSet(
-    EventScopedMixin,
+    EventScoped,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
@@ -257,8 +241,8 @@ def _register(event: Event, data, *, public: bool) -> Response:
     return Response(body, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(parameters=[_EVENT_PARAM])
-class TicketViewSet(EventScopedMixin, viewsets.ReadOnlyModelViewSet):
+@extend_schema(parameters=[EVENT_PARAM])
+class TicketViewSet(EventScoped, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.TicketSerializer
 
     def get_queryset(self):

@@ -11,7 +11,7 @@ from django.db import migrations, models
 
 
 def fill_email_keys(apps, schema_editor):
-    from tickets.text import TextRefused, email_key
+    from core.text import TextRefused, email_key
 
     Attendee = apps.get_model("tickets", "Attendee")
     seen: set[tuple[int, str]] = set()

@@ -11,7 +11,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-from backend import encryption
+from core import encryption
 
 
 def encrypt_private_keys(apps, schema_editor) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tickets import onboarding, services
+from core.errors import ServiceError
+from tickets import onboarding
 
 
 class Command(BaseCommand):
@@ -35,7 +36,7 @@ class Command(BaseCommand):
             organiser, staff, new_password, token = onboarding.create_organiser_with_user(
                 name.strip(), user, email, password
             )
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             raise CommandError(f"the team name: {exc.message}") from None
         self.stdout.write(self.style.SUCCESS(f"Organiser {organiser.name!r} (id {organiser.pk})"))
         self.stdout.write(f"  login: {settings.SITE_URL}/admin/  user {staff.username!r}")

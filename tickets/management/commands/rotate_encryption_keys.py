@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from backend import encryption
+from core import encryption
 from tickets.models import EventKey
 
 

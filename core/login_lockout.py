@@ -13,6 +13,8 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from core.errors import error_body
+
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None
                      ) -> HttpResponse:
@@ -26,10 +28,10 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
         or request.path.startswith("/api/")
     )
     if wants_json:
-        return JsonResponse({"error": "locked_out", "detail": detail, "fields": {}}, status=429)
+        return JsonResponse(error_body("locked_out", detail), status=429)
     context = {**admin.site.each_context(request), "minutes": minutes,
                "title": "Accesso bloccato / Login locked"}
-    response = render(request, "tickets/login_locked_out.html", context, status=429)
+    response = render(request, "core/login_locked_out.html", context, status=429)
     if cool_off:
         response["Retry-After"] = str(int(cool_off.total_seconds()))
     return response

@@ -2,7 +2,7 @@
 
 drf-spectacular documents only the success response of each operation. A client (or
 schemathesis' conformance checks) also needs the refusals: each is the one error shape of
-tickets.api.errors. Which codes an operation can give follows from the view, so it is derived
+core.api.exceptions. Which codes an operation can give follows from the view, so it is derived
 here once instead of repeated on every view:
 
 - 400 invalid input, 409 a conflicting change, 413 a body over the size limit, 415 a body of the

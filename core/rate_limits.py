@@ -15,7 +15,7 @@ call ``refused``. Logins have their own lockout (django-axes, ``AXES_*`` setting
 covers the only login form there is (``/admin/login/``, also used by the browsable API).
 
 Counts live in the default cache (Redis in production, so every web process shares them).
-Client addresses follow ``VARCO_NUM_PROXIES`` (backend.request_limits.client_ip), so a forged
+Client addresses follow ``VARCO_NUM_PROXIES`` (core.request_limits.client_ip), so a forged
 X-Forwarded-For does not buy a fresh quota.
 """
 
@@ -27,7 +27,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from rest_framework.throttling import SimpleRateThrottle
 
-from backend.request_limits import client_ip
+from core.request_limits import client_ip
 
 
 class SettingsRateThrottle(SimpleRateThrottle):

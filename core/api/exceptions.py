@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from tickets.services import ServiceError
+from core.errors import VarcoError, error_body, invalid_body
 
 log = logging.getLogger(__name__)
 
@@ -60,24 +60,22 @@ _REQUEST_FIELDS = {
 
 
 def error_response(code: str, detail: str, http_status: int, fields=None) -> Response:
-    return Response({"error": code, "detail": detail, "fields": fields or {}}, status=http_status)
+    return Response(error_body(code, detail, fields), status=http_status)
 
 
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         # Django's own guard on form bodies (DATA_UPLOAD_MAX_MEMORY_SIZE); most oversized
-        # bodies are stopped earlier by backend.request_limits with the same answer.
+        # bodies are stopped earlier by core.request_limits with the same answer.
         return error_response("too_large", str(exc), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
                               {"body": [str(exc)]})
     if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
         # Django raises these as "suspicious" (an HTML 400 page); the API names the problem.
         return error_response("invalid", str(exc), status.HTTP_400_BAD_REQUEST,
                               {"body": [str(exc)]})
-    if isinstance(exc, ServiceError):
+    if isinstance(exc, VarcoError):
         set_rollback()
-        return error_response(
-            exc.code, exc.message, status.HTTP_400_BAD_REQUEST, {exc.field: [exc.message]}
-        )
+        return Response(exc.body(), status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else exc.messages
@@ -109,33 +107,23 @@ def exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        fields = _flatten(exc.detail)
-        names = ", ".join(sorted(fields))
-        response.data = {
-            "error": "invalid",
-            "detail": f"Invalid input: {names}.",
-            "fields": fields,
-        }
+        response.data = invalid_body(_flatten(exc.detail))
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         code = getattr(exc, "default_code", "error")
         if isinstance(detail, dict | list):
-            response.data = {"error": code, "detail": str(code), "fields": _flatten(detail)}
+            response.data = error_body(code, str(code), _flatten(detail))
         else:
             fields = {}
             for kind, name in _REQUEST_FIELDS.items():
                 if isinstance(exc, kind):
                     fields = {name: [str(detail)]}
-            response.data = {
-                "error": getattr(detail, "code", code) or code,
-                "detail": str(detail),
-                "fields": fields,
-            }
+            response.data = error_body(getattr(detail, "code", code) or code, str(detail), fields)
     return response
 
 
 def _api_error(code: str, detail: str, http_status: int) -> JsonResponse:
-    return JsonResponse({"error": code, "detail": detail, "fields": {}}, status=http_status)
+    return JsonResponse(error_body(code, detail), status=http_status)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

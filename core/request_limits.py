@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from core.errors import error_body
+
 F = TypeVar("F", bound=Callable[..., Any])
 Limit = int | Callable[[], int]
 
@@ -79,7 +81,7 @@ class BodySizeLimitMiddleware:
             return None
         message = f"The request body is {length} bytes; at most {limit} bytes are accepted here."
         return JsonResponse(
-            {"error": "too_large", "detail": message, "fields": {"body": [message]}},
+            error_body("too_large", message, {"body": [message]}),
             status=413,
         )
 

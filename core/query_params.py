@@ -23,6 +23,8 @@ from collections.abc import Callable
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from core.errors import error_body
+
 NUL = "\x00"
 NUL_MESSAGE = "Must not contain NUL characters."
 DATE_PART = re.compile(r"__(year|month|day)$")
@@ -55,7 +57,5 @@ class QueryParamsMiddleware:
             return self.get_response(request)
         detail = f"Invalid query parameter: {', '.join(sorted(problems))}."
         if request.path.startswith("/api/"):
-            return JsonResponse(
-                {"error": "invalid", "detail": detail, "fields": problems}, status=400
-            )
+            return JsonResponse(error_body("invalid", detail, problems), status=400)
         raise BadRequest(detail)
