@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from checkin import attendance
 from checkin.models import Device
-from core import csv_cells, services
+from core import csv_cells
 from tests.checkin_support import Door, make_device, make_list
 from tests.conftest import make_event
+from tickets import services
 from tickets.models import Attendee, TicketType
 
 pytestmark = pytest.mark.django_db
