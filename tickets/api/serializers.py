@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core import instants
+from core import instants, languages
 from tickets.models import (
-    LANGUAGE_CHOICES,
     Attendee,
     Delivery,
     Event,
@@ -103,7 +102,8 @@ class EventSerializer(EventLocalTimesMixin, StrictFieldsMixin, serializers.Model
     start = EventDateTimeField()
     end = EventDateTimeField()
     languages = serializers.ListField(
-        child=serializers.ChoiceField(choices=LANGUAGE_CHOICES), allow_empty=False, max_length=5,
+        child=serializers.ChoiceField(choices=list(languages.LANGUAGES)), allow_empty=False,
+        max_length=5,
         required=False,
     )
     timezone = serializers.CharField(max_length=64, required=False)
@@ -226,7 +226,7 @@ class RegistrationSerializer(StrictFieldsMixin, serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     organisation = serializers.CharField(max_length=200, required=False, allow_blank=True,
                                          default="")
-    language = serializers.ChoiceField(choices=LANGUAGE_CHOICES, required=False)
+    language = serializers.ChoiceField(choices=list(languages.LANGUAGES), required=False)
     ticket_type = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
 
