@@ -18,6 +18,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from backend import keys
+from core import languages
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VARCO_VAR_DIR", BASE_DIR / "var"))
@@ -203,7 +204,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/admin/login/"
 LANGUAGE_CODE = "it"
-LANGUAGES = [("it", "Italiano"), ("en", "English")]
+LANGUAGES = list(languages.LANGUAGES)  # core/languages.py: the one list
 # Apps keep their own catalogues (tickets/locale, checkin/locale); `make messages` refreshes them.
 LOCALE_PATHS: list[Path] = []
 TIME_ZONE = "Europe/Rome"
@@ -248,7 +249,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # One enum for every language field (attendee, registration, event languages).
-    "ENUM_NAME_OVERRIDES": {"LanguageEnum": "tickets.models.LANGUAGE_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {"LanguageEnum": "core.languages.LANGUAGES"},
     # The door API is plain Django views (off DRF for speed): a hook documents it.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -12,6 +12,7 @@ import zoneinfo
 
 from django.db import transaction
 
+from core import languages
 from tickets import services
 from tickets.models import Attendee, Event, Organiser, TicketType
 
@@ -23,7 +24,7 @@ EVENT = {
     "venue": "Teatro Elfo Puccini",
     "address": "Corso Buenos Aires 33, 20124 Milano",
     "timezone": "Europe/Rome",
-    "languages": ["it", "en"],
+    "languages": list(languages.CODES),
 }
 _TZ = zoneinfo.ZoneInfo("Europe/Rome")
 START = dt.datetime(2017, 9, 22, 9, 30, tzinfo=_TZ)

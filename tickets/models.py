@@ -16,12 +16,10 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 
-from core import encryption, instants
+from core import encryption, instants, languages
 from core.instants import range_check, validate_instant
 from core.text import TextRefused, email_key
 from tickets import signing
-
-LANGUAGE_CHOICES = [("it", "Italiano"), ("en", "English")]
 
 
 def _timezone_choices() -> list[tuple[str, str]]:
@@ -124,13 +122,13 @@ class Event(models.Model):
 
     @property
     def default_language(self) -> str:
-        return (self.languages or ["it"])[0]
+        return (self.languages or [languages.DEFAULT])[0]
 
 
 def validate_translations(value) -> None:
     """Translated names are ``{language code: text}``: another key would never be shown, and
     a key with a NUL character is refused by PostgreSQL's JSON type."""
-    codes = [code for code, _ in LANGUAGE_CHOICES]
+    codes = languages.CODES
     if not isinstance(value, dict):
         raise ValidationError("A mapping of language code to name is required.")
     unknown = sorted(repr(key) for key in value if key not in codes)
@@ -198,7 +196,9 @@ class Attendee(models.Model):
     # Derived from ``email`` on every save (a folded local part can grow, e.g. ß -> ss).
     email_key = models.CharField(max_length=600, editable=False)
     organisation = models.CharField(max_length=200, blank=True)
-    language = models.CharField(max_length=8, choices=LANGUAGE_CHOICES, default="it")
+    language = models.CharField(
+        max_length=8, choices=list(languages.LANGUAGES), default=languages.DEFAULT
+    )
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
 
     class Meta:

@@ -44,6 +44,7 @@ from reportlab.pdfbase import pdfmetrics, ttfonts
 from reportlab.pdfbase.ttfonts import ShapedStr, TTFont, shapeStr
 from reportlab.pdfgen.canvas import Canvas
 
+from core import languages
 from tickets import qr
 from tickets.dates import event_when
 from tickets.models import Event, Ticket
@@ -466,5 +467,5 @@ def render_ticket_pdf(ticket: Ticket, code: str) -> bytes:
 def warm_up() -> None:
     """Load fonts and templates ahead of the first ticket (worker start-up)."""
     _fonts()
-    for language in ("it", "en"):
+    for language in languages.CODES:
         _template(language)

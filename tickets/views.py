@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core import rate_limits
+from core import languages, rate_limits
 from core.errors import ServiceError
 from tickets import links, pdf, qr_svg, services
 from tickets.dates import event_when
@@ -38,7 +38,7 @@ _ERRORS = {
 
 def _page_language(request: HttpRequest, event: Event) -> str:
     """?lang= if the event offers it, else the browser's choice if offered, else the first."""
-    offered = event.languages or ["it", "en"]
+    offered = event.languages or list(languages.CODES)
     for candidate in (request.GET.get("lang"), request.POST.get("lang"),
                       translation.get_language()):
         if candidate and candidate[:2] in offered:
@@ -51,8 +51,8 @@ def _event_context(event: Event, language: str) -> dict:
         "event": event,
         "when": event_when(event, language),
         "language": language,
-        "languages": [(code, name) for code, name in (("it", "Italiano"), ("en", "English"))
-                      if code in (event.languages or ["it", "en"])],
+        "languages": [(code, name) for code, name in languages.LANGUAGES
+                      if code in (event.languages or languages.CODES)],
     }
 
 
@@ -167,7 +167,7 @@ def ticket_page(request: HttpRequest, token: str) -> HttpResponse:
     if error is not None:
         return _private(error)
     language = request.GET.get("lang") or ticket.attendee.language
-    language = language if language in ("it", "en") else "it"
+    language = languages.or_default(language)
     translation.activate(language)
     code = services.ticket_code(ticket)
     context = _event_context(ticket.event, language) | {

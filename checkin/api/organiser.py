@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from checkin import devices, selectors, services
 from checkin.api import serializers as s
 from checkin.models import CheckinList, Device, ScanLog
+from core.api.serializers import ErrorSerializer
 from core.api.views import EVENT_PARAM, EventScopedMixin
-from tickets.api.serializers import ErrorSerializer
 from tickets.selectors import events_for_user
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from checkin.models import CheckinList, Device, Direction, ScanLog
-from tickets.api.serializers import plausible_datetime
+from core.api.serializers import plausible_datetime
 from tickets.models import TicketType
 
 

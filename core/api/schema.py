@@ -24,7 +24,7 @@ from __future__ import annotations
 from drf_spectacular import openapi
 from rest_framework import permissions
 
-from tickets.api.serializers import ErrorSerializer, StrictFieldsMixin
+from core.api.serializers import ErrorSerializer, StrictFieldsMixin
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core import instants
+from core import instants, languages
+from core.api.serializers import ErrorSerializer, StrictFieldsMixin, plausible_datetime
 from tickets.models import (
-    LANGUAGE_CHOICES,
     Attendee,
     Delivery,
     Event,
@@ -22,37 +22,10 @@ from tickets.models import (
 
 # Counts are stored in 32-bit integer columns on every database; say so before the database does.
 MAX_COUNT = 2**31 - 1
-# Keys a browser form adds by itself; they are not input of ours.
-_FORM_KEYS = frozenset({"csrfmiddlewaretoken"})
-
-
-class StrictFieldsMixin:
-    """Refuse input keys the serializer does not know (a typo such as ``capacty`` would
-    otherwise be silently ignored and the organiser would believe it was saved). Known
-    read-only fields are still ignored, so a GET body can be sent back as a PUT."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields) - _FORM_KEYS)
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["Unknown field."] for name in unknown}
-                )
-        return super().to_internal_value(data)
-
-
 class OrganiserSerializer(serializers.ModelSerializer):
     class Meta:
         model = Organiser
         fields = ["id", "name", "slug"]
-
-
-def plausible_datetime(value) -> None:
-    """Dates every read path can show, in any time zone (``core/instants.py``): before 1900
-    time zones had local mean time offsets (Rome: +00:49:56) that ISO 8601 output and API
-    clients cannot represent; near the year 9999 a time zone east of UTC overflows."""
-    if value is not None and not instants.in_range(value):
-        raise serializers.ValidationError(f"The date must be {instants.RANGE_TEXT}.")
 
 
 class EventDateTimeField(serializers.DateTimeField):
@@ -103,7 +76,8 @@ class EventSerializer(EventLocalTimesMixin, StrictFieldsMixin, serializers.Model
     start = EventDateTimeField()
     end = EventDateTimeField()
     languages = serializers.ListField(
-        child=serializers.ChoiceField(choices=LANGUAGE_CHOICES), allow_empty=False, max_length=5,
+        child=serializers.ChoiceField(choices=list(languages.LANGUAGES)), allow_empty=False,
+        max_length=5,
         required=False,
     )
     timezone = serializers.CharField(max_length=64, required=False)
@@ -226,7 +200,7 @@ class RegistrationSerializer(StrictFieldsMixin, serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     organisation = serializers.CharField(max_length=200, required=False, allow_blank=True,
                                          default="")
-    language = serializers.ChoiceField(choices=LANGUAGE_CHOICES, required=False)
+    language = serializers.ChoiceField(choices=list(languages.LANGUAGES), required=False)
     ticket_type = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
 
@@ -278,18 +252,6 @@ class PublicRegistrationResultSerializer(serializers.Serializer):
 
     ticket = PublicTicketSerializer()
     attendee = PublicAttendeeSerializer()
-
-
-class ErrorSerializer(serializers.Serializer):
-    """The API's one error shape (core/api/exceptions.py); documented on every operation."""
-
-    error = serializers.CharField(help_text="machine-readable code, e.g. `invalid`, `sold_out`")
-    detail = serializers.CharField(help_text="a sentence for people")
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text="each input at fault (a field name, or `body`, `content_type`, `file`) with "
-        "its messages; empty when no single input is at fault",
-    )
 
 
 class RowErrorSerializer(serializers.Serializer):

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import languages
 from core.api.views import EVENT_PARAM, EventScopedMixin
 from core.rate_limits import ImportThrottle, OrganiserThrottle, RegistrationThrottle
 from core.request_limits import body_limit
@@ -59,7 +60,7 @@ class EventViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer) -> None:
         data = dict(serializer.validated_data)
         organiser = data.pop("organiser")
-        data.setdefault("languages", ["it", "en"])
+        data.setdefault("languages", list(languages.CODES))
         serializer.instance = services.create_event(organiser, **data)
 
     def perform_update(self, serializer) -> None:
