@@ -131,6 +131,8 @@ class ScanLogAdmin(OrganiserScopedAdmin):
     search_fields = ["ticket__attendee__name", "ticket__attendee__organisation",
                      "ticket__reference", "nonce"]
     list_select_related = ["ticket__attendee", "list", "device"]
+    # Newest first, and a total order so that paging through a busy log skips no row.
+    ordering = ["-received_at", "-id"]
     date_hierarchy = "received_at"
     list_per_page = 100
 
