@@ -8,7 +8,7 @@ import qrcode
 import qrcode.constants
 from qrcode import util
 
-from tickets import qr
+from tickets.documents import qr
 from tickets.signing import CODE_LENGTH
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
