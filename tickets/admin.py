@@ -13,7 +13,8 @@ from django.utils.html import format_html
 
 from core import rate_limits
 from core.errors import ServiceError
-from tickets import delivery, selectors, services
+from tickets import selectors, services
+from tickets.delivery.queue import resend
 from tickets.models import Attendee, Delivery, Event, EventKey, Organiser, Ticket, TicketType
 
 
@@ -266,8 +267,10 @@ class EventAdmin(OrganiserScopedAdmin):
         return super().has_delete_permission(request, obj)
 
     def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        services.ensure_event_key(obj)
+        services.save_event(obj)
+
+    def delete_model(self, request: HttpRequest, obj: Event) -> None:
+        services.delete_event(obj)
 
     @admin.action(description="Rotate the signing key (issued tickets stay valid)")
     def rotate_key(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
@@ -277,11 +280,11 @@ class EventAdmin(OrganiserScopedAdmin):
 
     @admin.action(description="Close registration")
     def close_registration(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
-        queryset.update(registration_open=False)
+        services.set_registration_open(queryset, False)
 
     @admin.action(description="Open registration")
     def open_registration(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
-        queryset.update(registration_open=True)
+        services.set_registration_open(queryset, True)
 
 
 @admin.register(TicketType)
@@ -482,7 +485,7 @@ class TicketAdmin(OrganiserScopedAdmin):
 
     @admin.action(description="Send the ticket e-mail again")
     def resend(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        _for_each_ticket(self, request, queryset.select_related("attendee"), delivery.resend,
+        _for_each_ticket(self, request, queryset.select_related("attendee"), resend,
                          "{} ticket e-mail(s) queued.")
 
     @admin.display(ordering="attendee__organisation")
@@ -555,4 +558,4 @@ class DeliveryAdmin(OrganiserScopedAdmin):
     def send_again(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         tickets = Ticket.objects.filter(pk__in=queryset.values("ticket")).select_related(
             "attendee")
-        _for_each_ticket(self, request, tickets, delivery.resend, "{} ticket e-mail(s) queued.")
+        _for_each_ticket(self, request, tickets, resend, "{} ticket e-mail(s) queued.")
