@@ -47,9 +47,8 @@ class BatchResult:
         }
 
 
-
-
 def backoff(attempts: int) -> dt.timedelta:
+    """The wait before the next try: doubling from the base, capped, with 20 % jitter."""
     base = settings.VARCO_DELIVERY_RETRY_BASE_SECONDS
     seconds = min(base * 2 ** max(attempts - 1, 0), BACKOFF_CAP_SECONDS)
     return dt.timedelta(seconds=seconds * random.uniform(0.8, 1.2))
@@ -126,7 +125,6 @@ def _in_doubt(delivery: Delivery, token: str, error: str, result: BatchResult,
     if updated:
         result.in_doubt.append(delivery.pk)
         result.retry[delivery.pk] = due
-
 
 
 def send_batch(ids: list[int], top_up: int | None = None) -> BatchResult:

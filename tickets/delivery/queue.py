@@ -67,7 +67,6 @@ def queue_tickets(tickets: Iterable[Ticket], reason: str = Delivery.Reason.ISSUE
     return ids
 
 
-
 def resend(ticket: Ticket) -> Delivery:
     """Send the ticket's current version again (organiser's request).
 

@@ -23,14 +23,12 @@ def create_organiser(name: str, slug: str | None = None) -> Organiser:
     return organiser
 
 
-
 def create_event(organiser: Organiser, **fields) -> Event:
     fields = clean_text_fields(EVENT_TEXT, fields)
     with transaction.atomic():
         event = Event.objects.create(organiser=organiser, **fields)
         ensure_event_key(event)
     return event
-
 
 
 def ticket_type_name_taken(event: Event, name: str, ticket_type: TicketType | None) -> bool:
@@ -63,7 +61,6 @@ def update_event(event: Event, changes: dict) -> Event:
         setattr(event, field, value)
     event.save()
     return event
-
 
 
 def save_event(event: Event) -> Event:

@@ -35,7 +35,6 @@ def _new_keypair() -> dict[str, str]:
     return {"private_key": encryption.encrypt(private), "public_key": public}
 
 
-
 # key id -> (its stored ciphertext, the decrypted key): decrypting costs more than signing, so
 # each process does it once per key (a changed row, e.g. re-encrypted, is decrypted again).
 _private_keys: dict[int, tuple[str, object]] = {}

@@ -19,13 +19,13 @@ from tickets.services.capacity import release_place
 
 log = logging.getLogger(__name__)
 
+
 @transaction.atomic
 def delete_attendee(attendee: Attendee) -> None:
     """Delete an attendee, first revoking their tickets so that their places are freed."""
     for ticket in Ticket.objects.filter(attendee=attendee, status=Ticket.Status.VALID):
         revoke_ticket(ticket)
     attendee.delete()
-
 
 
 @transaction.atomic

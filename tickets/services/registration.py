@@ -26,7 +26,6 @@ class Registration:
     ticket_type_id: int | None = None
 
 
-
 def validate_registration(data: Registration) -> tuple[str, str, str]:
     """Validate and normalise (name, email, organisation) whichever path the data came by."""
     fields = clean_text_fields(
@@ -68,7 +67,6 @@ def update_attendee(attendee: Attendee, changes: dict) -> Attendee:
     except IntegrityError:  # the same address registered at the same moment
         raise duplicate_email() from None
     return attendee
-
 
 
 def _pick_ticket_type(event: Event, ticket_type_id: int | None, public_only: bool) -> TicketType:
