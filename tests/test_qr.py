@@ -1,4 +1,4 @@
-"""tickets.qr makes exactly the symbol qrcode makes (same mask choice), only faster."""
+"""tickets.documents.qr makes exactly the symbol qrcode makes (same mask choice), only faster."""
 
 from __future__ import annotations
 

@@ -269,6 +269,21 @@ class EventAdmin(OrganiserScopedAdmin):
     def save_model(self, request, obj, form, change) -> None:
         services.save_event(obj)
 
+    def save_formset(self, request, form, formset, change) -> None:
+        if formset.model is not TicketType:
+            super().save_formset(request, form, formset, change)
+            return
+        # The ticket types edited inline are saved by the API's service, like the others.
+        formset.save(commit=False)
+        for ticket_type in formset.deleted_objects:
+            services.delete_ticket_type(ticket_type)
+        for ticket_type, changed in formset.changed_objects:
+            services.save_ticket_type(
+                form.instance, {field: getattr(ticket_type, field) for field in changed},
+                ticket_type)
+        for ticket_type in formset.new_objects:
+            services.save_ticket_type(form.instance, _text_values(ticket_type), ticket_type)
+
     def delete_model(self, request: HttpRequest, obj: Event) -> None:
         services.delete_event(obj)
 
@@ -298,6 +313,17 @@ class TicketTypeAdmin(OrganiserScopedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         # Moving a type to another event would leave its tickets behind in the old one.
         return [*self.readonly_fields, "event"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj: TicketType, form, change) -> None:
+        changes = {field: getattr(obj, field) for field in form.changed_data}
+        if not change:
+            changes.update(_text_values(obj))
+        services.save_ticket_type(obj.event, changes, obj)
+
+
+def _text_values(ticket_type: TicketType) -> dict:
+    """A new ticket type's texts, for the service to check (the name rule, a taken name)."""
+    return {"name": ticket_type.name, "name_i18n": ticket_type.name_i18n}
 
 
 class TicketInline(admin.TabularInline):

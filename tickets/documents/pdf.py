@@ -22,7 +22,7 @@ the ticket is prepared once per process and reused:
 
 Per ticket only the QR matrix, five short strings and one vector path are drawn. The QR is
 drawn as one filled path of merged horizontal runs (crisp at any zoom, unlike a scaled image),
-with its numbers pre-formatted; the QR matrix itself comes from ``tickets.qr`` (qrcode's
+with its numbers pre-formatted; the QR matrix itself comes from ``qr`` (qrcode's
 symbol, with the mask choice done without building the symbol eight times).
 """
 
