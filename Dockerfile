@@ -2,7 +2,7 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 VARCO_VAR_DIR=/var/lib/varco
 WORKDIR /app
-# Fonts for names in scripts DejaVu lacks (tickets/pdf.py FALLBACK_FONTS; the same as make fonts).
+# Fonts for names in scripts DejaVu lacks (tickets/documents/pdf.py FALLBACK_FONTS; the same as make fonts).
 RUN apt-get update -qq \
     && apt-get install -y -qq --no-install-recommends fonts-noto-core fonts-droid-fallback \
        fonts-nanum fonts-symbola \

@@ -39,7 +39,7 @@ node:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm >/dev/null; fi; }
 
-# Debian's fonts for names in scripts DejaVu Sans lacks (tickets/pdf.py FALLBACK_FONTS: Noto
+# Debian's fonts for names in scripts DejaVu Sans lacks (tickets/documents/pdf.py FALLBACK_FONTS: Noto
 # for Arabic, Hebrew, Indic and Thai, Droid Sans Fallback for Chinese/Japanese, Nanum for
 # Korean, Symbola for emoji) and poppler-utils (pdftoppm) to look at a rendered ticket.
 FONT_PACKAGES := fonts-noto-core fonts-droid-fallback fonts-nanum fonts-symbola poppler-utils

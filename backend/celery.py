@@ -1,4 +1,9 @@
-"""The Celery application object (``celery -A backend``); tasks live in the apps."""
+"""The Celery application object (``celery -A backend``); tasks live in the apps.
+
+Its configuration, task routes and periodic jobs included, is the ``CELERY_*`` settings:
+every process (web, worker, beat) routes the same way. ``worker`` builds on this, never the
+reverse.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,3 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 app = Celery("varco")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-from worker.schedule import configure as _configure_schedule  # noqa: E402
-
-_configure_schedule(app)

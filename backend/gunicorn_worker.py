@@ -28,6 +28,7 @@ import inspect
 import io
 from concurrent.futures import Future
 
+from gunicorn.http.unreader import Unreader
 from gunicorn.workers import gthread
 
 
@@ -56,8 +57,6 @@ class ThreadWorker(gthread.ThreadWorker):
                 inspect.signature(gthread.ThreadWorker.finish_request).parameters) != [
                 "self", "conn", "fs"]:
             missing.append("finish_request(conn, fs)")
-        from gunicorn.http.unreader import Unreader
-
         if not isinstance(getattr(Unreader(), "buf", None), io.BytesIO):
             missing.append("Unreader.buf")
         if missing:

@@ -27,7 +27,7 @@ def _check_database() -> None:
 def _check_broker() -> None:
     if not settings.REDIS_URL:
         return  # embedded mode: the file-system broker has nothing to be down
-    import redis
+    import redis  # only where a Redis is configured (embedded mode has none to ping)
 
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
     client.ping()

@@ -173,7 +173,13 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "varco"  # worker.queues.DEFAULT
+# Queues, by task name: e-mail sending has its own, so a long batch never holds up the rest;
+# ``python -m worker`` listens on the default queue and on every queue routed to here.
+CELERY_TASK_DEFAULT_QUEUE = "varco"
+CELERY_TASK_ROUTES = {
+    "tickets.send_deliveries": {"queue": "deliveries"},
+    "tickets.sweep_deliveries": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 
@@ -423,6 +429,15 @@ VARCO_DELIVERY_RETRY_BASE_SECONDS = env_int("VARCO_DELIVERY_RETRY_BASE_SECONDS",
 VARCO_SEND_ON_ISSUE = env_bool("VARCO_SEND_ON_ISSUE", True)
 # Domain of the Message-IDs of ticket e-mails (default: the domain of DEFAULT_FROM_EMAIL).
 VARCO_MESSAGE_ID_DOMAIN = os.environ.get("VARCO_MESSAGE_ID_DOMAIN", "")
+# Periodic jobs (beat: embedded in ``python -m worker`` unless VARCO_SEPARATE_BEAT is set).
+CELERY_BEAT_SCHEDULE = {
+    "sweep-deliveries": {
+        "task": "tickets.sweep_deliveries",
+        "schedule": VARCO_DELIVERY_SWEEP_SECONDS,
+        # A sweep that could not run in its slot is useless later: the next one comes.
+        "options": {"expires": max(VARCO_DELIVERY_SWEEP_SECONDS, 1.0)},
+    },
+}
 
 # Check-in: how long a process trusts its cached copy of a device (revocation, list edits take
 # this long to reach other processes), and how often rows of invalid-code scans are written in

@@ -1,8 +1,9 @@
 """``make bench-tickets``: PDF render cost and end-to-end e-mail throughput (not run in CI).
 
-1. Render: ms per ticket of Varco's PDF (``tickets.pdf``) against a raw floor measured in the
-   same process, interleaved round by round: reportlab + qrcode drawing one A4 page with the
-   QR code (qrcode's own image, placed with ``drawInlineImage``) and 5 lines of Helvetica.
+1. Render: ms per ticket of Varco's PDF (``tickets.documents.pdf``) against a raw floor
+   measured in the same process, interleaved round by round: reportlab + qrcode drawing one A4
+   page with the QR code (qrcode's own image, placed with ``drawInlineImage``) and 5 lines of
+   Helvetica.
 2. End to end: N tickets (default 5,000) issued, then queued as ``issue_tickets`` does and
    rendered + e-mailed by ``python -m worker --concurrency 2`` (2 worker processes) on Redis to
    a local SMTP sink (a minimal asyncio SMTP server in this process, counting messages).
@@ -87,8 +88,9 @@ def floor_pdf(code: str, lines: list[str]) -> bytes:
 
 
 def bench_render(count: int, rounds: int) -> dict[str, float]:
-    from tickets import pdf, services
+    from tickets import services
     from tickets.demo import seed_attendees, seed_event
+    from tickets.documents import pdf
     from tickets.models import Ticket
 
     _, event, _ = seed_event()
@@ -221,7 +223,7 @@ def bench_end_to_end(count: int) -> dict:
     from django.conf import settings
     from django.db import connection
 
-    from tickets import delivery
+    from tickets.delivery import queue
     from tickets.demo import seed_attendees, seed_event
     from tickets.models import Delivery, Ticket
 
@@ -259,7 +261,7 @@ def bench_end_to_end(count: int) -> dict:
         own_cpu_start = time.process_time()
         load_start = os.getloadavg()[0]
         t0 = time.perf_counter()
-        ids = delivery.queue_unsent(event)
+        ids = queue.queue_unsent(event)
         queued_s = time.perf_counter() - t0
         while True:
             for pid in pool:
@@ -313,7 +315,7 @@ def main() -> None:
     print("\n== PDF render (median of interleaved rounds) ==")
     print(f"raw floor (reportlab + qrcode, QR + 5 lines): {floor:6.2f} ms/ticket wall, "
           f"{render['floor_cpu']:6.2f} ms CPU, {render['floor_size']} bytes")
-    print(f"Varco ticket PDF (tickets.pdf):               {ours:6.2f} ms/ticket wall, "
+    print(f"Varco ticket PDF (documents.pdf):             {ours:6.2f} ms/ticket wall, "
           f"{render['ours_cpu']:6.2f} ms CPU, {render['ours_size']} bytes")
     ratio = ours / floor
     print(f"ratio: {ratio:.2f}x the floor (CPU: {render['ours_cpu'] / render['floor_cpu']:.2f}x)"

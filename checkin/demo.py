@@ -1,11 +1,11 @@
 """The demo's door: a check-in list open at any time, a paired device, codes for load tests.
 
-Registered with ``tickets.demo_hooks`` so that ``seed_demo --export DIR`` also writes
-``DIR/codes.txt`` (one QR text per line, in serial order) and ``DIR/device.json``
-(``{"token", "list", "scan_url"}``). Idempotent: the list and device are created once, and the
-token already in ``DIR/device.json`` is kept while it is still the device's (the database
-only has its hash, so a new token is made only when there is none to reuse): a door page
-paired with the demo stays paired across ``make run`` restarts.
+A receiver of ``tickets.signals.demo_event_seeded`` (connected by ``CheckinConfig.ready()``),
+so that ``seed_demo --export DIR`` also writes ``DIR/codes.txt`` (one QR text per line, in
+serial order) and ``DIR/device.json`` (``{"token", "list", "scan_url"}``). Idempotent: the list
+and device are created once, and the token already in ``DIR/device.json`` is kept while it is
+still the device's (the database only has its hash, so a new token is made only when there is
+none to reuse): a door page paired with the demo stays paired across ``make run`` restarts.
 """
 
 from __future__ import annotations
@@ -16,15 +16,17 @@ import os
 from pathlib import Path
 
 from django.conf import settings
+from django.dispatch import receiver
 from django.urls import reverse
 from tqdm import tqdm
 
 from checkin import services
 from checkin.devices import hash_token
 from checkin.models import CheckinList, Device
-from tickets import demo_hooks, onboarding
+from tickets import onboarding
 from tickets.models import Event, Ticket
 from tickets.services import ticket_code
+from tickets.signals import demo_event_seeded
 
 LIST_NAME = "Ingresso principale"
 DEVICE_NAME = "Demo scanner"
@@ -53,8 +55,8 @@ def _exported_token(path: Path, device: Device) -> str | None:
     return None
 
 
-@demo_hooks.register
-def demo_door(event: Event, export_dir: str | None) -> list[str]:
+@receiver(demo_event_seeded, sender=Event)
+def demo_door(sender, event: Event, export_dir: str | None, **kwargs) -> list[str]:
     checkin_list, device = seed_door(event)
     lines = [f"check-in list {checkin_list.name!r} (id {checkin_list.pk}), device {device.name!r}"]
     if not export_dir:

@@ -780,9 +780,9 @@ def test_server_error_under_api_is_json(rf):
 @pytest.mark.django_db(transaction=True)
 def test_a_clash_only_the_database_sees_is_409(api, event, ticket_type, monkeypatch):
     """Two requests validated at the same moment: the unique constraint refuses the second."""
-    from tickets import services
+    from tickets.services import events  # the module whose global save_ticket_type reads
 
-    monkeypatch.setattr(services, "ticket_type_name_taken", lambda *args: False)
+    monkeypatch.setattr(events, "ticket_type_name_taken", lambda *args: False)
     response = api.post(f"{V1}/events/{event.pk}/ticket-types/", {"name": "Ingresso"},
                         format="json")
     assert_error(response, 409, code="conflict")

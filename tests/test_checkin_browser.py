@@ -154,9 +154,9 @@ BUNDLE_LIMIT = 200 * 1024  # issue 11: QR-only decoding in a bundle of at most 2
 
 
 def _camera_feed(path: Path, code: str, width: int = 640, height: int = 480) -> None:
-    """A Y4M clip (what chromium's fake camera plays) of the ticket's QR as tickets/qr.py
+    """A Y4M clip (what chromium's fake camera plays) of the ticket's QR as tickets/documents/qr.py
     draws it for the PDF: black modules on white, centred, 4:2:0 with neutral chroma."""
-    from tickets.qr import matrix
+    from tickets.documents.qr import matrix
 
     modules = matrix(code)
     scale = min(width, height) * 9 // 10 // len(modules)

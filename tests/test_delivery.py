@@ -14,7 +14,8 @@ import pytest
 from django.utils import timezone
 
 from tests.ticket_files import pdf_page_count, pdf_qr_codes, pdf_text
-from tickets import delivery, services
+from tickets import services
+from tickets.delivery import batch, queue, sweep
 from tickets.models import Delivery, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +108,7 @@ def test_each_attendee_gets_their_own_message(issue, smtp_sink):
 def test_a_replayed_task_sends_nothing_twice(issue, smtp_sink):
     ticket = issue()
     row = Delivery.objects.get(ticket=ticket)
-    again = delivery.send_batch([row.pk])
+    again = batch.send_batch([row.pk])
     assert again.sent == [] and smtp_sink.count() == 1
     row.refresh_from_db()
     assert row.attempts == 1
@@ -123,10 +124,10 @@ def test_temporary_refusal_is_retried_with_backoff_then_sent_once(issue, smtp_si
     assert row.last_error == "451 4.3.0 Mailbox busy, try later"
     assert row.next_attempt_at > timezone.now() + dt.timedelta(seconds=40)
     # Not due yet: a task (or a replay) now sends nothing.
-    assert delivery.send_batch([row.pk]).sent == []
+    assert batch.send_batch([row.pk]).sent == []
     smtp_sink.refuse_rcpt = None
     Delivery.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
-    assert delivery.send_batch([row.pk]).sent == [row.pk]
+    assert batch.send_batch([row.pk]).sent == [row.pk]
     row.refresh_from_db()
     assert (row.state, row.attempts) == (State.SENT, 2)
     assert smtp_sink.per_ticket() == {f"{ticket.pk}.1": 1}
@@ -156,7 +157,7 @@ def test_too_many_temporary_failures_end_in_failed(issue, smtp_sink, settings):
     ticket = issue()
     row = Delivery.objects.get(ticket=ticket)
     Delivery.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
-    delivery.send_batch([row.pk])
+    batch.send_batch([row.pk])
     row.refresh_from_db()
     assert row.state == State.FAILED
     assert "452 4.2.2 Over quota" in row.last_error and "2 attempts" in row.last_error
@@ -176,20 +177,20 @@ def test_unreachable_server_keeps_the_ticket_queued(issue, settings):
 
 def test_revoked_before_sending_is_cancelled(register, smtp_sink):
     ticket = register()  # no on-commit run: the delivery is not even queued yet
-    ids = delivery.queue_tickets([ticket])
+    ids = queue.queue_tickets([ticket])
     services.revoke_ticket(ticket)
-    result = delivery.send_batch(ids)
+    result = batch.send_batch(ids)
     assert result.cancelled == ids and smtp_sink.count() == 0
     assert Delivery.objects.get(pk=ids[0]).state == State.CANCELLED
 
 
 def test_reissue_sends_the_new_code_and_cancels_the_old_queued_one(register, smtp_sink):
     ticket = register()
-    old = delivery.queue_tickets([ticket])
+    old = queue.queue_tickets([ticket])
     ticket = services.reissue_ticket(ticket)
-    new = delivery.queue_tickets([ticket])
+    new = queue.queue_tickets([ticket])
     assert old != new
-    delivery.send_batch(old + new)
+    batch.send_batch(old + new)
     assert Delivery.objects.get(pk=old[0]).state == State.CANCELLED
     assert Delivery.objects.get(pk=new[0]).state == State.SENT
     assert smtp_sink.count() == 1
@@ -200,20 +201,20 @@ def test_reissue_sends_the_new_code_and_cancels_the_old_queued_one(register, smt
 
 def test_queueing_twice_keeps_one_open_delivery(register):
     ticket = register()
-    first = delivery.queue_tickets([ticket])
-    second = delivery.queue_tickets([ticket])
-    third = delivery.queue_tickets([ticket], reason=Delivery.Reason.RESEND)
+    first = queue.queue_tickets([ticket])
+    second = queue.queue_tickets([ticket])
+    third = queue.queue_tickets([ticket], reason=Delivery.Reason.RESEND)
     assert first == second == third
     assert Delivery.objects.filter(ticket=ticket).count() == 1
 
 
 def test_sweep_requeues_work_lost_before_hand_over(register, smtp_sink, settings):
     ticket = register()
-    [pk] = delivery.queue_tickets([ticket])
+    [pk] = queue.queue_tickets([ticket])
     long_ago = timezone.now() - dt.timedelta(seconds=settings.VARCO_DELIVERY_STALE_SECONDS + 5)
     Delivery.objects.filter(pk=pk).update(state=State.SENDING, claim_token="dead-worker",
                                           claimed_at=long_ago)
-    result = delivery.sweep()  # republishes; the eager task sends it
+    result = sweep.sweep()  # republishes; the eager task sends it
     assert result.requeued == 1 and result.in_doubt == 0
     row = Delivery.objects.get(pk=pk)
     assert row.state == State.SENT and row.in_doubt_count == 0
@@ -223,20 +224,20 @@ def test_sweep_requeues_work_lost_before_hand_over(register, smtp_sink, settings
 def test_in_doubt_rule_resends_with_the_same_message_id(register, smtp_sink, settings):
     """A worker died after handing the message over: re-sent, same Message-ID, flagged."""
     ticket = register()
-    [pk] = delivery.queue_tickets([ticket])
+    [pk] = queue.queue_tickets([ticket])
     row = Delivery.objects.get(pk=pk)
     # What the dead worker did: claimed, recorded the attempt, handed the message over
     # (the server accepted it), then died before writing "sent".
-    delivery.send_batch([pk])
+    batch.send_batch([pk])
     assert smtp_sink.count() == 1
     long_ago = timezone.now() - dt.timedelta(seconds=2 * settings.EMAIL_TIMEOUT + 100)
     Delivery.objects.filter(pk=pk).update(state=State.SENDING, sent_at=None, claim_token="dead",
                                           claimed_at=long_ago, handed_at=long_ago)
     # A sweep too early (a live worker may still be waiting for a slow answer) leaves it.
     Delivery.objects.filter(pk=pk).update(handed_at=timezone.now())
-    assert delivery.sweep().in_doubt == 0
+    assert sweep.sweep().in_doubt == 0
     Delivery.objects.filter(pk=pk).update(handed_at=long_ago)
-    result = delivery.sweep()
+    result = sweep.sweep()
     assert result.in_doubt == 1
     row = Delivery.objects.get(pk=pk)
     assert row.state == State.SENT
@@ -250,9 +251,9 @@ def test_connection_lost_after_hand_over_is_in_doubt_and_resent_with_same_id(reg
                                                                               smtp_sink):
     """The server stored the message but the line dropped before its "250" came back."""
     ticket = register()
-    [pk] = delivery.queue_tickets([ticket])
+    [pk] = queue.queue_tickets([ticket])
     smtp_sink.hang_up_after_data = True
-    result = delivery.send_batch([pk])
+    result = batch.send_batch([pk])
     assert result.in_doubt == [pk] and pk in result.retry
     row = Delivery.objects.get(pk=pk)
     assert (row.state, row.in_doubt_count, row.attempts) == (State.IN_DOUBT, 1, 1)
@@ -260,7 +261,7 @@ def test_connection_lost_after_hand_over_is_in_doubt_and_resent_with_same_id(reg
     assert smtp_sink.count() == 1  # it had arrived
     smtp_sink.hang_up_after_data = False
     Delivery.objects.filter(pk=pk).update(next_attempt_at=timezone.now())
-    assert delivery.send_batch([pk]).sent == [pk]
+    assert batch.send_batch([pk]).sent == [pk]
     row.refresh_from_db()
     assert (row.state, row.attempts) == (State.SENT, 2)
     assert [m.message_id for m in smtp_sink.messages] == [row.message_id] * 2
@@ -271,7 +272,7 @@ def test_sweep_creates_missing_deliveries_for_recent_tickets(register, smtp_sink
     Ticket.objects.filter(pk=ticket.pk).update(
         updated_at=timezone.now() - dt.timedelta(seconds=settings.VARCO_DELIVERY_STALE_SECONDS + 1)
     )
-    result = delivery.sweep()
+    result = sweep.sweep()
     assert result.created == 1
     assert Delivery.objects.get(ticket=ticket).state == State.SENT
     assert smtp_sink.count() == 1
@@ -279,11 +280,11 @@ def test_sweep_creates_missing_deliveries_for_recent_tickets(register, smtp_sink
 
 def test_unsent_tickets_and_queue_unsent(register, smtp_sink):
     sent, failed, fresh = (register(email=f"{n}@example.org") for n in "abc")
-    delivery.send_batch(delivery.queue_tickets([sent]))
-    [failed_id] = delivery.queue_tickets([failed])
+    batch.send_batch(queue.queue_tickets([sent]))
+    [failed_id] = queue.queue_tickets([failed])
     Delivery.objects.filter(pk=failed_id).update(state=State.FAILED, last_error="550 no")
-    assert set(delivery.unsent_tickets(sent.event)) == {failed, fresh}
-    ids = delivery.queue_unsent(sent.event)
+    assert set(queue.unsent_tickets(sent.event)) == {failed, fresh}
+    ids = queue.queue_unsent(sent.event)
     assert len(ids) == 2
     reasons = dict(Delivery.objects.filter(pk__in=ids).values_list("ticket_id", "reason"))
     assert reasons == {failed.pk: "resend", fresh.pk: "issued"}
@@ -312,7 +313,7 @@ def test_concurrent_workers_never_send_the_same_delivery_twice(register, smtp_si
 
     tickets = [register(email=f"race{i}@example.org") for i in range(40)]
     rows = Delivery.objects.bulk_create(
-        [delivery._new_delivery(t, Delivery.Reason.ISSUED) for t in tickets]
+        [queue.new_delivery(t, Delivery.Reason.ISSUED) for t in tickets]
     )
     ids = [row.pk for row in rows]
     barrier = threading.Barrier(4)
@@ -321,7 +322,7 @@ def test_concurrent_workers_never_send_the_same_delivery_twice(register, smtp_si
     def work(order):
         try:
             barrier.wait()
-            results.append(delivery.send_batch(order, top_up=40))
+            results.append(batch.send_batch(order, top_up=40))
         finally:
             connection.close()
 
@@ -341,9 +342,9 @@ def test_queue_unsent_handles_large_events(event, ticket_type, settings):
     settings.VARCO_SEND_ON_ISSUE = False
     for i in range(1100):
         services.register(event, services.Registration(f"P{i}", f"p{i}@example.org"))
-    ids = delivery.queue_unsent(event)
+    ids = queue.queue_unsent(event)
     assert len(ids) == 1100
-    assert delivery.queue_unsent(event) == ids  # idempotent: the same open deliveries
+    assert queue.queue_unsent(event) == ids  # idempotent: the same open deliveries
     assert Delivery.objects.count() == 1100
 
 
@@ -352,7 +353,7 @@ def test_in_a_batch_each_message_is_its_own_and_a_failed_render_holds_back_only_
     """One batch, one SMTP connection, the event's signing key read once: every message
     carries its own attendee's PDF and code, and a rendering error holds back only that
     ticket, which is queued again (never sent without its PDF)."""
-    from tickets import pdf
+    from tickets.documents import pdf
 
     tickets = [register(email=f"b{i}@example.org", name=f"Batch {i}") for i in range(6)]
     broken = tickets[2]
@@ -364,8 +365,8 @@ def test_in_a_batch_each_message_is_its_own_and_a_failed_render_holds_back_only_
         return real_render(ticket, code)
 
     monkeypatch.setattr(pdf, "render_ticket_pdf", render)
-    ids = delivery.queue_tickets(tickets)
-    result = delivery.send_batch(ids)
+    ids = queue.queue_tickets(tickets)
+    result = batch.send_batch(ids)
 
     assert sorted(result.sent) == sorted(
         d for d in ids if Delivery.objects.get(pk=d).ticket_id != broken.pk)
@@ -384,5 +385,5 @@ def test_in_a_batch_each_message_is_its_own_and_a_failed_render_holds_back_only_
 
     monkeypatch.setattr(pdf, "render_ticket_pdf", real_render)
     Delivery.objects.filter(pk=held.pk).update(next_attempt_at=timezone.now())
-    assert delivery.send_batch([held.pk]).sent == [held.pk]
+    assert batch.send_batch([held.pk]).sent == [held.pk]
     assert smtp_sink.count() == 6

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
-from tickets import delivery, services
+from tickets import services
+from tickets.delivery import batch, queue
 from tickets.models import Delivery
 
 pytestmark = pytest.mark.django_db
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def sent_ticket(register, smtp_sink):
     ticket = register()
-    delivery.send_batch(delivery.queue_tickets([ticket]))
+    batch.send_batch(queue.queue_tickets([ticket]))
     return ticket
 
 
@@ -37,7 +38,7 @@ def test_ticket_shows_its_delivery_status(api, sent_ticket):
 def test_failed_delivery_shows_the_smtp_answer(api, register, smtp_sink):
     smtp_sink.permanent["giulia@example.org"] = "550 5.1.1 Mailbox unavailable"
     ticket = register()
-    delivery.send_batch(delivery.queue_tickets([ticket]))
+    batch.send_batch(queue.queue_tickets([ticket]))
     body = api.get(_url(ticket)).json()
     assert body["delivery"]["state"] == "failed"
     assert body["delivery"]["last_error"] == "550 5.1.1 Mailbox unavailable"
@@ -93,7 +94,7 @@ def test_admin_lists_delivery_state_filter_and_resend(client, staff, register, s
     smtp_sink.permanent["bad@example.org"] = "550 5.1.1 No such user here"
     good = register(email="good@example.org")
     bad = register(email="bad@example.org")
-    delivery.send_batch(delivery.queue_tickets([good, bad]))
+    batch.send_batch(queue.queue_tickets([good, bad]))
     page = client.get("/admin/tickets/ticket/?delivery=failed").content.decode()
     assert bad.reference in page and good.reference not in page
     assert "550 5.1.1 No such user here" in page
@@ -145,7 +146,7 @@ def test_issue_tickets_unknown_event(db):
 def test_issue_tickets_times_out_when_no_worker_runs(register, settings, monkeypatch):
     settings.VARCO_SEND_ON_ISSUE = False
     ticket = register()
-    monkeypatch.setattr(delivery, "publish", lambda ids, countdown=None: None)  # no worker
+    monkeypatch.setattr(queue, "publish", lambda ids, countdown=None: None)  # no worker
     with pytest.raises(CommandError, match="still waiting"):
         call_command("issue_tickets", "--event", ticket.event.slug, "--timeout", "0.3",
                      "--poll", "0.05")

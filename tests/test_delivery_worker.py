@@ -18,7 +18,8 @@ from django.db.models import Count
 
 from tests.conftest import make_event
 from tests.worker_process import Worker, wait_until, worker_env
-from tickets import delivery, services
+from tickets import services
+from tickets.delivery import queue
 from tickets.models import Delivery, TicketType
 
 pytestmark = [
@@ -77,7 +78,7 @@ def test_worker_killed_mid_batch_every_ticket_delivered_exactly_once(
 ):
     event, tickets = _issue(organiser, 500, "kill-test")
     env = worker_env(smtp_sink.port, tmp_path, VARCO_SEND_ON_ISSUE="0")
-    ids = delivery.queue_unsent(event)
+    ids = queue.queue_unsent(event)
     assert len(ids) == 500
 
     first = Worker(env, tmp_path / "worker1.log")
@@ -130,7 +131,7 @@ def test_smtp_refusing_then_recovering_delivers_each_ticket_once(
     event, tickets = _issue(organiser, 60, "refusal-test")
     smtp_sink.refuse_rcpt = "451 4.3.2 System not accepting messages, try later"
     env = worker_env(smtp_sink.port, tmp_path, VARCO_SEND_ON_ISSUE="0")
-    delivery.queue_unsent(event)
+    queue.queue_unsent(event)
     worker = Worker(env, tmp_path / "worker.log", concurrency=2)
     try:
         every_one_refused = Delivery.objects.filter(ticket__event=event, attempts=0)

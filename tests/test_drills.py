@@ -38,7 +38,7 @@ from django.db.models import Count
 from tests.smtp_sink import SMTPSink, free_port
 from tests.test_delivery_worker import _issue, _no_other_sessions, _sent
 from tests.worker_process import Worker, wait_until, worker_env
-from tickets import delivery
+from tickets.delivery import queue
 from tickets.models import Delivery
 
 OUTAGE = float(os.environ.get("VARCO_DRILL_OUTAGE_SECONDS", "6"))
@@ -107,7 +107,7 @@ def test_drill_smtp_server_down_then_back(organiser, worker_broker, tmp_path):
     redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     worker = None
     try:
-        ids = delivery.queue_unsent(event)  # published on commit (autocommit: at once)
+        ids = queue.queue_unsent(event)  # published on commit (autocommit: at once)
         assert len(ids) == count
         worker = Worker(env, tmp_path / "worker.log")
         assert wait_until(lambda: handler.count() >= 25, timeout=60), worker.log_tail()
@@ -202,11 +202,11 @@ def test_drill_redis_restarted_mid_batch_loses_queue_sweep_republishes(
         try:
             # Publish to the drill's Redis, as a web process configured with it would.
             from backend.celery import app
-            from tickets.tasks import send_deliveries
+            from tickets.delivery.tasks import send_deliveries
 
             with monkeypatch.context() as patch:  # not to the suite's Redis
-                patch.setattr(delivery, "publish", lambda ids, countdown=None: None)
-                ids = delivery.queue_unsent(event)
+                patch.setattr(queue, "publish", lambda ids, countdown=None: None)
+                ids = queue.queue_unsent(event)
             assert len(ids) == count
             size = int(env["VARCO_DELIVERY_BATCH_SIZE"])
             with app.connection_for_write(server.url) as conn:

@@ -17,7 +17,8 @@ import pypdfium2.raw as pdfium_c
 import pytest
 from reportlab.pdfbase.ttfonts import TTFontFile
 
-from tickets import pdf, services
+from tickets import services
+from tickets.documents import pdf
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""tickets.qr makes exactly the symbol qrcode makes (same mask choice), only faster."""
+"""tickets.documents.qr makes exactly the symbol qrcode makes (same mask choice), only faster."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import qrcode
 import qrcode.constants
 from qrcode import util
 
-from tickets import qr
+from tickets.documents import qr
 from tickets.signing import CODE_LENGTH
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"

@@ -63,13 +63,13 @@ def test_another_events_key_is_rejected(register, organiser):
     other = make_event(organiser, slug="other")
     other_key = other.keys.get()
     claim = signing.TicketClaim(other_key.pk, ticket.event_id, ticket.pk, ticket.version)
-    forged = signing.sign_ticket(other_key.signing_key(), claim)
+    forged = signing.sign_ticket(services.signing_key(other_key), claim)
     with pytest.raises(InvalidCode, match="another event"):
         _verify(forged)
     # signed with the right key id but a different private key
     own_key = ticket.event.keys.get()
     claim = signing.TicketClaim(own_key.pk, ticket.event_id, ticket.pk, ticket.version)
-    forged = signing.sign_ticket(other_key.signing_key(), claim)
+    forged = signing.sign_ticket(services.signing_key(other_key), claim)
     with pytest.raises(InvalidCode, match="signature"):
         _verify(forged)
 

@@ -13,7 +13,8 @@ from django.utils.html import format_html
 
 from core import rate_limits
 from core.errors import ServiceError
-from tickets import delivery, selectors, services
+from tickets import selectors, services
+from tickets.delivery.queue import resend
 from tickets.models import Attendee, Delivery, Event, EventKey, Organiser, Ticket, TicketType
 
 
@@ -266,8 +267,25 @@ class EventAdmin(OrganiserScopedAdmin):
         return super().has_delete_permission(request, obj)
 
     def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        services.ensure_event_key(obj)
+        services.save_event(obj)
+
+    def save_formset(self, request, form, formset, change) -> None:
+        if formset.model is not TicketType:
+            super().save_formset(request, form, formset, change)
+            return
+        # The ticket types edited inline are saved by the API's service, like the others.
+        formset.save(commit=False)
+        for ticket_type in formset.deleted_objects:
+            services.delete_ticket_type(ticket_type)
+        for ticket_type, changed in formset.changed_objects:
+            services.save_ticket_type(
+                form.instance, {field: getattr(ticket_type, field) for field in changed},
+                ticket_type)
+        for ticket_type in formset.new_objects:
+            services.save_ticket_type(form.instance, _text_values(ticket_type), ticket_type)
+
+    def delete_model(self, request: HttpRequest, obj: Event) -> None:
+        services.delete_event(obj)
 
     @admin.action(description="Rotate the signing key (issued tickets stay valid)")
     def rotate_key(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
@@ -277,11 +295,11 @@ class EventAdmin(OrganiserScopedAdmin):
 
     @admin.action(description="Close registration")
     def close_registration(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
-        queryset.update(registration_open=False)
+        services.set_registration_open(queryset, False)
 
     @admin.action(description="Open registration")
     def open_registration(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
-        queryset.update(registration_open=True)
+        services.set_registration_open(queryset, True)
 
 
 @admin.register(TicketType)
@@ -295,6 +313,17 @@ class TicketTypeAdmin(OrganiserScopedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         # Moving a type to another event would leave its tickets behind in the old one.
         return [*self.readonly_fields, "event"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj: TicketType, form, change) -> None:
+        changes = {field: getattr(obj, field) for field in form.changed_data}
+        if not change:
+            changes.update(_text_values(obj))
+        services.save_ticket_type(obj.event, changes, obj)
+
+
+def _text_values(ticket_type: TicketType) -> dict:
+    """A new ticket type's texts, for the service to check (the name rule, a taken name)."""
+    return {"name": ticket_type.name, "name_i18n": ticket_type.name_i18n}
 
 
 class TicketInline(admin.TabularInline):
@@ -482,7 +511,7 @@ class TicketAdmin(OrganiserScopedAdmin):
 
     @admin.action(description="Send the ticket e-mail again")
     def resend(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        _for_each_ticket(self, request, queryset.select_related("attendee"), delivery.resend,
+        _for_each_ticket(self, request, queryset.select_related("attendee"), resend,
                          "{} ticket e-mail(s) queued.")
 
     @admin.display(ordering="attendee__organisation")
@@ -555,4 +584,4 @@ class DeliveryAdmin(OrganiserScopedAdmin):
     def send_again(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         tickets = Ticket.objects.filter(pk__in=queryset.values("ticket")).select_related(
             "attendee")
-        _for_each_ticket(self, request, tickets, delivery.resend, "{} ticket e-mail(s) queued.")
+        _for_each_ticket(self, request, tickets, resend, "{} ticket e-mail(s) queued.")

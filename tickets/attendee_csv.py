@@ -20,6 +20,7 @@ from django.db.models import Prefetch
 
 from core.csv_cells import SafeWriter, unneutralise
 from core.errors import ServiceError
+from core.text import email_key
 from tickets import services
 from tickets.models import Attendee, Event, Ticket, TicketType
 from tickets.selectors import current_ticket
@@ -219,7 +220,7 @@ def import_attendees(
     good: list[tuple[int, services.Registration]] = []
     for line, row in rows:
         registration, errors = _validate_row(line, row, event, types, seen)
-        if registration and services.text.email_key(registration.email) in existing:
+        if registration and email_key(registration.email) in existing:
             if skip_existing:
                 result.skipped += 1
                 continue

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import zoneinfo
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 
-from core import encryption, instants, languages
+from core import instants, languages
 from core.instants import range_check, validate_instant
 from core.text import TextRefused, email_key
-from tickets import signing
 
 
 def _timezone_choices() -> list[tuple[str, str]]:
@@ -266,7 +264,7 @@ class EventKey(models.Model):
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="keys")
     # Raw 32-byte keys, base64url. The private key never leaves the server and is stored
     # encrypted with VARCO_ENCRYPTION_KEYS (a Fernet token, core/encryption.py): read it with
-    # signing_key(), never from this field.
+    # ``tickets.services.signing_key()``, never from this field.
     private_key = models.TextField(editable=False)
     public_key = models.CharField(max_length=64, editable=False)
     active = models.BooleanField(default=True)
@@ -282,10 +280,6 @@ class EventKey(models.Model):
 
     def __str__(self) -> str:
         return f"key {self.pk} of {self.event_id}"
-
-    def signing_key(self) -> Ed25519PrivateKey:
-        """The decrypted private key (callers on a hot path cache it: tickets.services)."""
-        return signing.load_private_key(encryption.decrypt(self.private_key))
 
 
 class ApiToken(models.Model):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from tickets.models import Attendee, Event, EventKey, Organiser, Ticket, TicketType
+from tickets.models import Attendee, Delivery, Event, EventKey, Organiser, Ticket, TicketType
 
 
 def organisers_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Organiser]:
@@ -41,8 +41,6 @@ def attendees_for_event(event: Event, search: str = "") -> QuerySet[Attendee]:
         "tickets__ticket_type", "tickets__deliveries"
     )
     if search:
-        from django.db.models import Q
-
         attendees = attendees.filter(
             Q(name__icontains=search)
             | Q(email__icontains=search)
@@ -70,3 +68,31 @@ def active_signing_keys(event_ids) -> dict[int, EventKey]:
     """The active signing key of each of these events (one query for a whole batch)."""
     return {key.event_id: key for key in EventKey.objects.filter(event_id__in=set(event_ids),
                                                                   active=True)}
+
+
+# --- deliveries (for the API, the admin and issue_tickets) ---------------------------------
+
+
+def latest_delivery(ticket: Ticket) -> Delivery | None:
+    """The most recent delivery of the ticket (uses a prefetch of ``deliveries`` if any)."""
+    cache = getattr(ticket, "_prefetched_objects_cache", {})
+    if "deliveries" in cache:
+        rows = list(cache["deliveries"])
+        return max(rows, key=lambda d: d.pk) if rows else None
+    return ticket.deliveries.order_by("-pk").first()
+
+
+def delivery_progress(ids: list[int]) -> dict[str, int]:
+    """Counts by state of these deliveries (``issue_tickets`` polls this)."""
+    counts = {state: 0 for state in Delivery.State.values}
+    for start in range(0, len(ids), 5000):
+        for state, count in _count_states(ids[start : start + 5000]):
+            counts[state] += count
+    return counts
+
+
+def _count_states(ids: list[int]):
+    return (
+        Delivery.objects.filter(pk__in=ids).values_list("state").annotate(n=Count("pk"))
+        .order_by()
+    )

@@ -1,12 +1,47 @@
-"""Keep the process's key ring in step with the EventKey table."""
+"""The ticket app's declared signals: the extension points other rooms connect to.
 
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+Each is sent once the transaction that made the change commits (never inside it: a receiver
+that e-mails, prints a badge or calls a webhook must not act on a change that rolls back).
+Receivers are connected in an ``AppConfig.ready()`` and live in their own modules
+(``tickets.receivers``, ``tickets.delivery.receivers``, ``checkin.demo``).
 
-from tickets.models import EventKey
-from tickets.signing import keyring
+``ticket_issued(sender=Ticket, ticket, reissued)``
+    A ticket was issued (registration, import, admin, API) or reissued (a new code for the
+    same ticket: the old code is refused). A reissue is not a revocation: the ticket stays
+    valid, so it is one ``ticket_issued`` with ``reissued=True``, not ``ticket_revoked``.
+``ticket_revoked(sender=Ticket, ticket)``
+    A valid ticket was revoked (its code stops working, its place is freed), also when its
+    attendee is deleted (the ticket may then be gone from the database).
+``demo_event_seeded(sender=Event, event, export_dir)``
+    ``seed_demo`` made or refreshed the demo event; each receiver adds its own demo data and
+    returns lines to print (``export_dir``: where ``--export`` writes files, or None).
+
+A receiver that raises is logged (by ``Signal.send_robust``, logger ``django.dispatch``) and
+stops neither the others nor the request that made the change (committed by then).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.dispatch import Signal
+
+from tickets.models import Event, Ticket
+
+ticket_issued = Signal()
+ticket_revoked = Signal()
+demo_event_seeded = Signal()
 
 
-@receiver([post_save, post_delete], sender=EventKey)
-def _clear_keyring(**kwargs) -> None:
-    keyring.clear()
+def send_on_commit(signal: Signal, ticket: Ticket, **kwargs) -> None:
+    """Send ``signal`` for ``ticket`` once the current transaction commits."""
+    transaction.on_commit(lambda: signal.send_robust(sender=Ticket, ticket=ticket, **kwargs))
+
+
+def seed_demo(event: Event, export_dir: str | None) -> list[str]:
+    """Send ``demo_event_seeded``; the lines its receivers return, in order."""
+    lines: list[str] = []
+    for _receiver, returned in demo_event_seeded.send(
+        sender=Event, event=event, export_dir=export_dir
+    ):
+        lines.extend(returned or [])
+    return lines

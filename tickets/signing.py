@@ -164,6 +164,8 @@ class KeyRing:
         self._lock = threading.Lock()
 
     def _load(self) -> None:
+        # Imported on the first verification, not with the module: the code-format functions
+        # above are plain Python, usable before (and without) Django's app registry.
         from tickets.models import EventKey
 
         keys = {

@@ -3,7 +3,7 @@
 Thin views: the registration goes through ``services.register`` (the same rule as the API)
 under the same rate limit as the API (``core.rate_limits``: one budget per client address
 for both ways in), ticket links are checked by ``tickets.links``, the PDF comes from
-``tickets.pdf``.
+``tickets.documents.pdf``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from core import languages, rate_limits
 from core.errors import ServiceError
-from tickets import links, pdf, qr_svg, services
+from tickets import links, services
 from tickets.dates import event_when
+from tickets.documents import pdf, qr_svg
 from tickets.forms import RegistrationForm
 from tickets.models import Event
 

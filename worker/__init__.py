@@ -1,5 +1,6 @@
-"""How background work runs: the Celery worker entry point, queues and periodic jobs.
+"""How background work runs: the Celery worker entry point.
 
-``python -m worker`` starts a worker with the project's queues; it also runs the periodic
-scheduler (beat) unless ``VARCO_SEPARATE_BEAT=1`` says a separate scheduler runs elsewhere.
+``python -m worker`` starts a worker on the project's queues (``CELERY_TASK_ROUTES``); it also
+runs the periodic scheduler (beat, ``CELERY_BEAT_SCHEDULE``) unless ``VARCO_SEPARATE_BEAT=1``
+says a separate scheduler runs elsewhere. It builds on ``backend.celery``, never the reverse.
 """

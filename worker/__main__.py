@@ -12,27 +12,31 @@ from __future__ import annotations
 import os
 import sys
 
+import django
+from celery import Celery
+from django.conf import settings
+
+from backend.celery import app
+
+
+def queues(celery: Celery) -> list[str]:
+    """The default queue and every queue a task is routed to (``CELERY_TASK_ROUTES``)."""
+    names = [celery.conf.task_default_queue]
+    names += [route["queue"] for route in (celery.conf.task_routes or {}).values()]
+    return list(dict.fromkeys(names))
+
 
 def build_argv(extra: list[str]) -> list[str]:
-    from worker import queues
-
-    argv = ["worker", "--queues", ",".join(queues.ALL), "--loglevel",
+    argv = ["worker", "--queues", ",".join(queues(app)), "--loglevel",
             os.environ.get("LOG_LEVEL", "INFO")]
     if os.environ.get("VARCO_SEPARATE_BEAT", "").lower() not in {"1", "true", "yes"}:
-        from django.conf import settings
-
         schedule = os.path.join(str(settings.VAR_DIR), "celerybeat-schedule")
         argv += ["--beat", "--schedule", schedule]
     return argv + extra
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
-    import django
-
-    django.setup()
-    from backend.celery import app
-
+    django.setup()  # backend.celery set DJANGO_SETTINGS_MODULE if the environment had none
     app.worker_main(build_argv(sys.argv[1:]))
 
 

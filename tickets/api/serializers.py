@@ -19,6 +19,7 @@ from tickets.models import (
     TicketType,
     validate_translations,
 )
+from tickets.selectors import latest_delivery, organisers_for_user
 
 # Counts are stored in 32-bit integer columns on every database; say so before the database does.
 MAX_COUNT = 2**31 - 1
@@ -95,8 +96,6 @@ class EventSerializer(EventLocalTimesMixin, StrictFieldsMixin, serializers.Model
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            from tickets.selectors import organisers_for_user
-
             self.fields["organiser"].queryset = organisers_for_user(request.user)
 
     def validate_timezone(self, value: str) -> str:
@@ -176,8 +175,6 @@ class TicketSerializer(serializers.ModelSerializer):
     @extend_schema_field(DeliverySerializer(allow_null=True))
     def get_delivery(self, obj: Ticket) -> dict | None:
         """The latest e-mail delivery of the ticket (null if it was never queued)."""
-        from tickets.delivery import latest_delivery
-
         latest = latest_delivery(obj)
         return DeliverySerializer(latest).data if latest else None
 

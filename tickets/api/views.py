@@ -19,8 +19,9 @@ from core import languages
 from core.api.views import EVENT_PARAM, EventScopedMixin
 from core.rate_limits import ImportThrottle, OrganiserThrottle, RegistrationThrottle
 from core.request_limits import body_limit
-from tickets import attendee_csv, delivery, selectors, services
+from tickets import attendee_csv, selectors, services
 from tickets.api import serializers as s
+from tickets.delivery import queue
 from tickets.models import Event, Ticket
 
 # Room for the multipart framing around an uploaded file of the largest accepted size.
@@ -69,11 +70,7 @@ class EventViewSet(viewsets.ModelViewSet):
         )
 
     def perform_destroy(self, instance: Event) -> None:
-        if instance.tickets.exists():
-            raise ValidationError(
-                {"event": "This event has tickets; close registration instead of deleting it."}
-            )
-        instance.delete()
+        services.delete_event(instance)
 
 
 class EventScoped(EventScopedMixin):
@@ -102,9 +99,7 @@ class TicketTypeViewSet(EventScoped, viewsets.ModelViewSet):
         )
 
     def perform_destroy(self, instance) -> None:
-        if instance.tickets.exists():
-            raise ValidationError({"ticket_type": "Tickets of this type exist; it cannot go."})
-        instance.delete()
+        services.delete_ticket_type(instance)
 
 
 @extend_schema(parameters=[EVENT_PARAM])
@@ -270,7 +265,7 @@ class TicketViewSet(EventScoped, viewsets.ReadOnlyModelViewSet):
     def resend(self, request: Request, *args, **kwargs) -> Response:
         """E-mail the ticket again (same QR code). A send already under way is not doubled."""
         ticket = self.get_object()
-        delivery.resend(ticket)
+        queue.resend(ticket)
         ticket = selectors.tickets_for_event(self.event).get(pk=ticket.pk)
         return Response(s.TicketSerializer(ticket).data, status=status.HTTP_202_ACCEPTED)
 

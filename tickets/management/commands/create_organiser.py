@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.validators import validate_email
 
 from core.errors import ServiceError
 from tickets import onboarding
@@ -23,9 +25,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, name: str, user: str, email: str, password: str | None,
                export: str | None, new_token: bool = False, **options) -> None:
-        from django.core.exceptions import ValidationError
-        from django.core.validators import validate_email
-
         try:
             validate_email(email)
         except ValidationError:

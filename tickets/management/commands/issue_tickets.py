@@ -13,8 +13,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from tickets import delivery
+from tickets.delivery import queue
 from tickets.models import Delivery, Event
+from tickets.selectors import delivery_progress
 
 State = Delivery.State
 FINAL = (State.SENT, State.FAILED, State.CANCELLED)
@@ -37,7 +38,7 @@ class Command(BaseCommand):
         found = Event.objects.filter(slug=event).first()
         if found is None:
             raise CommandError(f"No event with slug {event!r}.")
-        ids = delivery.queue_unsent(found)
+        ids = queue.queue_unsent(found)
         if not ids:
             self.stdout.write(f"Every ticket of {found.name} has been sent already.")
             return
@@ -65,7 +66,7 @@ class Command(BaseCommand):
         with tqdm(total=len(ids), unit="ticket", desc="e-mailing", file=self.stderr,
                   dynamic_ncols=True) as bar:
             while True:
-                counts = delivery.progress(ids)
+                counts = delivery_progress(ids)
                 done = sum(counts[s] for s in FINAL)
                 bar.update(done - bar.n)
                 bar.set_postfix(sent=counts[State.SENT], failed=counts[State.FAILED],

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from tickets import demo, onboarding
+from tickets import demo, onboarding, signals
 
 DEMO_USERNAME = "organiser"
 DEMO_PASSWORD = "welfare-2017"  # demo only; real organisers are made with create_organiser
@@ -56,9 +56,7 @@ class Command(BaseCommand):
 
             created = demo.seed_attendees(event, attendees, progress)
             bar.close()
-        from tickets.demo_hooks import run_hooks
-
-        extra = run_hooks(event, export)
+        extra = signals.seed_demo(event, export)
         self.stdout.write(
             self.style.SUCCESS(f"Demo event {event.name!r} (slug {event.slug}, id {event.pk}).")
         )

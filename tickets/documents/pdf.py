@@ -3,17 +3,18 @@
 Speed matters (a worker renders thousands in a row), so everything that does not depend on
 the ticket is prepared once per process and reused:
 
-- fonts: DejaVu Sans (shipped in ``tickets/fonts``; reportlab's own Vera covers Latin-1 only)
-  is parsed and registered once; it covers Italian and every Latin, Greek and Cyrillic name,
-  and such a text is drawn exactly as before (one string, one font). A text with characters
-  DejaVu lacks is cut into runs, each drawn in the first font of ``FALLBACK_FONTS`` that has
-  them (Noto Sans for Arabic, Hebrew, Indic scripts and Thai, Droid Sans Fallback for
-  Chinese/Japanese/Korean, Symbola for emoji: Debian packages installed by ``make fonts``
-  and the Dockerfile), loaded on first use and shaped with HarfBuzz (``uharfbuzz``: Arabic
-  joins right to left, Devanagari conjuncts). Every font is embedded as a subset of the
-  glyphs the ticket uses (reportlab's TrueType embedding always subsets). Limits: emoji are
-  monochrome and a ZWJ sequence shows as its parts; a name mixing a right-to-left run with
-  left-to-right text keeps the runs in typed order (no full bidi reordering).
+- fonts: DejaVu Sans (shipped in ``tickets/documents/fonts``; reportlab's own Vera covers
+  Latin-1 only) is parsed and registered once; it covers Italian and every Latin, Greek and
+  Cyrillic name, and such a text is drawn exactly as before (one string, one font). A text
+  with characters DejaVu lacks is cut into runs, each drawn in the first font of
+  ``FALLBACK_FONTS`` that has them (Noto Sans for Arabic, Hebrew, Indic scripts and Thai,
+  Droid Sans Fallback for Chinese/Japanese/Korean, Symbola for emoji: Debian packages
+  installed by ``make fonts`` and the Dockerfile), loaded on first use and shaped with
+  HarfBuzz (``uharfbuzz``: Arabic joins right to left, Devanagari conjuncts). Every font is
+  embedded as a subset of the glyphs the ticket uses (reportlab's TrueType embedding always
+  subsets). Limits: emoji are monochrome and a ZWJ sequence shows as its parts; a name mixing
+  a right-to-left run with left-to-right text keeps the runs in typed order (no full bidi
+  reordering).
 - the page template: labels in each language with their measured positions, colours and the
   fixed geometry (``_Template``, one per language);
 - the event block (name wrapped to width, date and hours in the event's time zone, venue,
@@ -21,7 +22,7 @@ the ticket is prepared once per process and reused:
 
 Per ticket only the QR matrix, five short strings and one vector path are drawn. The QR is
 drawn as one filled path of merged horizontal runs (crisp at any zoom, unlike a scaled image),
-with its numbers pre-formatted; the QR matrix itself comes from ``tickets.qr`` (qrcode's
+with its numbers pre-formatted; the QR matrix itself comes from ``qr`` (qrcode's
 symbol, with the mask choice done without building the symbol eight times).
 """
 
@@ -45,8 +46,8 @@ from reportlab.pdfbase.ttfonts import ShapedStr, TTFont, shapeStr
 from reportlab.pdfgen.canvas import Canvas
 
 from core import languages
-from tickets import qr
 from tickets.dates import event_when
+from tickets.documents import qr
 from tickets.models import Event, Ticket
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
@@ -281,7 +282,7 @@ def _event_block_cached(pk, name, venue, address, start, end, timezone, language
 def qr_matrix(code: str) -> list[list[bool]]:
     """The QR modules for ``code`` (with the quiet zone), error correction M.
 
-    The same symbol ``qrcode`` makes, with its mask choice done faster (tickets.qr).
+    The same symbol ``qrcode`` makes, with its mask choice done faster (tickets.documents.qr).
     """
     return qr.matrix(code)
 

@@ -1,0 +1,96 @@
+"""Organisers, events and ticket types: creating and editing them."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from core.errors import ServiceError
+from tickets.models import Event, Organiser, TicketType
+from tickets.services.keys import ensure_event_key
+from tickets.services.validation import (
+    EVENT_TEXT,
+    ORGANISER_TEXT,
+    TICKET_TYPE_TEXT,
+    clean_text_fields,
+)
+
+
+def create_organiser(name: str, slug: str | None = None) -> Organiser:
+    name = clean_text_fields(ORGANISER_TEXT, {"name": name})["name"]
+    slug = slug or slugify(name)[:100] or "organiser"
+    organiser, _ = Organiser.objects.get_or_create(slug=slug, defaults={"name": name})
+    return organiser
+
+
+def create_event(organiser: Organiser, **fields) -> Event:
+    fields = clean_text_fields(EVENT_TEXT, fields)
+    with transaction.atomic():
+        event = Event.objects.create(organiser=organiser, **fields)
+        ensure_event_key(event)
+    return event
+
+
+def ticket_type_name_taken(event: Event, name: str, ticket_type: TicketType | None) -> bool:
+    """An early, named answer; the unique constraint is the guard (a race is a 409)."""
+    clash = TicketType.objects.filter(event=event, name=name)
+    if ticket_type is not None:
+        clash = clash.exclude(pk=ticket_type.pk)
+    return clash.exists()
+
+
+def save_ticket_type(event: Event, changes: dict, ticket_type: TicketType | None = None
+                     ) -> TicketType:
+    """Create or edit a ticket type (API); its name follows the text rule."""
+    changes = clean_text_fields(TICKET_TYPE_TEXT, changes)
+    name = changes.get("name")
+    if name is not None and ticket_type_name_taken(event, name, ticket_type):
+        raise ServiceError("name", "A ticket type with this name already exists.")
+    if ticket_type is None:
+        return TicketType.objects.create(event=event, **changes)
+    for field, value in changes.items():
+        setattr(ticket_type, field, value)
+    ticket_type.save()
+    return ticket_type
+
+
+def update_event(event: Event, changes: dict) -> Event:
+    """An organiser's edit of an event (API PUT/PATCH); its texts follow the text rule."""
+    changes = clean_text_fields(EVENT_TEXT, changes)
+    for field, value in changes.items():
+        setattr(event, field, value)
+    event.save()
+    return event
+
+
+def save_event(event: Event) -> Event:
+    """Save an event edited as a whole (the admin's form, texts already cleaned by the text
+    rule) and make sure it has a signing key, in one transaction."""
+    with transaction.atomic():
+        event.save()
+        ensure_event_key(event)
+    return event
+
+
+def set_registration_open(events, is_open: bool) -> int:
+    """Open or close self-service registration for these events; the number changed."""
+    return Event.objects.filter(pk__in=[event.pk for event in events]).update(
+        registration_open=is_open
+    )
+
+
+def delete_event(event: Event) -> None:
+    """Delete an event without tickets; one with tickets is closed, never deleted (its
+    attendees would be lost)."""
+    if event.tickets.exists():
+        raise ServiceError(
+            "event", "This event has tickets; close registration instead of deleting it."
+        )
+    event.delete()
+
+
+def delete_ticket_type(ticket_type: TicketType) -> None:
+    """Delete a ticket type no ticket uses (the PROTECT foreign key is the last guard)."""
+    if ticket_type.tickets.exists():
+        raise ServiceError("ticket_type", "Tickets of this type exist; it cannot go.")
+    ticket_type.delete()

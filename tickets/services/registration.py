@@ -1,0 +1,155 @@
+"""Registering attendees and issuing their tickets; editing an attendee.
+
+Issuing a ticket sends ``tickets.signals.ticket_issued`` once the transaction commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from core import text
+from core.errors import ServiceError
+from tickets import signals, signing
+from tickets.models import Attendee, Event, Ticket, TicketType
+from tickets.services.capacity import reserve_place
+from tickets.services.validation import ATTENDEE_TEXT, clean_email, clean_text_fields
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    email: str
+    organisation: str = ""
+    language: str = ""
+    ticket_type_id: int | None = None
+
+
+def validate_registration(data: Registration) -> tuple[str, str, str]:
+    """Validate and normalise (name, email, organisation) whichever path the data came by."""
+    fields = clean_text_fields(
+        ATTENDEE_TEXT, {"name": data.name, "organisation": data.organisation}
+    )
+    email, _key = clean_email(data.email)
+    return fields["name"], email, fields["organisation"]
+
+
+def email_taken(event: Event, email: str, exclude_pk: int | None = None) -> bool:
+    clash = Attendee.objects.filter(event=event, email_key=text.email_key(email))
+    if exclude_pk is not None:
+        clash = clash.exclude(pk=exclude_pk)
+    return clash.exists()
+
+
+def duplicate_email() -> ServiceError:
+    return ServiceError(
+        "email", "This e-mail address is already registered for this event.", code="duplicate"
+    )
+
+
+def update_attendee(attendee: Attendee, changes: dict) -> Attendee:
+    """An organiser's edit (API PUT/PATCH, admin change): the registration's rules again."""
+    changes = clean_text_fields(ATTENDEE_TEXT, changes)
+    if "email" in changes:
+        changes["email"], _key = clean_email(changes["email"])
+        if email_taken(attendee.event, changes["email"], exclude_pk=attendee.pk):
+            raise duplicate_email()
+    language = changes.get("language")
+    languages = attendee.event.languages
+    if language is not None and languages and language not in languages:
+        raise ServiceError("language", f"Language must be one of: {', '.join(languages)}.")
+    for field, value in changes.items():
+        setattr(attendee, field, value)
+    try:
+        with transaction.atomic():
+            attendee.save()
+    except IntegrityError:  # the same address registered at the same moment
+        raise duplicate_email() from None
+    return attendee
+
+
+def _pick_ticket_type(event: Event, ticket_type_id: int | None, public_only: bool) -> TicketType:
+    types = TicketType.objects.filter(event=event)
+    if public_only:
+        types = types.filter(public=True)
+    if ticket_type_id is None:
+        ticket_type = types.order_by("position", "id").first()
+        if ticket_type is None:
+            raise ServiceError("ticket_type", "This event has no ticket type to register for.")
+        return ticket_type
+    try:
+        return types.get(pk=ticket_type_id)
+    except TicketType.DoesNotExist:
+        raise ServiceError(
+            "ticket_type", f"Ticket type {ticket_type_id} does not exist for this event."
+        ) from None
+
+
+def _issue_ticket(
+    event: Event, attendee: Attendee, ticket_type: TicketType, serial: int | None = None
+) -> Ticket:
+    """Create the ticket (taking a place unless the caller already took it as ``serial``)."""
+    if serial is None:
+        serial = reserve_place(event, ticket_type)
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                ticket = Ticket.objects.create(
+                    event=event,
+                    attendee=attendee,
+                    ticket_type=ticket_type,
+                    serial=serial,
+                    reference=signing.new_reference(),
+                )
+            break
+        except IntegrityError as exc:
+            if "reference" not in str(exc).lower():
+                raise
+    else:  # pragma: no cover - 32^8 references; five collisions in a row do not happen
+        raise RuntimeError("could not draw a unique ticket reference")
+    signals.send_on_commit(signals.ticket_issued, ticket, reissued=False)
+    return ticket
+
+
+def register(event: Event, data: Registration, *, public: bool = False) -> Ticket:
+    """Register one attendee and issue their ticket, atomically.
+
+    ``public=True`` is the self-service path: registration must be open and only public
+    ticket types are offered. Duplicate e-mail policy: one attendee per e-mail per event
+    (case-insensitive); a second registration with the same address is refused.
+    """
+    if public and not event.registration_open:
+        raise ServiceError("event", "Registration for this event is closed.", code="closed")
+    name, email, organisation = validate_registration(data)
+    language = data.language or event.default_language
+    if event.languages and language not in event.languages:
+        raise ServiceError(
+            "language", f"Language must be one of: {', '.join(event.languages)}."
+        )
+    duplicate = duplicate_email()
+    with transaction.atomic():
+        ticket_type = _pick_ticket_type(event, data.ticket_type_id, public_only=public)
+        # Cheap early answer before queueing on the event row; the unique constraint below
+        # is what actually guarantees it.
+        if email_taken(event, email):
+            raise duplicate
+        serial = reserve_place(event, ticket_type)
+        try:
+            with transaction.atomic():
+                attendee = Attendee.objects.create(
+                    event=event, name=name, email=email, organisation=organisation,
+                    language=language,
+                )
+        except IntegrityError:
+            raise duplicate from None
+        return _issue_ticket(event, attendee, ticket_type, serial)
+
+
+def issue_ticket_for(attendee: Attendee, ticket_type: TicketType) -> Ticket:
+    """Issue a ticket for an existing attendee who has no valid one."""
+    with transaction.atomic():
+        if Ticket.objects.filter(attendee=attendee, status=Ticket.Status.VALID).exists():
+            raise ServiceError("attendee", "This attendee already has a valid ticket.")
+        return _issue_ticket(attendee.event, attendee, ticket_type)
+
