@@ -228,7 +228,7 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Organiser tokens, stored as SHA-256 (tickets.ApiToken).
-        "tickets.api.auth.HashedTokenAuthentication",
+        "tickets.auth.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -33,7 +33,7 @@ from checkin import attendance, attendance_exports, attendance_stream
 from checkin.attendance_serializers import AttendanceSerializer
 from core.errors import error_body
 from tickets import selectors
-from tickets.api.auth import HashedTokenAuthentication
+from tickets.auth import HashedTokenAuthentication
 from tickets.models import Event
 
 

@@ -286,7 +286,7 @@ class ApiToken(models.Model):
     """An organiser's API token (``Authorization: Token …``); one per user.
 
     Like a scanner device's token, it is shown once, when it is made; the database keeps only
-    its SHA-256 (``tickets.api.auth``), so a copy of the database authenticates nobody.
+    its SHA-256 (``tickets.auth``), so a copy of the database authenticates nobody.
     """
 
     user = models.OneToOneField(

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Permission
 from django.db import transaction
 
 from tickets import services
-from tickets.api.auth import hash_token, new_token
+from tickets.auth import hash_token, new_token
 from tickets.models import ApiToken, Organiser
 
 # What an organiser's staff user may do in the admin (scoped to their team by the admin).
