@@ -74,10 +74,11 @@ COMPONENTS: dict[str, Schema] = {
             "fields": {
                 "type": "object",
                 "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                "description": "each input at fault (a field, `body`, or `scans[i].field`)",
+                "description": "each input at fault (a field, `body`, or `scans[i].field`); "
+                "empty when no single input is at fault",
             },
         },
-        ["error", "detail"],
+        ["error", "detail", "fields"],
     ),
     "DoorScanRequest": _object(
         {
@@ -135,11 +136,26 @@ COMPONENTS: dict[str, Schema] = {
         ["scans"],
     ),
     "DoorSyncAnswer": _object(
-        {"results": {"type": "array", "items": {"allOf": [
-            _ref("DoorScanAnswer"),
-            _object({"nonce": {"type": "string"}, "conflict": {"type": "boolean"}},
-                    ["nonce", "conflict"]),
-        ]}}},
+        {
+            # One item per uploaded scan: its answer, or (a nonce this device already used
+            # for a different scan) the error in its place; the other scans are recorded.
+            "results": {"type": "array", "items": {"oneOf": [
+                {"allOf": [
+                    _ref("DoorScanAnswer"),
+                    _object({"nonce": {"type": "string"}, "conflict": {"type": "boolean"}},
+                            ["nonce", "conflict"]),
+                ]},
+                {"allOf": [
+                    _ref("DoorError"),
+                    _object({"nonce": {"type": "string"}}, ["nonce"]),
+                ]},
+            ]}},
+            "invalid_not_logged": {
+                "type": "integer", "minimum": 0,
+                "description": "invalid codes past the device's upload allowance: answered "
+                "`invalid`, counted, not logged row by row",
+            },
+        },
         ["results"],
     ),
     "DoorDevice": _object(
