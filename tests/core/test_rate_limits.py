@@ -12,20 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt
-from django.conf import settings as django_settings
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.support.api_errors import assert_error
 from tests.support.factories import make_event
+from tests.support.settings_process import settings_in_subprocess
 from tickets import onboarding
 from tickets.models import Attendee, TicketType
 
@@ -33,7 +29,6 @@ pytestmark = pytest.mark.django_db
 
 V1 = "/api/v1"
 LOGIN = "/admin/login/?next=/admin/"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -249,22 +244,10 @@ def test_anonymous_calls_are_refused_before_counting(event, settings):
 # --- configuration --------------------------------------------------------------------------
 
 
-def _settings_in_subprocess(env: dict[str, str], *names: str) -> subprocess.CompletedProcess:
-    code = (
-        "import django, json, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', "
-        "'backend.settings'); django.setup(); from django.conf import settings; "
-        f"print(json.dumps({{n: str(getattr(settings, n)) for n in {list(names)!r}}}))"
-    )
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("VARCO_")}
-    clean["VARCO_VAR_DIR"] = django_settings.VAR_DIR.as_posix()
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**clean, **env},
-                          capture_output=True, text=True, timeout=60)
-
-
 def test_limits_are_read_from_the_environment():
     names = ["AXES_FAILURE_LIMIT", "AXES_COOLOFF_TIME", "VARCO_REGISTRATION_RATE",
              "VARCO_API_RATE", "VARCO_IMPORT_RATE", "VARCO_NUM_PROXIES"]
-    result = _settings_in_subprocess({
+    result = settings_in_subprocess({
         "VARCO_LOGIN_FAILURE_LIMIT": "3", "VARCO_LOGIN_COOLOFF_MINUTES": "2",
         "VARCO_REGISTRATION_RATE": "10/min", "VARCO_API_RATE": "off",
         "VARCO_IMPORT_RATE": "5/day", "VARCO_NUM_PROXIES": "1",
@@ -278,6 +261,6 @@ def test_limits_are_read_from_the_environment():
 
 
 def test_a_malformed_rate_is_refused_at_start():
-    result = _settings_in_subprocess({"VARCO_API_RATE": "fast"}, "VARCO_API_RATE")
+    result = settings_in_subprocess({"VARCO_API_RATE": "fast"}, "VARCO_API_RATE")
     assert result.returncode != 0
     assert "VARCO_API_RATE='fast'" in result.stderr and "30/min" in result.stderr

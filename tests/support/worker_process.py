@@ -98,3 +98,12 @@ def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+def no_other_sessions() -> bool:
+    """No other session on the test database: killed workers' sessions end a moment after
+    them, and the test database cannot be flushed or dropped while they last."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                       " AND pid <> pg_backend_pid()")
+        return cursor.fetchone()[0] == 0

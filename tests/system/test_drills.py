@@ -35,9 +35,9 @@ import pytest
 import redis
 from django.db.models import Count
 
+from tests.support.deliveries import register_many, sent_count
 from tests.support.smtp_sink import SMTPSink, free_port
-from tests.support.worker_process import Worker, wait_until, worker_env
-from tests.tickets.delivery.test_worker import _issue, _no_other_sessions, _sent
+from tests.support.worker_process import Worker, no_other_sessions, wait_until, worker_env
 from tickets import delivery
 from tickets.models import Delivery
 
@@ -70,7 +70,7 @@ def worker_broker(settings):
     app.conf.task_always_eager = False
     settings.VARCO_SEND_ON_ISSUE = False
     yield
-    wait_until(_no_other_sessions, timeout=15)
+    wait_until(no_other_sessions, timeout=15)
 
 
 def _check_exactly_once(sink, event, tickets) -> tuple[int, int]:
@@ -100,7 +100,7 @@ def _check_exactly_once(sink, event, tickets) -> tuple[int, int]:
 
 def test_drill_smtp_server_down_then_back(organiser, worker_broker, tmp_path):
     count = 120
-    event, tickets = _issue(organiser, count, "drill-smtp-down")
+    event, tickets = register_many(organiser, count, "drill-smtp-down")
     sink = SMTPSink().__enter__()
     handler, port = sink.handler, sink.port
     env = worker_env(port, tmp_path, VARCO_SEND_ON_ISSUE="0", REDIS_URL=os.environ["REDIS_URL"])
@@ -123,8 +123,8 @@ def test_drill_smtp_server_down_then_back(organiser, worker_broker, tmp_path):
                                            state=Delivery.State.FAILED).exists()
         # The same handler (so the same counts) answers again on the same port.
         sink = _restart_sink(handler, port)
-        assert wait_until(lambda: _sent(event) == count, timeout=90), (
-            f"{_sent(event)} of {count} sent\n{worker.log_tail()}")
+        assert wait_until(lambda: sent_count(event) == count, timeout=90), (
+            f"{sent_count(event)} of {count} sent\n{worker.log_tail()}")
         wait_until(lambda: False, timeout=2)  # a late duplicate would show up here
     finally:
         if worker:
@@ -136,7 +136,7 @@ def test_drill_smtp_server_down_then_back(organiser, worker_broker, tmp_path):
     assert retried >= refused > 0
     report("SMTP down then back", tickets=count, received_before_outage=down_at,
            received_during_outage=during - down_at, outage_seconds=OUTAGE,
-           refused_and_waiting=refused, retried=retried, delivered=_sent(event),
+           refused_and_waiting=refused, retried=retried, delivered=sent_count(event),
            messages=handler.count(), in_doubt=in_doubt, same_id_resends=duplicates)
     assert during - down_at <= 1  # at most one whose final dot was in flight
 
@@ -191,7 +191,7 @@ def test_drill_redis_restarted_mid_batch_loses_queue_sweep_republishes(
     organiser, worker_broker, tmp_path, monkeypatch
 ):
     count = 300
-    event, tickets = _issue(organiser, count, "drill-redis")
+    event, tickets = register_many(organiser, count, "drill-redis")
     server = RedisServer(free_port(), tmp_path)
     server.start()
     env = worker_env(0, tmp_path, VARCO_SEND_ON_ISSUE="0", REDIS_URL=server.url)
@@ -221,8 +221,8 @@ def test_drill_redis_restarted_mid_batch_loses_queue_sweep_republishes(
             at_kill = handler.count()
             time.sleep(1)
             server.start()  # no RDB/AOF: it starts empty, the queued tasks are lost
-            assert wait_until(lambda: _sent(event) == count, timeout=120), (
-                f"{_sent(event)} of {count} sent\n{worker.log_tail()}")
+            assert wait_until(lambda: sent_count(event) == count, timeout=120), (
+                f"{sent_count(event)} of {count} sent\n{worker.log_tail()}")
             wait_until(lambda: False, timeout=2)
         finally:
             if worker:
@@ -231,7 +231,7 @@ def test_drill_redis_restarted_mid_batch_loses_queue_sweep_republishes(
     duplicates, in_doubt = _check_exactly_once(handler, event, tickets)
     report("Redis restarted mid-batch", tickets=count, tasks_published=queued,
            tasks_still_queued_when_killed=lost_tasks, received_before_restart=at_kill,
-           delivered=_sent(event), messages=handler.count(), in_doubt=in_doubt,
+           delivered=sent_count(event), messages=handler.count(), in_doubt=in_doubt,
            same_id_resends=duplicates)
     assert at_kill < count, "everything was sent before Redis went down"
     # Tasks were lost with Redis (only the sweep can have published those rows again).
@@ -326,7 +326,7 @@ def test_drill_database_connections_dropped_during_scan_burst(organiser, no_mail
     from tickets import services
 
     count = 150  # tickets; each is scanned at two doors at once
-    event, tickets = _issue(organiser, count, "drill-db-drop")
+    event, tickets = register_many(organiser, count, "drill-db-drop")
     door_list = make_list(event)
     tokens = [make_device(event, [door_list], name=f"Porta {i}")[1] for i in range(2)]
     codes = [services.ticket_code(t) for t in tickets]
@@ -415,7 +415,7 @@ def test_drill_database_connections_dropped_during_scan_burst(organiser, no_mail
             assert again[0] == 200 and again[2] == answers[nonce][2]
         server_errors = log_path.read_text().count("Traceback")
 
-    wait_until(_no_other_sessions, timeout=15)
+    wait_until(no_other_sessions, timeout=15)
     per_nonce = Counter(ScanLog.objects.filter(list=door_list).values_list("nonce", flat=True))
     assert set(per_nonce) == {nonce for _, _, nonce in jobs}
     assert set(per_nonce.values()) == {1}  # each scan exactly once
@@ -446,7 +446,7 @@ def test_drill_door_offline_for_an_hour_uploads_500_scans(organiser, no_mail):
     from tests.support.checkin import Door, make_device, make_list
     from tickets import services
 
-    event, tickets = _issue(organiser, 450, "drill-offline")
+    event, tickets = register_many(organiser, 450, "drill-offline")
     door_list = make_list(event)
     offline = Door(make_device(event, [door_list], name="Porta B (offline)")[1], door_list)
     online = Door(make_device(event, [door_list], name="Porta A")[1], door_list)

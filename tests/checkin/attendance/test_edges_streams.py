@@ -12,8 +12,8 @@ import pytest
 from django.test import Client
 
 from checkin import attendance, attendance_stream
-from tests.core.test_rate_limits import _settings_in_subprocess
 from tests.support.factories import make_event
+from tests.support.settings_process import settings_in_subprocess
 from tickets import onboarding, services
 
 pytestmark = pytest.mark.django_db
@@ -129,7 +129,7 @@ def test_the_process_bound_still_holds(teams, settings):
 
 def test_shares_are_read_from_the_environment():
     names = ["VARCO_LIVE_STREAMS_PER_ORGANISER", "VARCO_LIVE_STREAMS_PER_USER"]
-    result = _settings_in_subprocess({"VARCO_LIVE_STREAMS_PER_ORGANISER": "3",
+    result = settings_in_subprocess({"VARCO_LIVE_STREAMS_PER_ORGANISER": "3",
                                       "VARCO_LIVE_STREAMS_PER_USER": "1"}, *names)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == (

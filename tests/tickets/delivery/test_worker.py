@@ -13,13 +13,12 @@ from collections import Counter, defaultdict
 
 import pytest
 import redis
-from django.db import connection
 from django.db.models import Count
 
-from tests.support.factories import make_event
-from tests.support.worker_process import Worker, wait_until, worker_env
-from tickets import delivery, services
-from tickets.models import Delivery, TicketType
+from tests.support.deliveries import register_many, sent_count
+from tests.support.worker_process import Worker, no_other_sessions, wait_until, worker_env
+from tickets import delivery
+from tickets.models import Delivery
 
 pytestmark = [
     pytest.mark.postgres,
@@ -43,39 +42,14 @@ def real_broker(settings):
     redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     # The killed workers' database sessions end a moment after them; let them go before the
     # test database is flushed and, at the end of the run, dropped.
-    wait_until(_no_other_sessions, timeout=15)
-
-
-def _no_other_sessions() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                       " AND pid <> pg_backend_pid()")
-        return cursor.fetchone()[0] == 0
-
-
-def _issue(organiser, count: int, slug: str):
-    event = make_event(organiser, slug=slug)
-    ticket_type = TicketType.objects.create(event=event, name="Ingresso",
-                                            name_i18n={"en": "Admission"})
-    tickets = [
-        services.register(event, services.Registration(
-            f"Persona {i}", f"p{i}@example.org", f"Org {i % 37}", "it" if i % 3 else "en",
-            ticket_type_id=ticket_type.pk,
-        ))
-        for i in range(count)
-    ]
-    return event, tickets
-
-
-def _sent(event) -> int:
-    return Delivery.objects.filter(ticket__event=event, state=Delivery.State.SENT).count()
+    wait_until(no_other_sessions, timeout=15)
 
 
 @pytest.mark.drills  # a fault drill too (tests/system/test_drills.py)
 def test_worker_killed_mid_batch_every_ticket_delivered_exactly_once(
     organiser, smtp_sink, real_broker, tmp_path
 ):
-    event, tickets = _issue(organiser, 500, "kill-test")
+    event, tickets = register_many(organiser, 500, "kill-test")
     env = worker_env(smtp_sink.port, tmp_path, VARCO_SEND_ON_ISSUE="0")
     ids = delivery.queue_unsent(event)
     assert len(ids) == 500
@@ -92,8 +66,8 @@ def test_worker_killed_mid_batch_every_ticket_delivered_exactly_once(
 
     second = Worker(env, tmp_path / "worker2.log")
     try:
-        done = wait_until(lambda: _sent(event) == 500, timeout=120)
-        assert done, f"{_sent(event)} of 500 sent\n{second.log_tail()}"
+        done = wait_until(lambda: sent_count(event) == 500, timeout=120)
+        assert done, f"{sent_count(event)} of 500 sent\n{second.log_tail()}"
         # Nothing more may arrive afterwards (a late duplicate would show up here).
         wait_until(lambda: False, timeout=3)
     finally:
@@ -127,7 +101,7 @@ def test_worker_killed_mid_batch_every_ticket_delivered_exactly_once(
 def test_smtp_refusing_then_recovering_delivers_each_ticket_once(
     organiser, smtp_sink, real_broker, tmp_path
 ):
-    event, tickets = _issue(organiser, 60, "refusal-test")
+    event, tickets = register_many(organiser, 60, "refusal-test")
     smtp_sink.refuse_rcpt = "451 4.3.2 System not accepting messages, try later"
     env = worker_env(smtp_sink.port, tmp_path, VARCO_SEND_ON_ISSUE="0")
     delivery.queue_unsent(event)
@@ -140,7 +114,7 @@ def test_smtp_refusing_then_recovering_delivers_each_ticket_once(
                                           last_error__startswith="451 4.3.2").count()
         assert refused > 0  # the refusal is visible on the deliveries while it lasts
         smtp_sink.refuse_rcpt = None
-        assert wait_until(lambda: _sent(event) == 60, timeout=90), worker.log_tail()
+        assert wait_until(lambda: sent_count(event) == 60, timeout=90), worker.log_tail()
         wait_until(lambda: False, timeout=2)
     finally:
         worker.stop()
