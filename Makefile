@@ -71,7 +71,7 @@ worker: install
 	$(PY) -m worker
 
 ## make test: the whole suite (SQLite by default; DATABASE_URL/REDIS_URL select real services).
-## It includes tests/test_frontend_bundles.py, which rebuilds the JS bundles with node (npm
+## It includes tests/system/test_frontend_bundles.py, which rebuilds the JS bundles with node (npm
 ## packages from package-lock.json) and fails if the committed ones differ.
 test: dev-install chromium fonts frontend-deps
 	$(VENV)/bin/ruff check .

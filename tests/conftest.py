@@ -8,23 +8,19 @@ need a real broker: without those services they are deselected with a notice, an
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import zoneinfo
 
 import pytest
-from django.conf import settings
 from rest_framework.test import APIClient
 
+from tests.support.backends import HAS_REDIS, ON_POSTGRES
+from tests.support.factories import make_event
 from tickets import onboarding, services
 from tickets.models import Event, Organiser, TicketType
 
-ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
-HAS_REDIS = bool(os.environ.get("REDIS_URL"))
 # Set by .ci/run for its PostgreSQL + Redis pass: a missing service fails the run instead of
 # deselecting the tests that need it.
 REQUIRE_SERVICES = os.environ.get("VARCO_REQUIRE_SERVICES", "") not in ("", "0")
-ROME = zoneinfo.ZoneInfo("Europe/Rome")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -125,22 +121,6 @@ def api(staff) -> APIClient:
     return client
 
 
-def make_event(organiser: Organiser, slug: str = "conf-2017", capacity: int | None = None,
-               **extra) -> Event:
-    fields = {
-        "name": "Ma come gira questo Welfare",
-        "slug": slug,
-        "venue": "Teatro Elfo Puccini",
-        "address": "Corso Buenos Aires 33, 20124 Milano",
-        "start": dt.datetime(2017, 9, 22, 9, 30, tzinfo=ROME),
-        "end": dt.datetime(2017, 9, 22, 17, 0, tzinfo=ROME),
-        "languages": ["it", "en"],
-        "capacity": capacity,
-    }
-    fields.update(extra)
-    return services.create_event(organiser, **fields)
-
-
 @pytest.fixture
 def event(organiser) -> Event:
     return make_event(organiser)
@@ -167,7 +147,7 @@ def register(event, ticket_type):
 @pytest.fixture
 def smtp_sink(settings):
     """A real SMTP server (aiosmtpd) on 127.0.0.1; Django sends to it over SMTP."""
-    from tests.smtp_sink import SMTPSink
+    from tests.support.smtp_sink import SMTPSink
 
     with SMTPSink() as sink:
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
