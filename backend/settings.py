@@ -332,7 +332,7 @@ CONTENT_SECURITY_POLICY = {
         # stylesheet inline, allowed by the per-response nonce.
         "style-src": [csp.SELF, csp.NONCE],
         # The one inline style attribute of the browsable API's pages (DRF's "Extra Actions"
-        # menu), allowed by its hash alone; test_browser_pages.py notices if DRF changes it.
+        # menu), allowed by its hash alone; tests/browser/test_pages.py notices if DRF changes it.
         "style-src-attr": [csp.UNSAFE_HASHES, _style_hash("float: right; margin-right: 10px")],
         "img-src": [csp.SELF, "data:"],
         "font-src": [csp.SELF],

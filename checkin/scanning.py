@@ -502,7 +502,8 @@ def _record_postgres(scan, ticket_id, version, pre, at, received, untrusted) -> 
 
 # --- other databases: the same rules, several statements, one transaction -----------------------
 # The same rules as the statement above and the door page's offline src/admission.js; the table
-# checkin/admission_cases.json holds the three to the same answers (tests/test_admission_cases.py).
+# checkin/admission_cases.json holds the three to the same answers
+# (tests/checkin/test_admission_cases.py).
 
 
 def _answer_from_log(log: ScanLog, replay: bool) -> ScanAnswer:

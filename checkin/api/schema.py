@@ -6,7 +6,7 @@ drf-spectacular cannot see them. ``add_door_api`` is a postprocessing hook
 answers and the device ``Token`` security scheme, written from the contract in
 docs/checkin.md. The request schemas state the views' checks (types, bounds, enums,
 required fields) so that schemathesis generates both bodies the views accept and bodies they
-must refuse; ``tests/test_edges_door_schema.py`` checks that every door URL is here and that
+must refuse; ``tests/checkin/test_edges_door_schema.py`` checks that every door URL is here and that
 bodies valid by these schemas are accepted. Keep them in step with checkin/api/fields.py.
 """
 

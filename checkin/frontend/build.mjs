@@ -2,7 +2,7 @@
 // the live attendance dashboard (attendance/dashboard.js), from src/ into checkin/static/checkin/
 // (committed, so that running Varco needs no Node). `make frontend` runs `npm ci && npm run
 // build`; `node build.mjs DIR` writes the same files under DIR instead, which is how
-// tests/test_frontend_bundles.py proves the committed files are what these sources build.
+// tests/system/test_frontend_bundles.py proves the committed files are what these sources build.
 //
 // The output must depend on the sources only (that test compares bytes): no timestamps, no
 // absolute paths, no source maps, catalogue keys sorted.

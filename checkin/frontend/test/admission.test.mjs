@@ -1,6 +1,6 @@
 // The door page's offline admission rules against the shared table of cases
 // (checkin/admission_cases.json; the server's two implementations run the same table in
-// tests/test_admission_cases.py). Run: node --test checkin/frontend/test/
+// tests/checkin/test_admission_cases.py). Run: node --test checkin/frontend/test/
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
