@@ -8,7 +8,8 @@ modules), and the same four penalty rules are scored with a few operations on th
 symbol held as one integer (``_score``). The version, which depends only on the data's length,
 is found once per length. The final symbol is the scored one with the chosen mask's flips and
 its format information written by ``qrcode``'s own functions.
-tests/tickets/documents/test_qr.py checks that the result equals ``qrcode``'s own ``make(fit=True)`` module for module.
+tests/tickets/documents/test_qr.py checks that the result equals ``qrcode``'s own ``make(fit=True)``
+module for module.
 """
 
 from __future__ import annotations
