@@ -75,6 +75,7 @@ worker: install
 ## packages from package-lock.json) and fails if the committed ones differ.
 test: dev-install chromium fonts frontend-deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## make drills: only the fault drills (real worker, Redis, SMTP, gunicorn, PostgreSQL; needs
