@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Case, F, When
 from django.utils import timezone
 
-from checkin import clock, devices, nonces, scanning
+from checkin import devices, scanning
 from checkin.devices import DeviceInfo, ListRule
 from checkin.models import (
     CheckinList,
@@ -27,6 +27,7 @@ from checkin.models import (
     ScanLog,
     Source,
 )
+from checkin.scanning import clock, nonces
 from core.errors import ServiceError, error_body
 from tickets.models import Event, TicketType
 
@@ -178,7 +179,7 @@ def manual_check_in(rule: ListRule, ticket_id: int, *, device_id: int | None = N
                     ) -> scanning.ScanAnswer:
     """Staff found the attendee by search and check them in by hand (logged as manual).
 
-    Raises ``checkin.nonces.NonceReused`` if ``nonce`` was used for another request."""
+    Raises ``checkin.scanning.nonces.NonceReused`` if ``nonce`` was used for another request."""
     return scanning.check_in_ticket(
         ticket_id,
         scanning.ScanInput(rule=rule, device_id=device_id, user_id=user_id, direction=direction,
@@ -269,9 +270,9 @@ def upload_offline(device: DeviceInfo, scans: list[OfflineScan]) -> tuple[list[d
     A re-upload of the same nonces records nothing new (a device may resend after a timeout).
 
     Invalid codes (failed signature) count against the device's flood allowance like live
-    scans (``checkin.flood``): past it they are still answered ``invalid`` but only counted,
-    not logged one by one — so an upload cannot write thousands of junk rows at once. Signed
-    codes and tickets are never limited: an honest gate's queue is recorded in full.
+    scans (``checkin.scanning.flood``): past it they are still answered ``invalid`` but only
+    counted, not logged one by one — so an upload cannot write thousands of junk rows at once.
+    Signed codes and tickets are never limited: an honest gate's queue is recorded in full.
     A scan whose nonce this device already used for a different request is answered with a
     ``nonce_reused`` error in its place; the others are recorded.
     """

@@ -19,11 +19,12 @@ from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from checkin import clock, flood, nonces, scanning, selectors, services
+from checkin import scanning, selectors, services
 from checkin.api import fields
 from checkin.api.fields import MAX_BODY, MAX_CODE, MAX_UPLOAD_BODY
 from checkin.devices import DeviceInfo, authenticate
 from checkin.models import Direction, Source
+from checkin.scanning import clock, flood, nonces
 from core import instants
 from core.errors import ServiceError, error_body, invalid_body
 
@@ -121,9 +122,9 @@ def _direction(data: dict, errors: dict, name: str = "type") -> str:
 
 
 def _claim(data: dict, name: str, errors: dict, required: bool = False) -> clock.Claim | None:
-    """A device's scan time: any ISO 8601 date-time is a claim (judged by ``checkin.clock``:
-    one outside the trusted window is flagged, not refused, so a wrong clock still admits);
-    a text that is no date-time at all is a 400 naming the field."""
+    """A device's scan time: any ISO 8601 date-time is a claim (judged by
+    ``checkin.scanning.clock``: one outside the trusted window is flagged, not refused, so a
+    wrong clock still admits); a text that is no date-time at all is a 400 naming the field."""
     value = data.get(name)
     if value is None:
         if required:

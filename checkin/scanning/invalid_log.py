@@ -37,7 +37,8 @@ from django.db import (
     transaction,
 )
 
-log = logging.getLogger(__name__)
+# The name it had before the scanning package: operators filter their logs on it.
+log = logging.getLogger("checkin.invalid_log")
 
 # If the database is unreachable for a long time, keep at most this many rows in memory.
 MAX_PENDING = 100_000
