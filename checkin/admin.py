@@ -124,7 +124,8 @@ class ScanLogAdmin(OrganiserScopedAdmin):
 
     list_display = ["received_at", "scanned_at", "direction", "result", "reason", "source",
                     "conflict", "attendee", "list", "device", "untrusted_scanned_at"]
-    # "untrusted scanned at" not empty: a device's clock was not believed (checkin/clock.py)
+    # "untrusted scanned at" not empty: a device's clock was not believed
+    # (checkin/scanning/clock.py)
     list_filter = ["conflict", "result", "reason", "source", "direction", ("event", _ONLY_OWN),
                    ("list", _ONLY_OWN), ("device", _ONLY_OWN),
                    ("untrusted_scanned_at", admin.EmptyFieldListFilter)]

@@ -43,7 +43,7 @@ class ListRule:
     allow_exit: bool
     opens_at: dt.datetime | None
     closes_at: dt.datetime | None
-    # The event's dates: a device's clock is believed within them (checkin/clock.py).
+    # The event's dates: a device's clock is believed within them (checkin/scanning/clock.py).
     event_start: dt.datetime | None = None
     event_end: dt.datetime | None = None
 

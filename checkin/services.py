@@ -1,6 +1,6 @@
 """Check-in writes: lists, devices (tokens), manual check-in, undo, offline upload.
 
-The scan itself lives in ``scanning.py`` (the hot path); everything here is the slower,
+The scan itself lives in ``checkin.scanning`` (the hot path); everything here is the slower,
 rarer business around it and calls the same recording function, so there is one set of rules.
 """
 

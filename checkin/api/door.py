@@ -385,7 +385,7 @@ def _sync(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
     services.touch_device(device.id)
     answer: dict = {"results": results}
     if not_logged:
-        # The flood allowance (checkin/flood.py) applies to uploads too: the excess invalid
+        # The flood allowance (checkin/scanning/flood.py) applies to uploads too: the excess invalid
         # codes were answered "invalid" but counted, not logged one by one.
         answer["invalid_not_logged"] = not_logged
     return _json(answer)
