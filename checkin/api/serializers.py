@@ -30,23 +30,6 @@ class CheckinListSerializer(serializers.ModelSerializer):
                 event=event
             )
 
-    def validate(self, attrs: dict) -> dict:
-        opens = attrs.get("opens_at", getattr(self.instance, "opens_at", None))
-        closes = attrs.get("closes_at", getattr(self.instance, "closes_at", None))
-        if opens and closes and closes <= opens:
-            raise serializers.ValidationError({"closes_at": "The list must close after it opens."})
-        name = attrs.get("name")
-        event = self.context.get("event")
-        if name and event is not None:
-            clash = CheckinList.objects.filter(event=event, name=name)
-            if self.instance:
-                clash = clash.exclude(pk=self.instance.pk)
-            if clash.exists():
-                raise serializers.ValidationError(
-                    {"name": "This event already has a check-in list with this name."}
-                )
-        return attrs
-
     def to_representation(self, instance: CheckinList) -> dict:
         data = super().to_representation(instance)
         if instance.all_ticket_types:
