@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from checkin.models import Device
+
 TOKEN_PREFIX = "vd_"
 
 
@@ -83,8 +85,6 @@ def list_rule(checkin_list, event=None) -> ListRule:
 
 
 def _load(token_hash: str) -> DeviceInfo | None:
-    from checkin.models import Device
-
     device = (
         Device.objects.filter(token_hash=token_hash, revoked_at__isnull=True)
         .select_related("event")
