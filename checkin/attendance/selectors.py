@@ -10,7 +10,8 @@ from django.db import connection
 
 from checkin.attendance.hub import Hub, hub, log
 from checkin.attendance.snapshots import current_view
-from checkin.attendance.state import LiveView, iso
+from checkin.attendance.state import LiveView
+from checkin.scanning import iso
 from tickets.models import Event
 
 

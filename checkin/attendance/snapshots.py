@@ -12,8 +12,9 @@ import zoneinfo
 from django.core.serializers.json import DjangoJSONEncoder
 
 from checkin.attendance import chart
-from checkin.attendance.state import BUCKET_SECONDS, UTC, EventState, LiveView, bucket_of, iso
+from checkin.attendance.state import BUCKET_SECONDS, UTC, EventState, LiveView, bucket_of
 from checkin.models import Device, Reason
+from checkin.scanning import iso
 from tickets.models import TicketType
 
 # The arrivals chart covers at most two weeks from the start's day (4,032 buckets): an event

@@ -19,12 +19,6 @@ FEED_LENGTH = 30  # recent scans on the dashboard
 CONFLICTS_LISTED = 20
 
 
-def iso(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def bucket_of(value: dt.datetime, seconds: int) -> int:
     epoch = int(value.timestamp())
     return epoch - epoch % seconds

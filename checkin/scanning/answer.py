@@ -14,6 +14,7 @@ UTC = dt.UTC
 
 
 def iso(value: dt.datetime | None) -> str | None:
+    """A time as the check-in APIs write it (door, attendance): ISO 8601 in UTC, ``Z``."""
     if value is None:
         return None
     if value.tzinfo is not UTC:  # psycopg already gives UTC (Django's connection time zone)
