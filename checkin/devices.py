@@ -4,7 +4,7 @@ A device token is shown once (at creation or rotation); the database keeps its S
 Authenticating a scan must not cost a query, so each process keeps what it needs about a
 device — its event, its allowed lists and their rules — for ``VARCO_DEVICE_CACHE_SECONDS``.
 Revoking a device or editing a list clears the cache of the process that did it at once (see
-``signals.py``); other processes notice within the TTL (a few seconds).
+``receivers.py`` and ``services.py``); other processes notice within the TTL (a few seconds).
 """
 
 from __future__ import annotations
