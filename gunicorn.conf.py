@@ -28,8 +28,9 @@ preload_app = True
 
 def worker_exit(server, worker) -> None:
     """Write the invalid scans still in this worker's 1-second batch before it exits
-    (SIGTERM, graceful restart, max_requests); see checkin/invalid_log.py for the window."""
-    from checkin import invalid_log
+    (SIGTERM, graceful restart, max_requests); see checkin/scanning/invalid_log.py for the
+    window."""
+    from checkin.scanning import invalid_log
 
     invalid_log.flush_at_exit()
 

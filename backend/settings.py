@@ -405,12 +405,12 @@ LOGGING = {
 }
 
 # --- Varco ----------------------------------------------------------------------------------
-# Live attendance (checkin/attendance.py): how often the figures catch up with the scan log,
+# Live attendance (checkin/attendance/): how often the figures catch up with the scan log,
 # and how many dashboard streams a web process serves (each holds one of its threads).
 VARCO_ATTENDANCE_TICK_MS = env_int("VARCO_ATTENDANCE_TICK_MS", 500)
 VARCO_LIVE_STREAMS_PER_PROCESS = env_int("VARCO_LIVE_STREAMS_PER_PROCESS", 2)
 # Fair shares of those: the most one organiser's dashboards, and one user's, may hold in a
-# process; 0 = half of VARCO_LIVE_STREAMS_PER_PROCESS rounded up (checkin/attendance_stream.py).
+# process; 0 = half of VARCO_LIVE_STREAMS_PER_PROCESS rounded up (checkin/attendance/stream.py).
 VARCO_LIVE_STREAMS_PER_ORGANISER = env_int("VARCO_LIVE_STREAMS_PER_ORGANISER", 0)
 VARCO_LIVE_STREAMS_PER_USER = env_int("VARCO_LIVE_STREAMS_PER_USER", 0)
 VARCO_LIVE_STREAM_SECONDS = env_int("VARCO_LIVE_STREAM_SECONDS", 300)
@@ -445,15 +445,15 @@ CELERY_BEAT_SCHEDULE = {
 VARCO_DEVICE_CACHE_SECONDS = env_int("VARCO_DEVICE_CACHE_SECONDS", 5)
 VARCO_INVALID_SCAN_FLUSH_SECONDS = float(os.environ.get("VARCO_INVALID_SCAN_FLUSH_SECONDS", "1"))
 # Invalid codes (failed signature) a scanner device may send per second, sustained and at once,
-# before the scan endpoint answers 429 (checkin/flood.py; 0 = no limit). Valid codes are never
-# limited.
+# before the scan endpoint answers 429 (checkin/scanning/flood.py; 0 = no limit). Valid codes
+# are never limited.
 VARCO_SCAN_INVALID_RATE = env_int("VARCO_SCAN_INVALID_RATE", 5)
 VARCO_SCAN_INVALID_BURST = env_int("VARCO_SCAN_INVALID_BURST", 20)
-# Offline uploads: same rate, a burst of one full upload (checkin/flood.py).
+# Offline uploads: same rate, a burst of one full upload (checkin/scanning/flood.py).
 VARCO_SYNC_INVALID_BURST = env_int("VARCO_SYNC_INVALID_BURST", 500)
 # A door device's scan time is trusted up to this far ahead of the server's clock, and this
 # far behind it (or within the event's dates widened by as much); outside, the scan is recorded
-# at the server's receipt time and flagged (checkin/clock.py).
+# at the server's receipt time and flagged (checkin/scanning/clock.py).
 VARCO_SCAN_CLOCK_AHEAD_SECONDS = env_int("VARCO_SCAN_CLOCK_AHEAD_SECONDS", 60)
 VARCO_SCAN_CLOCK_BEHIND_HOURS = env_int("VARCO_SCAN_CLOCK_BEHIND_HOURS", 24)
 if not (0 <= VARCO_SCAN_CLOCK_AHEAD_SECONDS <= 86_400

@@ -21,7 +21,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("scan/", include("checkin.urls")),
-    path("", include("checkin.attendance_urls")),
+    path("", include("checkin.attendance.urls")),
     path("", include("tickets.urls")),
 ]
 

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     env.pop("REDIS_URL", None)
     # The invalid-code phase measures what answering a garbage code costs; the per-device flood
-    # limit (checkin/flood.py) would answer most of them 429 instead (cheaper still).
+    # limit (checkin/scanning/flood.py) would answer most of them 429 instead (cheaper still).
     env["VARCO_SCAN_INVALID_RATE"] = "0"
 
     print(f"== preparing {args.database_url} with {args.attendees} attendees", flush=True)

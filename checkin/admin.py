@@ -1,4 +1,8 @@
-"""Admin for check-in: lists, devices (token shown once with its pairing QR), the scan log."""
+"""Admin for check-in: lists, devices (token shown once with its pairing QR), the scan log.
+
+Lists and devices are written by ``checkin.services``, whose checks the forms call to name the
+field at fault: the admin follows the same rules as the organiser API.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.safestring import mark_safe
 
-from checkin import devices, services
+from checkin import services
 from checkin.models import CheckinList, Device, Presence, ScanLog
 from core.errors import ServiceError
 from tickets import selectors
@@ -19,13 +23,62 @@ from tickets.admin import OrganiserScopedAdmin
 _ONLY_OWN = admin.RelatedOnlyFieldListFilter
 
 
+def _refuse(form: forms.ModelForm, exc: ServiceError) -> None:
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+class CheckinListForm(forms.ModelForm):
+    class Meta:
+        model = CheckinList
+        fields = ["event", "name", "ticket_types", "allow_reentry", "allow_exit", "opens_at",
+                  "closes_at", "position"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        event = data.get("event") or (self.instance.event if self.instance.pk else None)
+        try:
+            services.check_hours(data.get("opens_at"), data.get("closes_at"))
+            if event is not None:
+                services.check_types(event, data.get("ticket_types") or [])
+                if data.get("name"):
+                    services.check_name(event, data["name"],
+                                        self.instance if self.instance.pk else None)
+        except ServiceError as exc:
+            _refuse(self, exc)
+        return data
+
+
+_LIST_FIELDS = ("allow_reentry", "allow_exit", "opens_at", "closes_at", "position")
+
+
 @admin.register(CheckinList)
 class CheckinListAdmin(OrganiserScopedAdmin):
+    form = CheckinListForm
     list_display = ["name", "event", "all_ticket_types", "allow_reentry", "allow_exit",
                     "opens_at", "closes_at"]
     list_filter = [("event", _ONLY_OWN), "allow_reentry", "allow_exit"]
     search_fields = ["name"]
     filter_horizontal = ["ticket_types"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "event"] if obj is not None else fields
+
+    def save_model(self, request: HttpRequest, obj: CheckinList, form, change: bool) -> None:
+        data = form.cleaned_data
+        fields = {name: data[name] for name in _LIST_FIELDS if name in data}
+        types = data.get("ticket_types")
+        if change:
+            services.update_list(obj, ticket_types=types, name=obj.name, **fields)
+            return
+        created = services.create_list(obj.event, obj.name, ticket_types=types, **fields)
+        obj.pk, obj.all_ticket_types = created.pk, created.all_ticket_types
+        obj._state.adding = False
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        # The ticket types were set by the service: only the inlines (none today) are left.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if not request.user.is_superuser and db_field.name == "ticket_types":
@@ -42,10 +95,12 @@ class DeviceForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
-        event = data.get("event")
-        for checkin_list in data.get("lists") or []:
-            if event is not None and checkin_list.event_id != event.pk:
-                self.add_error("lists", f"{checkin_list} belongs to another event.")
+        event = data.get("event") or (self.instance.event if self.instance.pk else None)
+        if event is not None and "lists" in data:
+            try:
+                services.check_lists(event, data["lists"])
+            except ServiceError as exc:
+                _refuse(self, exc)
         return data
 
 
@@ -72,14 +127,21 @@ class DeviceAdmin(OrganiserScopedAdmin):
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Device, form, change: bool) -> None:
-        if not change:
-            token = devices.new_token()
-            obj.token_hash = devices.hash_token(token)
-            obj.token_hint = token[-4:]
-            obj.created_by = request.user
-            request._device_token = token
-        super().save_model(request, obj, form, change)
-        devices.device_cache.clear()
+        lists = form.cleaned_data.get("lists")
+        if change:
+            services.update_device(obj, lists=lists, name=obj.name, gate=obj.gate)
+            return
+        created, token = services.create_device(obj.event, obj.name, obj.gate, lists=lists,
+                                                created_by=request.user)
+        obj.pk, obj.token_hash, obj.token_hint = created.pk, created.token_hash, created.token_hint
+        obj.created_by, obj.created_at = created.created_by, created.created_at
+        obj._state.adding = False
+        request._device_token = token  # shown once, on the page response_add returns
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        # The lists were set by the service: only the inlines (none today) are left.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def _token_page(self, request: HttpRequest, device: Device, token: str) -> HttpResponse:
         context = {
@@ -124,7 +186,8 @@ class ScanLogAdmin(OrganiserScopedAdmin):
 
     list_display = ["received_at", "scanned_at", "direction", "result", "reason", "source",
                     "conflict", "attendee", "list", "device", "untrusted_scanned_at"]
-    # "untrusted scanned at" not empty: a device's clock was not believed (checkin/clock.py)
+    # "untrusted scanned at" not empty: a device's clock was not believed
+    # (checkin/scanning/clock.py)
     list_filter = ["conflict", "result", "reason", "source", "direction", ("event", _ONLY_OWN),
                    ("list", _ONLY_OWN), ("device", _ONLY_OWN),
                    ("untrusted_scanned_at", admin.EmptyFieldListFilter)]

@@ -1,4 +1,3 @@
-"""Check-in at the door: lists, devices, the scan endpoint, the scan log, attendance."""
 from django.apps import AppConfig
 
 
@@ -8,4 +7,8 @@ class CheckinConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from checkin import demo, signals  # noqa: F401  (connects receivers, registers hooks)
+        # Imported here, not at the top: they import models, which needs the app registry
+        # this method is called once it is ready.
+        from checkin import demo, receivers  # noqa: F401  (demo registers its seed hooks)
+
+        receivers.connect()

@@ -4,7 +4,7 @@ A device token is shown once (at creation or rotation); the database keeps its S
 Authenticating a scan must not cost a query, so each process keeps what it needs about a
 device — its event, its allowed lists and their rules — for ``VARCO_DEVICE_CACHE_SECONDS``.
 Revoking a device or editing a list clears the cache of the process that did it at once (see
-``signals.py``); other processes notice within the TTL (a few seconds).
+``receivers.py`` and ``services.py``); other processes notice within the TTL (a few seconds).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+
+from checkin.models import Device
 
 TOKEN_PREFIX = "vd_"
 
@@ -43,7 +45,7 @@ class ListRule:
     allow_exit: bool
     opens_at: dt.datetime | None
     closes_at: dt.datetime | None
-    # The event's dates: a device's clock is believed within them (checkin/clock.py).
+    # The event's dates: a device's clock is believed within them (checkin/scanning/clock.py).
     event_start: dt.datetime | None = None
     event_end: dt.datetime | None = None
 
@@ -83,8 +85,6 @@ def list_rule(checkin_list, event=None) -> ListRule:
 
 
 def _load(token_hash: str) -> DeviceInfo | None:
-    from checkin.models import Device
-
     device = (
         Device.objects.filter(token_hash=token_hash, revoked_at__isnull=True)
         .select_related("event")

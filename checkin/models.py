@@ -3,9 +3,10 @@
 Integrity lives in the database:
 
 * ``Presence`` has one row per (list, ticket). An entry is admitted by a single
-  ``INSERT … ON CONFLICT (list, ticket) DO UPDATE … WHERE <may enter>`` (see ``scanning.py``):
-  PostgreSQL locks the row and re-checks the condition on its newest version, so two devices
-  scanning the same ticket at the same instant get exactly one ``ok``.
+  ``INSERT … ON CONFLICT (list, ticket) DO UPDATE … WHERE <may enter>`` (see
+  ``checkin.scanning.postgres``): PostgreSQL locks the row and re-checks the condition on its
+  newest version, so two devices scanning the same ticket at the same instant get exactly one
+  ``ok``.
 * ``ScanLog`` is append-only: every scan of a real ticket, accepted or rejected, becomes one
   row, written in the same statement/transaction as the presence change, before the answer is
   sent. A device's nonce is unique per device (``scanlog_unique_device_nonce``), so a retried
@@ -210,12 +211,13 @@ class ScanLog(models.Model):
     # nonce is a replay only if its key matches; otherwise it is refused (409), never answered
     # with another ticket's answer. Null for rows written before the key existed.
     request_key = models.CharField(max_length=32, null=True, blank=True, editable=False)
-    # When the door saw it (the device's clock, for offline scans, if trusted: checkin/clock.py)
-    # vs when the server got it (the server's clock, always).
+    # When the door saw it (the device's clock, for offline scans, if trusted:
+    # checkin/scanning/clock.py) vs when the server got it (the server's clock, always).
     scanned_at = models.DateTimeField()
     received_at = models.DateTimeField(default=dj_timezone.now)
     # The device's claimed scan time, verbatim, when it was not trusted (outside the window of
-    # checkin/clock.py); ``scanned_at`` is then the receipt time. Null: trusted, or no claim.
+    # checkin/scanning/clock.py); ``scanned_at`` is then the receipt time. Null: trusted, or no
+    # claim.
     untrusted_scanned_at = models.CharField(max_length=40, null=True, blank=True)
     # The answer's times: when this ticket was admitted (ok entry: scanned_at) and, for
     # already_checked_in, its first admission. Kept so a replayed nonce gets the same answer.

@@ -36,10 +36,6 @@ def scans_for_event(event: Event) -> QuerySet[ScanLog]:
     )
 
 
-def conflicts_for_event(event: Event) -> QuerySet[ScanLog]:
-    return scans_for_event(event).filter(conflict=True)
-
-
 def search_tickets(device: DeviceInfo, query: str, list_id: int | None = None) -> list[dict]:
     """Attendees of the device's event by name, organisation or ticket reference."""
     query = query.strip()[:100]

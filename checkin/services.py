@@ -1,6 +1,6 @@
 """Check-in writes: lists, devices (tokens), manual check-in, undo, offline upload.
 
-The scan itself lives in ``scanning.py`` (the hot path); everything here is the slower,
+The scan itself lives in ``checkin.scanning`` (the hot path); everything here is the slower,
 rarer business around it and calls the same recording function, so there is one set of rules.
 """
 
@@ -10,12 +10,14 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import qrcode
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, When
 from django.utils import timezone
+from qrcode.image.svg import SvgPathImage
 
-from checkin import clock, devices, nonces, scanning
+from checkin import devices, scanning
 from checkin.devices import DeviceInfo, ListRule
 from checkin.models import (
     CheckinList,
@@ -27,6 +29,7 @@ from checkin.models import (
     ScanLog,
     Source,
 )
+from checkin.scanning import clock, nonces
 from core.errors import ServiceError, error_body
 from tickets.models import Event, TicketType
 
@@ -35,14 +38,16 @@ MAX_UPLOAD = 500
 
 
 # --- lists ------------------------------------------------------------------------------------
+# The rules of lists and devices are checked here, and only here: the organiser API and the
+# admin call these checks (the admin's forms to name the field) and these writes.
 
 
-def _check_hours(opens_at, closes_at) -> None:
+def check_hours(opens_at, closes_at) -> None:
     if opens_at and closes_at and closes_at <= opens_at:
         raise ServiceError("closes_at", "The list must close after it opens.")
 
 
-def _check_types(event: Event, ticket_types: Iterable[TicketType]) -> list[TicketType]:
+def check_types(event: Event, ticket_types: Iterable[TicketType]) -> list[TicketType]:
     ticket_types = list(ticket_types)
     for ticket_type in ticket_types:
         if ticket_type.event_id != event.pk:
@@ -52,19 +57,35 @@ def _check_types(event: Event, ticket_types: Iterable[TicketType]) -> list[Ticke
     return ticket_types
 
 
+def check_name(event: Event, name: str, checkin_list: CheckinList | None = None) -> None:
+    """One list of a name per event (the database's unique constraint, named for a 400)."""
+    clash = CheckinList.objects.filter(event=event, name=name)
+    if checkin_list is not None:
+        clash = clash.exclude(pk=checkin_list.pk)
+    if clash.exists():
+        raise ServiceError("name", "This event already has a check-in list with this name.",
+                           code="duplicate")
+
+
+def _forget_devices_on_commit() -> None:
+    """Devices and their lists are cached per process; the model receivers clear the cache on
+    save, but inside the transaction, so a request in between could cache the old state
+    again: clear once more after the commit."""
+    transaction.on_commit(devices.device_cache.clear)
+
+
 @transaction.atomic
 def create_list(event: Event, name: str, *, ticket_types: Iterable[TicketType] | None = None,
                 **fields) -> CheckinList:
     """A check-in list; ``ticket_types`` None or empty admits every type of the event."""
-    _check_hours(fields.get("opens_at"), fields.get("closes_at"))
-    types = _check_types(event, ticket_types or [])
-    if CheckinList.objects.filter(event=event, name=name).exists():
-        raise ServiceError("name", "This event already has a check-in list with this name.",
-                           code="duplicate")
+    check_hours(fields.get("opens_at"), fields.get("closes_at"))
+    types = check_types(event, ticket_types or [])
+    check_name(event, name)
     checkin_list = CheckinList.objects.create(
         event=event, name=name, all_ticket_types=not types, **fields
     )
     checkin_list.ticket_types.set(types)
+    _forget_devices_on_commit()
     return checkin_list
 
 
@@ -73,19 +94,32 @@ def update_list(checkin_list: CheckinList, *, ticket_types: Iterable[TicketType]
                 **fields) -> CheckinList:
     for name, value in fields.items():
         setattr(checkin_list, name, value)
-    _check_hours(checkin_list.opens_at, checkin_list.closes_at)
+    check_hours(checkin_list.opens_at, checkin_list.closes_at)
+    if "name" in fields:
+        check_name(checkin_list.event, checkin_list.name, checkin_list)
     if ticket_types is not None:
-        types = _check_types(checkin_list.event, ticket_types)
+        types = check_types(checkin_list.event, ticket_types)
         checkin_list.all_ticket_types = not types
         checkin_list.ticket_types.set(types)
     checkin_list.save()
+    _forget_devices_on_commit()
     return checkin_list
+
+
+@transaction.atomic
+def delete_list(checkin_list: CheckinList) -> None:
+    """A list nobody scanned on (the scan log keeps every scan's list)."""
+    if checkin_list.scans.exists():
+        raise ServiceError("list", "This list has scans; it cannot be deleted.")
+    checkin_list.delete()
+    _forget_devices_on_commit()
 
 
 # --- devices ----------------------------------------------------------------------------------
 
 
-def _check_lists(event: Event, lists: Iterable[CheckinList] | None) -> list[CheckinList]:
+def check_lists(event: Event, lists: Iterable[CheckinList] | None) -> list[CheckinList]:
+    """A device's lists: of its event, at least one; None: every list the event has now."""
     if lists is None:
         lists = list(CheckinList.objects.filter(event=event))
     lists = list(lists)
@@ -105,13 +139,14 @@ def create_device(event: Event, name: str, gate: str = "", *,
 
     ``lists`` None: every check-in list the event has now.
     """
-    allowed = _check_lists(event, lists)
+    allowed = check_lists(event, lists)
     token = devices.new_token()
     device = Device.objects.create(
         event=event, name=name, gate=gate, token_hash=devices.hash_token(token),
         token_hint=token[-4:], created_by=created_by,
     )
     device.lists.set(allowed)
+    _forget_devices_on_commit()
     return device, token
 
 
@@ -122,7 +157,8 @@ def update_device(device: Device, *, lists: Iterable[CheckinList] | None = None,
         setattr(device, name, value)
     device.save()
     if lists is not None:
-        device.lists.set(_check_lists(device.event, lists))
+        device.lists.set(check_lists(device.event, lists))
+    _forget_devices_on_commit()
     return device
 
 
@@ -157,10 +193,7 @@ def pairing_url(token: str) -> str:
 
 
 def pairing_qr_svg(token: str) -> str:
-    import qrcode
-    import qrcode.image.svg
-
-    image = qrcode.make(pairing_url(token), image_factory=qrcode.image.svg.SvgPathImage,
+    image = qrcode.make(pairing_url(token), image_factory=SvgPathImage,
                         box_size=10, border=2)
     return image.to_string(encoding="unicode")
 
@@ -178,7 +211,7 @@ def manual_check_in(rule: ListRule, ticket_id: int, *, device_id: int | None = N
                     ) -> scanning.ScanAnswer:
     """Staff found the attendee by search and check them in by hand (logged as manual).
 
-    Raises ``checkin.nonces.NonceReused`` if ``nonce`` was used for another request."""
+    Raises ``checkin.scanning.nonces.NonceReused`` if ``nonce`` was used for another request."""
     return scanning.check_in_ticket(
         ticket_id,
         scanning.ScanInput(rule=rule, device_id=device_id, user_id=user_id, direction=direction,
@@ -269,9 +302,9 @@ def upload_offline(device: DeviceInfo, scans: list[OfflineScan]) -> tuple[list[d
     A re-upload of the same nonces records nothing new (a device may resend after a timeout).
 
     Invalid codes (failed signature) count against the device's flood allowance like live
-    scans (``checkin.flood``): past it they are still answered ``invalid`` but only counted,
-    not logged one by one — so an upload cannot write thousands of junk rows at once. Signed
-    codes and tickets are never limited: an honest gate's queue is recorded in full.
+    scans (``checkin.scanning.flood``): past it they are still answered ``invalid`` but only
+    counted, not logged one by one — so an upload cannot write thousands of junk rows at once.
+    Signed codes and tickets are never limited: an honest gate's queue is recorded in full.
     A scan whose nonce this device already used for a different request is answered with a
     ``nonce_reused`` error in its place; the others are recorded.
     """

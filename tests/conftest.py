@@ -167,7 +167,7 @@ def _checkin_inline(settings):
     starts with an empty device cache and a full invalid-code allowance."""
     settings.VARCO_INVALID_SCAN_FLUSH_SECONDS = 0
     from checkin.devices import device_cache
-    from checkin.flood import limiter, upload_limiter
+    from checkin.scanning.flood import limiter, upload_limiter
 
     device_cache.clear()
     limiter.reset()

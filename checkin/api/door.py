@@ -11,7 +11,6 @@ for this device), then 200 for every well-formed scan, accepted or rejected.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
 
@@ -19,15 +18,22 @@ from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from checkin import clock, flood, nonces, scanning, selectors, services
+from checkin import scanning, selectors, services
 from checkin.api import fields
-from checkin.api.fields import MAX_BODY, MAX_CODE, MAX_UPLOAD_BODY
+from checkin.api.fields import (
+    MAX_BODY,
+    MAX_CODE,
+    MAX_UPLOAD_BODY,
+    read_claim,
+    read_direction,
+    read_local_ok,
+    request_key,
+)
 from checkin.devices import DeviceInfo, authenticate
-from checkin.models import Direction, Source
-from core import instants
+from checkin.models import Source
+from checkin.scanning import flood, nonces
 from core.errors import ServiceError, error_body, invalid_body
 
-_DIRECTIONS = (Direction.ENTRY.value, Direction.EXIT.value)
 _SEPARATORS = (",", ":")
 
 
@@ -107,65 +113,6 @@ def _read_object(request: HttpRequest) -> tuple[dict, HttpResponse | None]:
     return data, problem
 
 
-# --- field checks (each returns the value or appends to ``errors``) ---------------------------
-
-
-def _direction(data: dict, errors: dict, name: str = "type") -> str:
-    value = data.get(name)
-    if value is None:
-        return Direction.ENTRY.value
-    if value not in _DIRECTIONS:
-        errors[name] = ['Must be "entry" or "exit".']
-        return Direction.ENTRY.value
-    return value
-
-
-def _claim(data: dict, name: str, errors: dict, required: bool = False) -> clock.Claim | None:
-    """A device's scan time: any ISO 8601 date-time is a claim (judged by ``checkin.clock``:
-    one outside the trusted window is flagged, not refused, so a wrong clock still admits);
-    a text that is no date-time at all is a 400 naming the field."""
-    value = data.get(name)
-    if value is None:
-        if required:
-            errors[name] = ["This field is required."]
-        return None
-    claim = clock.parse(value)
-    if claim is None:
-        errors[name] = ["An ISO 8601 date-time is required."]
-    return claim
-
-
-def _instant(data: dict, name: str, errors: dict, required: bool = False) -> dt.datetime | None:
-    """A date-time the server acts on (a cursor): ISO 8601 and within ``core.instants``."""
-    value = data.get(name)
-    if value is None:
-        if required:
-            errors[name] = ["This field is required."]
-        return None
-    claim = clock.parse(value)
-    if claim is None:
-        errors[name] = ["An ISO 8601 date-time is required."]
-        return None
-    if claim.at is None or not instants.in_range(claim.at):
-        errors[name] = [f"The date must be {instants.RANGE_TEXT}."]
-        return None
-    return claim.at
-
-
-def _key(nonce: str | None, kind: str, value: str | int, list_id: int, direction: str
-         ) -> str | None:
-    return None if nonce is None else nonces.request_key(kind, value, list_id, direction)
-
-
-def _local_ok(data: dict, errors: dict) -> bool:
-    value = data.get("local_status")
-    if value is None:
-        return True
-    if value not in ("ok", "rejected"):
-        errors["local_status"] = ['Must be "ok" or "rejected".']
-    return value != "rejected"
-
-
 def _device_view(methods: str, handler: Callable[[HttpRequest, DeviceInfo], HttpResponse]):
     """405 for other methods, 401 without a valid device token, 503 if the DB is down."""
 
@@ -239,10 +186,10 @@ def _scan_payload(authorization: str | None, body: bytes) -> tuple[int, dict, di
     code = fields.text(data, "code", errors, MAX_CODE, required=True, strip=True,
                        code=True)
     list_id = fields.positive_int(data, "list", errors)
-    direction = _direction(data, errors)
+    direction = read_direction(data, errors)
     nonce = fields.nonce(data, errors)
-    scanned_at = _claim(data, "scanned_at", errors)
-    local_ok = _local_ok(data, errors)
+    scanned_at = read_claim(data, "scanned_at", errors)
+    local_ok = read_local_ok(data, errors)
     if errors:
         return 400, invalid_body(errors), {}
     rule = device.lists.get(list_id)
@@ -256,7 +203,7 @@ def _scan_payload(authorization: str | None, body: bytes) -> tuple[int, dict, di
                 scanned_at=scanned_at, local_ok=local_ok,
                 source=Source.SCAN if scanned_at is None else Source.OFFLINE,
                 limit_invalid=True, device_name=device.name,
-                request_key=_key(nonce, "code", code, list_id, direction),
+                request_key=request_key(nonce, "code", code, list_id, direction),
             ),
         )
     except scanning.TooManyInvalid as exc:
@@ -288,7 +235,7 @@ def _manual(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     ticket_id = fields.positive_int(data, "ticket", errors)
     list_id = fields.positive_int(data, "list", errors)
-    direction = _direction(data, errors)
+    direction = read_direction(data, errors)
     nonce = fields.nonce(data, errors)
     if errors:
         return invalid(errors)
@@ -298,7 +245,7 @@ def _manual(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
     try:
         answer = services.manual_check_in(
             rule, ticket_id, device_id=device.id, direction=direction, nonce=nonce,
-            request_key=_key(nonce, "ticket", ticket_id, list_id, direction),
+            request_key=request_key(nonce, "ticket", ticket_id, list_id, direction),
         )
     except nonces.NonceReused:
         return _json(NONCE_REUSED, 409)
@@ -348,43 +295,17 @@ def _sync(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
         return invalid({"scans": ["A list of scans is required."]})
     if len(items) > services.MAX_UPLOAD:
         return invalid({"scans": [f"At most {services.MAX_UPLOAD} scans per upload."]})
-    scans: list[services.OfflineScan] = []
     errors: dict[str, list[str]] = {}
-    for index, item in enumerate(items):
-        item_errors: dict[str, list[str]] = {}
-        if not isinstance(item, dict):
-            errors[f"scans[{index}]"] = ["A JSON object is required."]
-            continue
-        code = fields.text(item, "code", item_errors, MAX_CODE, strip=True, code=True)
-        ticket = fields.positive_int(item, "ticket", item_errors, required=False)
-        if code is None and ticket is None and not item_errors:
-            item_errors["code"] = ["Either code or ticket is required."]
-        list_id = fields.positive_int(item, "list", item_errors)
-        direction = _direction(item, item_errors)
-        nonce = fields.nonce(item, item_errors, required=True)
-        scanned_at = _claim(item, "scanned_at", item_errors, required=True)
-        local_ok = _local_ok(item, item_errors)
-        for name, messages in item_errors.items():
-            errors[f"scans[{index}].{name}"] = messages
-        if item_errors:
-            continue
-        if list_id not in device.lists:
-            return _forbidden_list(list_id)
-        scans.append(
-            services.OfflineScan(
-                list=list_id, nonce=nonce, scanned_at=scanned_at, code=code, ticket=ticket,
-                direction=direction, local_ok=local_ok,
-                request_key=_key(nonce, *(("code", code) if code is not None
-                                          else ("ticket", ticket)), list_id, direction),
-            )
-        )
+    scans, forbidden = fields.offline_scans(items, device.lists, errors)
+    if forbidden is not None:
+        return _forbidden_list(forbidden)
     if errors:
         return invalid(errors)
     results, not_logged = services.upload_offline(device, scans)
     services.touch_device(device.id)
     answer: dict = {"results": results}
     if not_logged:
-        # The flood allowance (checkin/flood.py) applies to uploads too: the excess invalid
+        # The flood allowance (checkin/scanning/flood.py) applies to uploads too: the excess invalid
         # codes were answered "invalid" but counted, not logged one by one.
         answer["invalid_not_logged"] = not_logged
     return _json(answer)
@@ -405,7 +326,7 @@ snapshot = _device_view("GET", _snapshot)
 def _changes(request: HttpRequest, device: DeviceInfo) -> HttpResponse:
     """GET ?since=<cursor>: scans (by any device) and ticket changes since the cursor."""
     errors: dict[str, list[str]] = {}
-    since = _instant(request.GET, "since", errors, required=True)
+    since = fields.instant(request.GET, "since", errors, required=True)
     if errors:
         return invalid(errors)
     return _json(selectors.changes(device, since))

@@ -1,4 +1,5 @@
-"""The door API's one parser for what devices send: JSON bodies, text fields, integers.
+"""The door API's one parser for what devices send: JSON bodies, text fields, integers, and
+the door's own fields (direction, scan time, local verdict, a cursor, an offline upload's items).
 
 Everything a device sends is checked here, once, before any of it reaches the scan, the
 invalid-scan batch or the database. A value that fails is named in the 400's ``fields``.
@@ -15,10 +16,16 @@ controls, which only disguise text.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
+
+from checkin.models import Direction
+from checkin.scanning import clock, nonces
+from checkin.services import OfflineScan
+from core import instants
 
 MAX_BODY = 64 * 1024
 MAX_UPLOAD_BODY = 2 * 1024 * 1024
@@ -173,3 +180,106 @@ def query_text(params: Mapping, name: str, errors: dict, max_length: int) -> str
         errors[name] = [problem]
         return ""
     return value
+
+
+# --- the door's own fields (each returns the value or appends to ``errors``) --------------------
+
+_DIRECTIONS = (Direction.ENTRY.value, Direction.EXIT.value)
+
+
+def read_direction(data: Mapping, errors: dict, name: str = "type") -> str:
+    value = data.get(name)
+    if value is None:
+        return Direction.ENTRY.value
+    if value not in _DIRECTIONS:
+        errors[name] = ['Must be "entry" or "exit".']
+        return Direction.ENTRY.value
+    return value
+
+
+def read_claim(data: Mapping, name: str, errors: dict, required: bool = False
+               ) -> clock.Claim | None:
+    """A device's scan time: any ISO 8601 date-time is a claim (judged by
+    ``checkin.scanning.clock``: one outside the trusted window is flagged, not refused, so a
+    wrong clock still admits); a text that is no date-time at all is a 400 naming the field."""
+    value = data.get(name)
+    if value is None:
+        if required:
+            errors[name] = ["This field is required."]
+        return None
+    claim = clock.parse(value)
+    if claim is None:
+        errors[name] = ["An ISO 8601 date-time is required."]
+    return claim
+
+
+def instant(data: Mapping, name: str, errors: dict, required: bool = False) -> dt.datetime | None:
+    """A date-time the server acts on (a cursor): ISO 8601 and within ``core.instants``."""
+    value = data.get(name)
+    if value is None:
+        if required:
+            errors[name] = ["This field is required."]
+        return None
+    claim = clock.parse(value)
+    if claim is None:
+        errors[name] = ["An ISO 8601 date-time is required."]
+        return None
+    if claim.at is None or not instants.in_range(claim.at):
+        errors[name] = [f"The date must be {instants.RANGE_TEXT}."]
+        return None
+    return claim.at
+
+
+def read_local_ok(data: Mapping, errors: dict) -> bool:
+    """The device's own verdict on an offline scan (``local_status``): True unless "rejected"."""
+    value = data.get("local_status")
+    if value is None:
+        return True
+    if value not in ("ok", "rejected"):
+        errors["local_status"] = ['Must be "ok" or "rejected".']
+    return value != "rejected"
+
+
+def request_key(nonce: str | None, kind: str, value: str | int, list_id: int, direction: str
+                ) -> str | None:
+    """What the request's nonce stands for (``checkin.scanning.nonces``); None without one."""
+    return None if nonce is None else nonces.request_key(kind, value, list_id, direction)
+
+
+def offline_scans(items: list, allowed_lists: Container[int], errors: dict
+                  ) -> tuple[list[OfflineScan], int | None]:
+    """An upload's items as scans; each problem goes into ``errors`` as ``scans[i].field``.
+
+    Returns (scans, None), or (scans so far, list id) at the first well-formed item on a list
+    the device may not use (a 403 before any 400 of later items)."""
+    scans: list[OfflineScan] = []
+    for index, item in enumerate(items):
+        item_errors: dict[str, list[str]] = {}
+        if not isinstance(item, dict):
+            errors[f"scans[{index}]"] = ["A JSON object is required."]
+            continue
+        code = text(item, "code", item_errors, MAX_CODE, strip=True, code=True)
+        ticket = positive_int(item, "ticket", item_errors, required=False)
+        if code is None and ticket is None and not item_errors:
+            item_errors["code"] = ["Either code or ticket is required."]
+        list_id = positive_int(item, "list", item_errors)
+        direction = read_direction(item, item_errors)
+        item_nonce = nonce(item, item_errors, required=True)
+        scanned_at = read_claim(item, "scanned_at", item_errors, required=True)
+        local_ok = read_local_ok(item, item_errors)
+        for name, messages in item_errors.items():
+            errors[f"scans[{index}].{name}"] = messages
+        if item_errors:
+            continue
+        if list_id not in allowed_lists:
+            return scans, list_id
+        scans.append(
+            OfflineScan(
+                list=list_id, nonce=item_nonce, scanned_at=scanned_at, code=code, ticket=ticket,
+                direction=direction, local_ok=local_ok,
+                request_key=request_key(item_nonce, *(("code", code) if code is not None
+                                                      else ("ticket", ticket)), list_id,
+                                        direction),
+            )
+        )
+    return scans, None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from checkin.models import CheckinList, Device, Direction, ScanLog
-from core.api.serializers import plausible_datetime
 from tickets.models import TicketType
 
 
@@ -19,8 +18,7 @@ class CheckinListSerializer(serializers.ModelSerializer):
         model = CheckinList
         fields = ["id", "name", "ticket_types", "allow_reentry", "allow_exit", "opens_at",
                   "closes_at", "position"]
-        extra_kwargs = {"opens_at": {"validators": [plausible_datetime]},
-                        "closes_at": {"validators": [plausible_datetime]}}
+        # opens_at, closes_at: the model's own validator (core.instants.validate_instant)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -29,23 +27,6 @@ class CheckinListSerializer(serializers.ModelSerializer):
             self.fields["ticket_types"].child_relation.queryset = TicketType.objects.filter(
                 event=event
             )
-
-    def validate(self, attrs: dict) -> dict:
-        opens = attrs.get("opens_at", getattr(self.instance, "opens_at", None))
-        closes = attrs.get("closes_at", getattr(self.instance, "closes_at", None))
-        if opens and closes and closes <= opens:
-            raise serializers.ValidationError({"closes_at": "The list must close after it opens."})
-        name = attrs.get("name")
-        event = self.context.get("event")
-        if name and event is not None:
-            clash = CheckinList.objects.filter(event=event, name=name)
-            if self.instance:
-                clash = clash.exclude(pk=self.instance.pk)
-            if clash.exists():
-                raise serializers.ValidationError(
-                    {"name": "This event already has a check-in list with this name."}
-                )
-        return attrs
 
     def to_representation(self, instance: CheckinList) -> dict:
         data = super().to_representation(instance)

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from checkin import invalid_log
 from checkin.models import ScanLog
+from checkin.scanning import invalid_log
 from tests.support.checkin import SCAN_URL, WsgiClient, make_device, make_list
 from tickets import services
 

@@ -22,9 +22,9 @@ from urllib.parse import quote
 import pytest
 from django.test import Client
 
-from checkin import invalid_log
 from checkin.devices import device_cache
 from checkin.models import Device, ScanLog
+from checkin.scanning import invalid_log
 from tests.support.checkin import SCAN_URL, WsgiClient, make_device, make_list
 from tickets import services
 

@@ -8,8 +8,8 @@ import uuid
 import pytest
 from django.test import Client
 
-from checkin import flood
 from checkin.models import ScanLog
+from checkin.scanning import flood
 from tests.support.checkin import SCAN_URL, Door, WsgiClient, make_device, make_list
 from tickets import services
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 class Clock:
-    """Stands in for time.monotonic in checkin.flood, so refills are exact."""
+    """Stands in for time.monotonic in checkin.scanning.flood, so refills are exact."""
 
     def __init__(self) -> None:
         self.now = 1000.0

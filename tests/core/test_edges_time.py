@@ -19,8 +19,10 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from checkin import attendance, clock
+from checkin import attendance
+from checkin.attendance import snapshots
 from checkin.models import CheckinList, Presence, ScanLog
+from checkin.scanning import clock
 from tests.support.checkin import Door, WsgiClient, make_device, make_list
 from tests.support.factories import make_event
 from tickets import services
@@ -399,7 +401,7 @@ def test_an_event_stored_longer_than_the_limit_still_reads(live_event, door, tic
     Event.objects.filter(pk=live_event.pk).update(end=dt.datetime(2999, 12, 31, tzinfo=dt.UTC))
     attendance.reset()
     arrivals = api.get(f"/api/v1/events/{live_event.pk}/attendance/").json()["arrivals"]
-    assert len(arrivals["buckets"]) <= (attendance.MAX_CHART_SECONDS // 300) + 1
+    assert len(arrivals["buckets"]) <= (snapshots.MAX_CHART_SECONDS // 300) + 1
     assert sum(b["count"] for b in arrivals["buckets"]) + arrivals["outside"] == 1
     _assert_read_paths_answer(live_event, api, session)
 

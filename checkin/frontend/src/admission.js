@@ -1,8 +1,9 @@
 // The admission rules for the door page's offline decisions: pure functions, no storage.
-// The same rules have two more implementations on the server, both in checkin/scanning.py: the
-// PostgreSQL scan statement and the generic (SQLite) path. One table of cases,
-// checkin/admission_cases.json, holds all three to the same answers: tests/checkin/test_admission_cases.py
-// runs it against the server's two and, through `node --test checkin/frontend/test/`, this one.
+// The same rules have two more implementations on the server, in checkin/scanning/: the
+// PostgreSQL scan statement (postgres.py) and the generic (SQLite) path (generic.py). One table
+// of cases, checkin/admission_cases.json, holds all three to the same answers:
+// tests/checkin/test_admission_cases.py runs it against the server's two and, through
+// `node --test checkin/frontend/test/`, this one.
 // Change a rule here only together with the other two and the table.
 
 /** Is the list open at ``now``? (opens_at inclusive, closes_at exclusive, as the server.) */

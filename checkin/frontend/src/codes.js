@@ -1,4 +1,6 @@
-// Offline verification of Varco QR codes: the same format as tickets/signing.py.
+// Offline verification of Varco QR codes: the same format as tickets/signing.py (parse_code,
+// verify_code), the server's one implementation. test/code_vectors.json, written from it by
+// tests/tickets/test_code_format.py, holds this file to the same answers (test/codes.test.mjs).
 // A code is base32(payload || Ed25519 signature), 127 characters, upper case, no padding;
 // payload = format (1) | key id (4) | event id (4) | ticket id (4) | version (2), big-endian.
 import * as ed from "@noble/ed25519";

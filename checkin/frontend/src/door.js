@@ -276,7 +276,7 @@ async function submit(scan, ticketId, url, decideLocally) {
       }
       if (answer.status === 401) return unpair(t("pair_failed"));
       const detail = answer.data && answer.data.detail ? ` — ${answer.data.detail}` : "";
-      if (answer.status === 429) return showMessage(t("error_flood"));  // see checkin/flood.py
+      if (answer.status === 429) return showMessage(t("error_flood"));  // see checkin/scanning/flood.py
       showMessage(answer.status === 403 ? t("error_list") : t("error_request") + detail);
       return;
     } catch (error) {

@@ -1,7 +1,7 @@
 """Issue 10, live-stream slots: one organiser's (or one user's) dashboards cannot take every
 stream of a process and turn every other organiser's dashboard into a 503.
 
-The slots stay per process (checkin/attendance_stream.py); each organiser and each user gets a
+The slots stay per process (checkin/attendance/stream.py); each organiser and each user gets a
 share, ``VARCO_LIVE_STREAMS_PER_ORGANISER`` / ``VARCO_LIVE_STREAMS_PER_USER``, by default half
 of ``VARCO_LIVE_STREAMS_PER_PROCESS`` rounded up.
 """
@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from checkin import attendance, attendance_stream
+from checkin import attendance
+from checkin.attendance import stream as attendance_stream
 from tests.support.factories import make_event
 from tests.support.settings_process import settings_in_subprocess
 from tickets import onboarding, services

@@ -16,6 +16,7 @@ import pytest
 from django.utils import timezone
 
 from checkin import attendance
+from checkin.attendance import hub as attendance_hub
 from checkin.models import ScanLog
 from tests.support.checkin import Door, make_device, make_list
 from tests.support.factories import make_event
@@ -221,8 +222,8 @@ def test_incremental_figures_match_a_rebuild_over_a_random_history(
     """Scans, exits, undos, offline uploads, manual check-ins, registrations, revocations and
     reissues in a random order over two lists: after every few steps the aggregate that
     watched (one tick per step) equals one built from scratch."""
-    monkeypatch.setattr(attendance, "MIN_REBUILD_INTERVAL", 0)
-    monkeypatch.setattr(attendance, "SYNC_SECONDS", 0)  # registrations: seen at once
+    monkeypatch.setattr(attendance_hub, "MIN_REBUILD_INTERVAL", 0)
+    monkeypatch.setattr(attendance_hub, "SYNC_SECONDS", 0)  # registrations: seen at once
     event = live_event
     rng = random.Random(20170922)
     hall = make_list(event, "Ingresso", allow_reentry=True, allow_exit=True)
@@ -301,8 +302,8 @@ def test_registrations_revocations_and_a_moved_event_reach_a_watching_aggregate(
     live_event, admission, monkeypatch
 ):
     """Changes no scan announces: seen on the next registration check (every second)."""
-    monkeypatch.setattr(attendance, "SYNC_SECONDS", 0)
-    monkeypatch.setattr(attendance, "MIN_REBUILD_INTERVAL", 0)
+    monkeypatch.setattr(attendance_hub, "SYNC_SECONDS", 0)
+    monkeypatch.setattr(attendance_hub, "MIN_REBUILD_INTERVAL", 0)
     first = _register(live_event, 1, "Coop Il Sole", admission)
     watched = attendance.attendance(live_event)
     assert (watched["registered"], watched["no_shows"]) == (1, 1)
@@ -324,7 +325,7 @@ def test_registrations_revocations_and_a_moved_event_reach_a_watching_aggregate(
 def test_a_tick_cut_short_by_the_database_is_made_good_by_a_rebuild(
     live_event, admission, monkeypatch
 ):
-    monkeypatch.setattr(attendance, "MIN_REBUILD_INTERVAL", 0)
+    monkeypatch.setattr(attendance_hub, "MIN_REBUILD_INTERVAL", 0)
     hall = make_list(live_event, "Ingresso")
     _, token = make_device(live_event, [hall])
     door = Door(token, hall)
@@ -338,7 +339,7 @@ def test_a_tick_cut_short_by_the_database_is_made_good_by_a_rebuild(
         raise OperationalError("server closed the connection unexpectedly")
 
     with monkeypatch.context() as patch:
-        patch.setattr(attendance, "_refresh_people", unreachable)
+        patch.setattr(attendance_hub, "_refresh_people", unreachable)
         with pytest.raises(Exception, match="closed the connection"):
             attendance.attendance(live_event)  # the row was read, the attendee was not
     figures = attendance.attendance(live_event)

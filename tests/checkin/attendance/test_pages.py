@@ -18,7 +18,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from checkin import attendance, attendance_stream
+from checkin import attendance
+from checkin.attendance import selectors as attendance_selectors
+from checkin.attendance import stream as attendance_stream
 from checkin.models import Device, ScanLog
 from tests.support.checkin import Door, make_device, make_list
 from tests.support.factories import make_event
@@ -429,7 +431,7 @@ def test_every_dashboard_string_has_an_italian_translation_and_the_mo_is_current
     template = (root / "templates/checkin/attendance/dashboard.html").read_text()
     used |= {m for m in re.findall(r'\{% translate ["\'](.*?)["\'] context "attendance" %\}',
                                    template)}
-    for module in ("attendance_views.py", "attendance_exports.py"):
+    for module in ("attendance/views.py", "attendance/exports.py"):
         source = (root / module).read_text()
         used |= set(re.findall(r'pgettext\(\s*"attendance",\s*"((?:[^"\\]|\\.)*)"', source))
     assert len(used) > 50
@@ -448,8 +450,8 @@ def test_a_database_outage_is_a_503_not_a_500(live_event, api, session, monkeypa
     def down(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(attendance, "attendance", down)
-    monkeypatch.setattr(attendance, "live_view", down)
+    monkeypatch.setattr(attendance_selectors, "attendance", down)
+    monkeypatch.setattr(attendance_selectors, "live_view", down)
     response = api.get(API_PATHS[0].format(live_event.pk))
     assert response.status_code == 503
     assert response.json()["error"] == "unavailable"

@@ -29,12 +29,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from checkin import attendance, attendance_exports, attendance_stream
-from checkin.attendance_serializers import AttendanceSerializer
+from checkin.attendance import exports, selectors
+from checkin.attendance.serializers import AttendanceSerializer
+from checkin.attendance.stream import open_stream
 from core.errors import error_body
-from tickets import selectors
 from tickets.auth import HashedTokenAuthentication
 from tickets.models import Event
+from tickets.selectors import events_for_user
 
 
 class Unavailable(APIException):
@@ -44,7 +45,7 @@ class Unavailable(APIException):
 
 
 def _organiser_event(user, event_id: int) -> Event:
-    return get_object_or_404(selectors.events_for_user(user), pk=event_id)
+    return get_object_or_404(events_for_user(user), pk=event_id)
 
 
 class _OrganiserAPIView(APIView):
@@ -60,7 +61,7 @@ class AttendanceView(_OrganiserAPIView):
     def get(self, request: Request, event_id: int) -> Response:
         try:
             event = _organiser_event(request.user, event_id)
-            return Response(attendance.attendance(event))
+            return Response(selectors.attendance(event))
         except DatabaseError as exc:
             raise Unavailable() from exc
 
@@ -100,7 +101,7 @@ class CheckinsCSVView(_OrganiserAPIView):
     def get(self, request: Request, event_id: int) -> HttpResponse:
         event = _organiser_event(request.user, event_id)
         response = StreamingHttpResponse(
-            attendance_exports.checkins_csv(event), content_type="text/csv; charset=utf-8"
+            exports.checkins_csv(event), content_type="text/csv; charset=utf-8"
         )
         return _attachment(response, f"{event.slug}-checkins.csv")
 
@@ -116,7 +117,7 @@ class NoShowsCSVView(_OrganiserAPIView):
     def get(self, request: Request, event_id: int) -> HttpResponse:
         event = _organiser_event(request.user, event_id)
         response = StreamingHttpResponse(
-            attendance_exports.no_shows_csv(event), content_type="text/csv; charset=utf-8"
+            exports.no_shows_csv(event), content_type="text/csv; charset=utf-8"
         )
         return _attachment(response, f"{event.slug}-no-shows.csv")
 
@@ -134,7 +135,7 @@ class ArrivalsSVGView(_OrganiserAPIView):
     def get(self, request: Request, event_id: int) -> HttpResponse:
         event = _organiser_event(request.user, event_id)
         language = _language(request, event)
-        svg = attendance_exports.arrivals_svg(event, language)
+        svg = exports.arrivals_svg(event, language)
         response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
         return _attachment(response, f"{event.slug}-arrivals.svg")
 
@@ -168,7 +169,7 @@ def dashboard(request: HttpRequest, event_id: int) -> HttpResponse:
     asked = request.GET.get("lang", "")
     if asked in dict(settings.LANGUAGES):
         translation.activate(asked)
-    view = attendance.live_view(event)
+    view = selectors.live_view(event)
     start = event.start.astimezone(event.tzinfo)
     end = event.end.astimezone(event.tzinfo)
     context = {
@@ -238,7 +239,7 @@ def stream(request: HttpRequest, event_id: int) -> HttpResponse:
     event = _page_event(request, event_id)
     if isinstance(event, JsonResponse):
         return event
-    body = attendance_stream.open_stream(event, request.user.pk)
+    body = open_stream(event, request.user.pk)
     if body is None:
         response = _error(503, "busy", "This server is serving its share of live streams; poll.")
         response["Retry-After"] = "30"
@@ -256,7 +257,7 @@ def live(request: HttpRequest, event_id: int) -> HttpResponse:
     if isinstance(event, JsonResponse):
         return event
     try:
-        view = attendance.live_view(event)
+        view = selectors.live_view(event)
     except DatabaseError:
         return _error(503, "unavailable", "The figures cannot be read right now.")
     if request.GET.get("since") == view.etag:

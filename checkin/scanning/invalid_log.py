@@ -37,7 +37,10 @@ from django.db import (
     transaction,
 )
 
-log = logging.getLogger(__name__)
+from checkin.models import Reason, Result, ScanLog
+
+# The name it had before the scanning package: operators filter their logs on it.
+log = logging.getLogger("checkin.invalid_log")
 
 # If the database is unreachable for a long time, keep at most this many rows in memory.
 MAX_PENDING = 100_000
@@ -139,8 +142,6 @@ class InvalidScanBuffer:
 
     @staticmethod
     def _write(rows: list[dict]) -> None:
-        from checkin.models import Reason, Result, ScanLog
-
         # A savepoint when called inside a transaction (tests, flush interval 0 within a
         # request's atomic block): a refused batch must not abort the surrounding one.
         with transaction.atomic():

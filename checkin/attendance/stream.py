@@ -25,7 +25,8 @@ from collections.abc import Iterator
 
 from django.conf import settings
 
-from checkin import attendance
+from checkin.attendance import selectors
+from checkin.attendance.state import LiveView
 from tickets.models import Event
 
 RETRY_MS = 2000  # EventSource's reconnection delay
@@ -74,7 +75,7 @@ class _Slots:
 slots = _Slots()
 
 
-def _message(view: attendance.LiveView) -> bytes:
+def _message(view: LiveView) -> bytes:
     return f"id: {view.etag}\ndata: {view.text}\n\n".encode()
 
 
@@ -95,13 +96,13 @@ class EventStream:
         heartbeat = settings.VARCO_LIVE_HEARTBEAT_SECONDS
         deadline = time.monotonic() + lifetime
         yield f"retry: {RETRY_MS}\n\n".encode()
-        view = attendance.live_view(self.event)
+        view = selectors.live_view(self.event)
         yield _message(view)
         while not self._closed:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            newer = attendance.wait_for_change(self.event, view.version, min(heartbeat, remaining))
+            newer = selectors.wait_for_change(self.event, view.version, min(heartbeat, remaining))
             if newer is None:
                 yield b": keep-alive\n\n"
                 continue

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from django.utils import translation
 from django.utils.translation import pgettext
 
-from checkin import arrivals_chart, attendance
+from checkin.attendance import chart, selectors
 from checkin.models import Direction, Presence, Result, ScanLog
 from core.csv_cells import SafeWriter
 from tickets.models import Event, Ticket
@@ -124,7 +124,7 @@ def no_shows_csv(event: Event) -> Iterator[str]:
 
 def arrivals_svg(event: Event, language: str) -> str:
     """The arrivals chart for a report: titled, with a legend, in ``language``."""
-    figures = attendance.attendance(event)
+    figures = selectors.attendance(event)
     start = event.start.astimezone(event.tzinfo)
     end = event.end.astimezone(event.tzinfo)
     with translation.override(language):
@@ -137,7 +137,7 @@ def arrivals_svg(event: Event, language: str) -> str:
             "count": figures["checked_in"],
             "registered": figures["registered"],
         }
-        return arrivals_chart.render(
+        return chart.render(
             figures["arrivals"],
             title=event.name,
             subtitle=subtitle,

@@ -5,7 +5,7 @@ Included at the site root by backend/urls.py (one line), so both kinds of path l
 
 from django.urls import path
 
-from checkin import attendance_views as views
+from checkin.attendance import views
 
 urlpatterns = [
     path(

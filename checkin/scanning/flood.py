@@ -34,7 +34,8 @@ import time
 from django.conf import settings
 from django.core.signals import setting_changed
 
-log = logging.getLogger(__name__)
+# The name it had before the scanning package: operators filter their logs on it.
+log = logging.getLogger("checkin.flood")
 
 # How often, at most, a device's refusals are reported in the log.
 REPORT_SECONDS = 10.0
