@@ -272,7 +272,9 @@ def _operation(
     responses = {"200": _json(_ref(answer), "OK")}
     if operation_id in LINKS:
         responses["200"]["links"] = LINKS[operation_id]
-    codes = set(refusals) | ({"413"} if body else set()) | ({"400"} if body else set())
+    # 400 on every operation: a NUL in any query parameter is refused before the view runs
+    # (core.query_params), besides the body checks of the operations that take one.
+    codes = set(refusals) | ({"413"} if body else set()) | {"400"}
     if not public:
         codes |= {"401", "503"}
     for code in sorted(codes):

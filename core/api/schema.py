@@ -5,8 +5,10 @@ schemathesis' conformance checks) also needs the refusals: each is the one error
 core.api.exceptions. Which codes an operation can give follows from the view, so it is derived
 here once instead of repeated on every view:
 
-- 400 invalid input, 409 a conflicting change, 413 a body over the size limit, 415 a body of the
-  wrong media type: operations that change something (POST, PUT, PATCH, DELETE);
+- 400 invalid input: every operation (core.query_params refuses a NUL in any query parameter
+  of any request before the view runs, and writes validate their bodies);
+- 409 a conflicting change, 413 a body over the size limit, 415 a body of the wrong media type:
+  operations that change something (POST, PUT, PATCH, DELETE);
 - 401 no or bad credentials, 403 not allowed (e.g. a session write without its CSRF token):
   operations behind authentication;
 - 404 the object does not exist or is not the caller's: operations with path parameters;
@@ -30,7 +32,8 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 ERROR_DESCRIPTIONS = {
-    "400": "Invalid input; `fields` names each input at fault.",
+    "400": "Invalid input (a body field or a query parameter); `fields` names each input at "
+    "fault.",
     "401": "No credentials, or invalid ones.",
     "403": "Not allowed (e.g. a session request without its CSRF token).",
     "404": "No such object, or not one of the caller's.",
@@ -45,9 +48,9 @@ ERROR_DESCRIPTIONS = {
 
 class AutoSchema(openapi.AutoSchema):
     def _error_codes(self) -> list[str]:
-        codes = ["406"]
+        codes = ["400", "406"]
         if self.method in UNSAFE_METHODS:
-            codes += ["400", "409", "413", "415"]
+            codes += ["409", "413", "415"]
         if not all(isinstance(p, permissions.AllowAny) for p in self.view.get_permissions()):
             codes += ["401", "403"]
         if "{" in self.path:
