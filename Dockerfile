@@ -8,6 +8,7 @@ RUN apt-get update -qq \
        fonts-nanum fonts-symbola \
     && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
+COPY core core
 COPY backend backend
 COPY tickets tickets
 COPY checkin checkin

@@ -72,6 +72,10 @@ def test_every_door_page_string_is_translated_in_the_checkin_catalogue():
     assert not (ROOT / "checkin" / "attendance_locale").exists()  # one catalogue per app
 
 
+# The top-level packages (docs/architecture.md).
+ROOMS = ("core", "tickets", "checkin", "backend", "worker")
+
+
 def _copy_of_the_tree(target: Path) -> Path:
     """The source tree without what git ignores (virtualenv, npm packages, var/, builds)."""
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
@@ -98,6 +102,12 @@ def test_a_wheel_carries_every_apps_templates_static_files_and_catalogues(tmp_pa
             missing = [str(p.relative_to(ROOT)) for p in files
                        if str(p.relative_to(ROOT)) not in names]
             assert not missing, f"not in the wheel: {missing}"
+    # Every room ships whole: each file git tracks in it (a new package such as core/ once
+    # missed pyproject's package list, and with it the image), the door page's sources aside.
+    tracked = subprocess.run(["git", "ls-files", *ROOMS], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.splitlines()
+    missing = [name for name in tracked if "/frontend/" not in name and name not in names]
+    assert not missing, f"not in the wheel: {missing}"
     assert not any("node_modules" in name or "/frontend/" in name for name in names)
 
 
