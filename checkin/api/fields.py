@@ -214,15 +214,10 @@ def read_claim(data: Mapping, name: str, errors: dict, required: bool = False
 
 
 def instant(data: Mapping, name: str, errors: dict, required: bool = False) -> dt.datetime | None:
-    """A date-time the server acts on (a cursor): ISO 8601 and within ``core.instants``."""
-    value = data.get(name)
-    if value is None:
-        if required:
-            errors[name] = ["This field is required."]
-        return None
-    claim = clock.parse(value)
+    """A date-time the server acts on (a cursor): read as a claim, then held to
+    ``core.instants`` (a cursor is not judged by a window, it must be a storable time)."""
+    claim = read_claim(data, name, errors, required)
     if claim is None:
-        errors[name] = ["An ISO 8601 date-time is required."]
         return None
     if claim.at is None or not instants.in_range(claim.at):
         errors[name] = [f"The date must be {instants.RANGE_TEXT}."]
