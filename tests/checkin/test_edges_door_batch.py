@@ -9,18 +9,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
-import os
-import signal
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -185,53 +179,26 @@ def test_gunicorn_writes_the_pending_invalid_scans_on_sigterm(event, tmp_path):
     """Invalid scans answered within the batch interval are in the database once gunicorn
     has stopped on SIGTERM — also after a hostile scan (NUL in its nonce) that used to
     poison the batch of its worker for good."""
-    from tests.support.smtp_sink import free_port
-    from tests.support.worker_process import ROOT, test_database_url, wait_until
+    from tests.support.web_process import clean_env, gunicorn
+    from tests.support.worker_process import test_database_url
 
     door_list = make_list(event)
     _, token = make_device(event, [door_list])
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VARCO_", "GUNICORN_"))}
-    env.update(DATABASE_URL=test_database_url(), DJANGO_SETTINGS_MODULE="backend.settings",
-               VARCO_VAR_DIR=str(tmp_path / "var"), GUNICORN_WORKERS="2",
-               GUNICORN_THREADS="2", LOG_LEVEL="WARNING",
-               # far longer than the test: only the exit can write them
-               VARCO_INVALID_SCAN_FLUSH_SECONDS="600")
-    log_path = tmp_path / "gunicorn.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{port}", "backend.wsgi"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-
-        def up() -> bool:
-            try:
-                urllib.request.urlopen(base + "/api/v1/checkin/ping/", timeout=2).read()
-                return True
-            except OSError:
-                return False
-
-        try:
-            assert wait_until(up, timeout=30), log_path.read_text()
-            status, _ = _post(base, token, {"code": "GARBAGE", "list": door_list.pk,
-                                            "nonce": "poi\x00son"})
-            assert status == 400
-            nonces = [f"sigterm-{i}" for i in range(12)]
-            for nonce in nonces:
-                status, answer = _post(base, token, {"code": f"GARBAGE-{nonce}",
-                                                     "list": door_list.pk, "nonce": nonce})
-                assert (status, answer["reason"]) == (200, "invalid")
-            assert not ScanLog.objects.filter(nonce__in=nonces).exists()  # still batched
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+    env = clean_env(DATABASE_URL=test_database_url(), VARCO_VAR_DIR=str(tmp_path / "var"),
+                    GUNICORN_WORKERS="2", GUNICORN_THREADS="2", LOG_LEVEL="WARNING",
+                    # far longer than the test: only the exit can write them
+                    VARCO_INVALID_SCAN_FLUSH_SECONDS="600")
+    with gunicorn(tmp_path, env, stop_timeout=20) as server:
+        base, process, log_path = server.base, server.process, server.log_path
+        status, _ = _post(base, token, {"code": "GARBAGE", "list": door_list.pk,
+                                        "nonce": "poi\x00son"})
+        assert status == 400
+        nonces = [f"sigterm-{i}" for i in range(12)]
+        for nonce in nonces:
+            status, answer = _post(base, token, {"code": f"GARBAGE-{nonce}",
+                                                 "list": door_list.pk, "nonce": nonce})
+            assert (status, answer["reason"]) == (200, "invalid")
+        assert not ScanLog.objects.filter(nonce__in=nonces).exists()  # still batched
     assert process.returncode == 0, log_path.read_text()
     logged = set(ScanLog.objects.filter(nonce__startswith="sigterm-")
                  .values_list("nonce", flat=True))

@@ -247,45 +247,16 @@ WEB_APP_NAME = "varco-drill-web"
 @contextlib.contextmanager
 def _gunicorn(tmp_path: Path, port: int):
     """gunicorn with gunicorn.conf.py (threaded workers, scan fast path) on the test database."""
-    import sys
-    import urllib.request
+    from tests.support.web_process import clean_env, gunicorn
+    from tests.support.worker_process import shared_keys, test_database_url
 
-    from tests.support.worker_process import ROOT, shared_keys, test_database_url
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VARCO_", "GUNICORN_"))}
     # Named, so that the drill terminates the web server's connections and nobody else's.
-    env.update(DATABASE_URL=f"{test_database_url()}?application_name={WEB_APP_NAME}",
-               DJANGO_SETTINGS_MODULE="backend.settings",
-               VARCO_VAR_DIR=str(tmp_path / "var"), GUNICORN_WORKERS="2",
-               GUNICORN_THREADS="4", LOG_LEVEL="WARNING", VARCO_DEVICE_CACHE_SECONDS="5",
-               **shared_keys())
-    log_path = tmp_path / "gunicorn.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{port}", "backend.wsgi"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-
-        def up() -> bool:
-            try:
-                urllib.request.urlopen(base + "/api/v1/checkin/ping/", timeout=2).read()
-                return True
-            except OSError:
-                return False
-
-        try:
-            assert wait_until(up, timeout=30) and process.poll() is None, log_path.read_text()
-            yield base, log_path
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+    env = clean_env(DATABASE_URL=f"{test_database_url()}?application_name={WEB_APP_NAME}",
+                    VARCO_VAR_DIR=str(tmp_path / "var"), GUNICORN_WORKERS="2",
+                    GUNICORN_THREADS="4", LOG_LEVEL="WARNING", VARCO_DEVICE_CACHE_SECONDS="5",
+                    **shared_keys())
+    with gunicorn(tmp_path, env, port=port) as server:
+        yield server.base, server.log_path
 
 
 def _post(base: str, path: str, token: str, body: dict) -> tuple[int, dict, dict]:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -28,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.smtp_sink import free_port
-from tests.support.worker_process import ROOT, wait_until
+from tests.support.web_process import clean_env, gunicorn
+from tests.support.worker_process import ROOT
 
 SESSIONS = 6
 REQUESTS_PER_SESSION = 500
@@ -72,43 +70,19 @@ def server(tmp_path_factory) -> Iterator[tuple[int, dict]]:
 @contextlib.contextmanager
 def serve(tmp_path: Path) -> Iterator[tuple[int, dict]]:
     """Migrate + seed a SQLite file, then run gunicorn -c gunicorn.conf.py on it."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("VARCO_", "GUNICORN_", "DATABASE_URL", "REDIS_URL"))}
-    env.update(DJANGO_SETTINGS_MODULE="backend.settings", VARCO_VAR_DIR=str(tmp_path / "var"),
-               DATABASE_URL=f"sqlite:///{tmp_path / 'serving.sqlite3'}", LOG_LEVEL="ERROR",
-               GUNICORN_WORKERS="2", GUNICORN_THREADS="4",
-               # short live streams with frequent heartbeats, for the SSE check below
-               VARCO_LIVE_STREAM_SECONDS="3", VARCO_LIVE_HEARTBEAT_SECONDS="1")
+    env = clean_env(drop_services=True, VARCO_VAR_DIR=str(tmp_path / "var"),
+                    DATABASE_URL=f"sqlite:///{tmp_path / 'serving.sqlite3'}", LOG_LEVEL="ERROR",
+                    GUNICORN_WORKERS="2", GUNICORN_THREADS="4",
+                    # short live streams with frequent heartbeats, for the SSE check below
+                    VARCO_LIVE_STREAM_SECONDS="3", VARCO_LIVE_HEARTBEAT_SECONDS="1")
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
     seeded = subprocess.run([python, "manage.py", "shell", "-c", SETUP], cwd=ROOT, env=env,
                             check=True, capture_output=True, text=True)
     ids = json.loads(seeded.stdout.strip().splitlines()[-1])
-    port = free_port()
-    log_path = tmp_path / "gunicorn.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(Path(python).parent / "gunicorn"), "-c", "gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{port}", "backend.wsgi"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-        def up() -> bool:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                return True
-            return False
-
-        try:
-            assert wait_until(up, timeout=30) and process.poll() is None, log_path.read_text()
-            yield port, ids
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+    with gunicorn(tmp_path, env, ready_path=None) as server:
+        yield server.port, ids
 
 
 class Connection:
