@@ -11,7 +11,7 @@
 // wherever focus is (see wedge.js), so tapping a button never makes the next scan vanish.
 import { Api, newNonce, Offline } from "./api.js";
 import { Camera } from "./camera.js";
-import { parseCode } from "./codes.js";
+import { CODE_LENGTH, parseCode } from "./codes.js";
 import { beep, unlockAudio } from "./feedback.js";
 import { formatTime, getLanguage, setLanguage, t } from "./i18n.js";
 import { tokenFrom, tokenFromHash } from "./pairing.js";
@@ -587,6 +587,7 @@ function bindUi() {
     formFields: [$("code"), $("pair-token")],
     search: $("search-q"),
     onCode: (code, field) => (field === $("pair-token") ? pair(code) : handleCode(code)),
+    codeAtEnd: (text) => (parseCode(text.slice(-CODE_LENGTH)) ? CODE_LENGTH : 0),
   });
   window.addEventListener("hashchange", () => pairFromHash());
   window.addEventListener("online", () => probe());

@@ -79,11 +79,13 @@ function isTextField(el) {
  *   scanner's burst follows it there natively, Enter included.
  * - In the `search` box keys stay; an Enter closing a scanner-speed burst (Burst) takes the
  *   burst back out of the box, restores what the person had typed, and calls
- *   `onCode(code, field())`.
+ *   `onCode(code, field())`. `codeAtEnd(text)` gives the length of a code of a known format
+ *   ending `text` (0: none), so a burst a busy device split in two is still scanned whole.
  * - Space and Enter on a focused button still press it when no burst precedes them, so the
  *   page stays usable from a keyboard.
  */
-export function listenForScanners(target, { field, formFields, search, onCode }) {
+export function listenForScanners(target, { field, formFields, search, onCode,
+                                           codeAtEnd = () => 0 }) {
   const burst = new Burst();
   target.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
@@ -95,11 +97,16 @@ export function listenForScanners(target, { field, formFields, search, onCode })
       if (formFields.includes(focused) || !done) return;
       event.preventDefault();
       event.stopPropagation();
+      let code = done.code;
       if (done.field === search) {
-        search.value = done.before;
+        // A busy device may pause mid-burst (the burst then holds only the code's tail): when
+        // the box ends with a whole code of a known format, the code is that.
+        const whole = codeAtEnd(search.value);
+        if (whole > code.length) code = search.value.slice(-whole);
+        search.value = whole > done.code.length ? search.value.slice(0, -whole) : done.before;
         search.dispatchEvent(new Event("input"));
       }
-      onCode(done.code, into);
+      onCode(code, into);
       return;
     }
     if (event.key.length !== 1) {
