@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.support.checkin import make_device, make_list
-from tests.support.door_browser import WIDTHS, chromium, shot
+from tests.support.door_browser import WIDTHS, chromium, scanner_types, shot
+from tickets import services
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,7 +34,7 @@ def test_pasting_the_pairing_link_pairs(live_server, event, monkeypatch, width):
 
 
 @pytest.mark.parametrize("width", ["phone", "desktop"])
-def test_opening_a_pairing_link_in_a_tab_already_on_scan_pairs(live_server, event,
+def test_opening_a_pairing_link_in_a_tab_already_on_scan_pairs(live_server, event, register,
                                                               monkeypatch, width):
     door_list = make_list(event)
     _, first = make_device(event, [door_list], name="Telefono 7", gate="A")
@@ -49,9 +50,18 @@ def test_opening_a_pairing_link_in_a_tab_already_on_scan_pairs(live_server, even
         page.wait_for_selector("#door:not([hidden])", timeout=10000)
         page.wait_for_selector("#device-name:has-text('Telefono 7')")
         assert "#pair=" not in page.url
-        # and a paired tab moves to the device of the next link opened in it
+        scanner_types(page, services.ticket_code(register()))
+        page.wait_for_selector("#recent-list li[data-kind='ok']", timeout=10000)
+        # the same device's link again: still paired, its recent scans kept
+        with page.expect_response("**/api/v1/checkin/snapshot/"):  # pairing done by then
+            page.goto(f"{live_server.url}/scan/#pair={first}")
+        page.wait_for_selector("#door:not([hidden])")
+        assert "#pair=" not in page.url
+        assert page.locator("#recent-list li").count() == 1
+        # and a paired tab moves to the device of the next link opened in it, with a new list
         page.goto(f"{live_server.url}/scan/#pair={second}")
         page.wait_for_selector("#device-name:has-text('Telefono 8')", timeout=10000)
         assert "#pair=" not in page.url
+        assert page.locator("#recent-list li").count() == 0
         shot(page, f"door-paired-by-hashchange-{width}")
         context.close()

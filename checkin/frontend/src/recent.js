@@ -51,13 +51,14 @@ export class Recent {
     this.render();
   }
 
-  /** Pairing: keep the list for the same device, start afresh for another. */
+  /** Pairing: keep the saved list of the same device (a pairing link opened again), start
+   * afresh for another. */
   async paired(device) {
-    if (device !== this.device) {
-      this.items = [];
-      this.device = device;
-      await this.save();
-    }
+    const saved = await this.store.getRecent();
+    const same = saved && saved.device === device && Array.isArray(saved.items);
+    this.items = same ? saved.items.slice(0, RECENT_LIMIT) : [];
+    this.device = device;
+    await this.save();
     this.render();
   }
 
