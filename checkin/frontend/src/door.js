@@ -7,14 +7,14 @@
 // request that did reach the server is never counted twice. While online it polls the changes
 // feed, so its offline copy knows other gates' scans within seconds.
 //
-// Hardware scanners type into whatever has focus: onKey() routes their keystrokes to the scan
-// wherever focus is (see wedge.js), so tapping a button never makes the next scan vanish.
+// Hardware scanners type into whatever has focus: listenForScanners() (wedge.js) routes their
+// keystrokes to the scan wherever focus is, so tapping a button never loses the next scan.
 import { Api, newNonce, Offline } from "./api.js";
 import { Camera } from "./camera.js";
 import { CODE_LENGTH, parseCode } from "./codes.js";
 import { beep, unlockAudio } from "./feedback.js";
 import { formatTime, getLanguage, setLanguage, t } from "./i18n.js";
-import { tokenFrom, tokenFromHash } from "./pairing.js";
+import { isPairingLink, tokenFrom, tokenFromHash } from "./pairing.js";
 import { Recent } from "./recent.js";
 import { renderResults, searchOffline, searchOnline } from "./search.js";
 import { Store } from "./store.js";
@@ -258,7 +258,7 @@ async function renderSync() {
 async function handleCode(raw, fromCamera = false) {
   const code = String(raw).trim();
   if (!code || !state.api) return;
-  if (tokenFromHash(code.slice(code.indexOf("#")))) {
+  if (isPairingLink(code)) {
     await pair(code);
     return;
   }
@@ -526,7 +526,7 @@ function bindUi() {
       return;
     }
     const camera = new Camera($("pair-video"), (text) => {
-      if (tokenFromHash(text.slice(text.indexOf("#")))) {
+      if (isPairingLink(text)) {
         camera.stop();
         $("pair-video").hidden = true;
         pair(text);

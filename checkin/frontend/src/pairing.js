@@ -14,6 +14,11 @@ export function tokenFrom(text) {
   }
 }
 
+/** Whether a scanned or typed text is a pairing link (rather than a ticket code). */
+export function isPairingLink(text) {
+  return /#(?:[^#]*&)?pair=[^&#\s]/.test(String(text || ""));
+}
+
 /** The token of a `#pair=` fragment (location.hash), or null. */
 export function tokenFromHash(hash) {
   if (!/[#&]pair=/.test(hash || "")) return null;

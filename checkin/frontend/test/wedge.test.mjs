@@ -2,7 +2,7 @@
 // Run: node --test checkin/frontend/test/
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { tokenFrom, tokenFromHash } from "../src/pairing.js";
+import { isPairingLink, tokenFrom, tokenFromHash } from "../src/pairing.js";
 import { Burst } from "../src/wedge.js";
 
 function typeInto(burst, text, start, gap, field = null) {
@@ -64,4 +64,9 @@ test("the pairing token comes out of a pasted link or fragment", () => {
   assert.equal(tokenFromHash("#something"), null);
   assert.equal(tokenFromHash(""), null);
   assert.equal(tokenFromHash("#pair="), null);
+  assert.ok(isPairingLink("https://x/scan/#pair=vd_abc"));
+  assert.ok(isPairingLink("https://x/scan/#lang=en&pair=vd_abc"));
+  assert.ok(!isPairingLink("AEAAAAAB2345"));
+  assert.ok(!isPairingLink("https://x/scan/?pair=vd_abc")); // the token never goes in a query
+  assert.ok(!isPairingLink("https://x/scan/#pair="));
 });
