@@ -127,3 +127,29 @@ def test_keyboard_users_still_press_buttons(live_server, event, monkeypatch):
         page.keyboard.press(" ")
         page.wait_for_selector("#search", state="hidden")
         context.close()
+
+
+@pytest.mark.parametrize("width", ["phone", "desktop"])
+def test_a_scanner_pairs_after_every_button_of_the_pairing_screen(live_server, event,
+                                                                  monkeypatch, width):
+    """Scanning the printed pairing QR with a hardware scanner pairs, whatever was tapped."""
+    from tests.support.door_browser import WIDTHS
+
+    _, token = make_device(event, [make_list(event)], name="Telefono 11", gate="G")
+    w, h = WIDTHS[width]
+    with chromium(monkeypatch) as browser:
+        context = browser.new_context(locale="it-IT", viewport={"width": w, "height": h})
+        page = context.new_page()
+        page.goto(f"{live_server.url}/scan/")
+        page.wait_for_selector("#pair:not([hidden])")
+        buttons = page.locator("#pair button:visible")
+        labels = [buttons.nth(i).evaluate("b => b.id || b.type") for i in range(buttons.count())]
+        assert set(labels) == {"submit", "pair-camera"}, labels
+        for index in range(len(labels)):
+            page.locator("#pair button:visible").nth(index).click()
+            page.wait_for_selector("#pair-error:not(:empty)")  # no token / no camera: said so
+        page.locator("#pair-camera").focus()
+        scanner_types(page, f"{live_server.url}/scan/#pair={token}")
+        page.wait_for_selector("#device-name:has-text('Telefono 11')", timeout=10000)
+        shot(page, f"door-scanner-paired-{width}")
+        context.close()

@@ -103,12 +103,12 @@ export class Recent {
     what.className = "recent-what";
     what.textContent = outcome(item) + (item.conflict ? ` — ${t("conflict")}` : "") +
       (item.offline ? ` — ${t("offline_badge")}` : "");
-    text.append(when, " ", who, " ", what);
+    text.append(when, " ", who, " — ", what);
     if (item.undone) {
       const undone = document.createElement("span");
       undone.className = "recent-undone";
       undone.textContent = t("undone");
-      text.append(" ", undone);
+      text.append(" — ", undone);
     }
     li.append(text);
     if (item.status === "ok" && !item.undone && item.nonce) {
