@@ -101,6 +101,9 @@ def snapshot(device: DeviceInfo) -> dict:
     now = timezone.now()
     tickets = Ticket.objects.filter(event_id=device.event_id)
     rows = _ticket_rows(tickets)
+    types = list(
+        TicketType.objects.filter(event_id=device.event_id).values_list("pk", "name", "name_i18n")
+    )
     return {
         "generated_at": iso(now),
         "cursor": iso(now),
@@ -112,11 +115,10 @@ def snapshot(device: DeviceInfo) -> dict:
             for pk, event_id, public in EventKey.objects.filter(event_id=device.event_id)
             .values_list("pk", "event_id", "public_key")
         ],
-        "ticket_types": {
-            str(pk): name
-            for pk, name in TicketType.objects.filter(event_id=device.event_id)
-            .values_list("pk", "name")
-        },
+        "ticket_types": {str(pk): name for pk, name, _ in types},
+        # The names in the event's other languages (the organiser's ``name_i18n``), so the door
+        # page shows the ticket type in its own language, offline too.
+        "ticket_type_names": {str(pk): translations or {} for pk, _, translations in types},
         "ticket_fields": TICKET_FIELDS,
         "tickets": [row for row in rows if row[2] == Ticket.Status.VALID],
         "revoked": [[row[0], row[1]] for row in rows if row[2] != Ticket.Status.VALID],
