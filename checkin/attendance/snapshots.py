@@ -213,23 +213,27 @@ def _feed(state: EventState, devices: dict[int, tuple[str, str]]) -> list[dict]:
     return items
 
 
-def _chart_svg(state: EventState, arrivals: dict, now: dt.datetime) -> str:
+def _chart_svg(state: EventState, arrivals: dict, now: dt.datetime) -> tuple[str, str]:
+    """The chart at a laptop's and at a phone's width (the page shows the one that fits)."""
     # Redrawn only when the bars change or the line's end moves to another 5 minutes.
     key = (tuple(b["count"] for b in arrivals["buckets"]), arrivals["start"],
            bucket_of(now, BUCKET_SECONDS))
     if state.chart_key != key:
         state.chart = chart.render(arrivals, now=now)
+        state.chart_phone = chart.render(arrivals, now=now, width=chart.PHONE_WIDTH)
         state.chart_key = key
-    return state.chart
+    return state.chart, state.chart_phone
 
 
 def _live_view(state: EventState, now: dt.datetime) -> LiveView:
     figures = _attendance(state, now)
     as_of = figures.pop("as_of")
+    wide, phone = _chart_svg(state, figures["arrivals"], now)
     payload = {
         "attendance": figures,
         "feed": _feed(state, state.device_names),
-        "chart": _chart_svg(state, figures["arrivals"], now),
+        "chart": wide,
+        "chart_phone": phone,
         # Every scan-log row up to this id is counted (bar a few still being committed).
         "seq": state.last_row_id,
     }

@@ -133,6 +133,7 @@ class EventState:
     type_names: list[tuple] = field(default_factory=list)
     names_read_at: float = -1e9
     chart: str = ""
+    chart_phone: str = ""  # the same chart drawn for a phone's width
     chart_key: tuple | None = None
 
     # --- per-attendee records and their sums ---------------------------------------------
