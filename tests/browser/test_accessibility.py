@@ -120,6 +120,15 @@ def world(organiser, settings):
     attendance.reset()
 
 
+def _assert_favicon(page, base: str) -> None:
+    """The page links the site's icon, and the icon is served."""
+    links = page.locator("link[rel=icon]")
+    assert links.count() >= 1, page.url
+    for k in range(links.count()):
+        response = page.request.get(base + links.nth(k).get_attribute("href"))
+        assert response.status == 200 and response.headers["content-type"].startswith("image/")
+
+
 def _open(browser, size: str, locale: str = "it-IT"):
     context = browser.new_context(viewport=WIDTHS[size], locale=locale)
     return context, context.new_page()
@@ -133,6 +142,11 @@ def test_public_pages_have_no_axe_violations(live_server, browser, world, size):
     try:
         page.goto(f"{base}/e/{event.slug}/register/")
         assert_no_axe_violations(page, f"register-{size}")
+        _assert_favicon(page, base)
+        # The time range stays on one line (it broke into "09:30-" / "17:00" at 390 px).
+        line = page.evaluate(
+            "() => parseFloat(getComputedStyle(document.querySelector('.when')).lineHeight)")
+        assert page.locator(".when .nowrap").bounding_box()["height"] < 1.5 * line
         page.get_by_role("button").last.click()  # nothing filled in: the error state
         page.get_by_role("alert").wait_for()
         assert_no_axe_violations(page, f"register-errors-{size}")
@@ -145,6 +159,9 @@ def test_public_pages_have_no_axe_violations(live_server, browser, world, size):
 
         page.goto(f"{base}/t/{links.ticket_token(world['ticket'])}/?lang=en")
         assert_no_axe_violations(page, f"ticket-{size}")
+        _assert_favicon(page, base)
+        icon = page.request.get(f"{base}/favicon.ico")  # what browsers ask for by themselves
+        assert icon.status == 200 and icon.headers["content-type"].startswith("image/")
         page.goto(f"{base}/t/{world['gone']}/")
         assert_no_axe_violations(page, f"ticket-gone-{size}")
         page.goto(f"{base}/t/not-a-token/")
@@ -160,6 +177,7 @@ def test_door_page_has_no_axe_violations(live_server, browser, world, size):
         page.goto(f"{live_server.url}/scan/")
         page.wait_for_load_state("networkidle")
         assert_no_axe_violations(page, f"door-unpaired-{size}")
+        _assert_favicon(page, live_server.url)
         page.goto("about:blank")  # (a new load: a hash change alone does not pair)
         page.goto(f"{live_server.url}/scan/#pair={world['token']}")
         page.wait_for_selector("#door:not([hidden])")
@@ -185,5 +203,24 @@ def test_dashboard_has_no_axe_violations(live_server, browser, world, size):
         page.wait_for_selector('[data-figure="checked_in"]:text-is("9")')
         page.wait_for_selector("#feed li.rejected")
         assert_no_axe_violations(page, f"dashboard-{size}")
+        _assert_favicon(page, live_server.url)
+        # The pace counts the scans of the last minute (it said "0/min" after a burst).
+        pace = page.inner_text("#gates .pace")
+        assert pace.endswith("/min") and int(pace.split("/")[0]) >= 10, pace
+        stamps = page.eval_on_selector_all(
+            "#feed li time", "nodes => nodes.map((n) => n.getAttribute('datetime'))")
+        assert len(stamps) >= 10 and stamps == sorted(stamps, reverse=True)  # newest first
+        width = WIDTHS[size]["width"]
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+        charts = ("#chart-phone", "#chart")
+        shown, hidden = charts if size == "phone" else charts[::-1]
+        assert page.locator(f"{shown} svg").is_visible()
+        assert not page.locator(f"{hidden} svg").is_visible()
+        # The chart fits whole: no scrolling box, its last clock label inside the screen.
+        assert page.eval_on_selector(shown, "c => c.scrollWidth <= c.clientWidth")
+        box = page.locator(f"{shown} svg").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width
+        last = page.locator(f"{shown} svg text[text-anchor=middle]").last.bounding_box()
+        assert last["x"] + last["width"] <= box["x"] + box["width"]
     finally:
         context.close()
