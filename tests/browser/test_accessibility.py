@@ -38,6 +38,7 @@ VISITED = {
     "event-register": "the form, and the form with its errors",
     "event-registered": "the confirmation after registering",
     "ticket-page": "a ticket, and a link to a revoked ticket",
+    # (and the "not found" page any unknown address outside /api/ gets)
     "door": "unpaired, then paired with an answer shown",
     "attendance-dashboard": "with scans, gates and organisations",
 }
@@ -166,6 +167,12 @@ def test_public_pages_have_no_axe_violations(live_server, browser, world, size):
         assert_no_axe_violations(page, f"ticket-gone-{size}")
         page.goto(f"{base}/t/not-a-token/")
         assert_no_axe_violations(page, f"ticket-invalid-{size}")
+        # Any other address outside the API: the site's "not found" page.
+        response = page.goto(f"{base}/e/no-such-event/register/")
+        assert response.status == 404
+        assert page.get_by_role("heading", name="Pagina non trovata").is_visible()
+        assert_no_axe_violations(page, f"not-found-{size}")
+        _assert_favicon(page, base)
     finally:
         context.close()
 
