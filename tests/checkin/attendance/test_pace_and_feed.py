@@ -167,3 +167,27 @@ def test_dashboard_feed_and_pace_after_live_scans_and_an_offline_sync(organiser,
     times = [dt.datetime.fromisoformat(item["scanned_at"]) for item in payload["feed"]]
     assert times == sorted(times, reverse=True)
     assert payload["feed"][-1]["name"] == "Persona 20"  # the oldest, uploaded last
+
+
+@pytest.mark.django_db
+def test_a_stream_waiting_on_a_view_time_has_moved_on_gets_the_new_one_at_once(
+        organiser, _fresh_attendance):
+    """``wait_for_change`` compares views, not only versions: a view whose pace or minutes time
+    moved on (same version, other content) is sent without waiting for a scan."""
+    import dataclasses
+    import time
+
+    from checkin.attendance import selectors
+
+    now = timezone.now()
+    event = make_event(organiser, slug="idle-conf", start=now - dt.timedelta(hours=1),
+                       end=now + dt.timedelta(hours=1))
+    current = selectors.live_view(event)
+    waited = selectors.wait_for_change(event, current, 0.3)
+    # Nothing new: it waits it out (unless the chart's 5 minutes turned meanwhile).
+    assert waited is None or waited.etag != current.etag
+    stale = dataclasses.replace(current, etag="an-older-minute")
+    started = time.monotonic()
+    newer = selectors.wait_for_change(event, stale, 5)
+    assert newer is not None and newer.etag == current.etag
+    assert time.monotonic() - started < 1
