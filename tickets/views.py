@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from core import languages, rate_limits
 from core.errors import ServiceError
 from tickets import links, services
-from tickets.dates import event_when
+from tickets.dates import event_when_html
 from tickets.documents import pdf, qr_svg
 from tickets.forms import RegistrationForm
 from tickets.models import Event
@@ -50,7 +50,7 @@ def _page_language(request: HttpRequest, event: Event) -> str:
 def _event_context(event: Event, language: str) -> dict:
     return {
         "event": event,
-        "when": event_when(event, language),
+        "when": event_when_html(event, language),
         "language": language,
         "languages": [(code, name) for code, name in languages.LANGUAGES
                       if code in (event.languages or languages.CODES)],

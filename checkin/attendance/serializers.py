@@ -61,7 +61,9 @@ class GateFiguresSerializer(_ScanCounts):
     per_minute = serializers.ListField(
         child=serializers.IntegerField(), help_text="Scans in each of the last 15 minutes."
     )
-    last_minute = serializers.IntegerField(help_text="Scans in the last complete minute.")
+    last_minute = serializers.IntegerField(
+        help_text="The pace: scans in the sliding minute up to now (5-second steps)."
+    )
     devices = DeviceFiguresSerializer(many=True)
 
 

@@ -422,6 +422,7 @@ def tampered_link(w: World) -> str:
 PAGES = [
     Row("GET", "/", lambda w: "/", everyone(302)),
     Row("GET", "/healthz", lambda w: "/healthz", everyone(200)),
+    Row("GET", "/favicon.ico", lambda w: "/favicon.ico", everyone(301)),
     # Public, but DRF authenticates a "Token" header when one is sent: a device's is refused.
     Row("GET", "/api/schema/", lambda w: "/api/schema/", public_docs()),
     Row("GET", "/api/docs/", lambda w: "/api/docs/", public_docs()),

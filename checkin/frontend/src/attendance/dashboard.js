@@ -59,6 +59,7 @@
     $("as-of").textContent = time(a.as_of);
     $("as-of").setAttribute("datetime", a.as_of);
     $("chart").innerHTML = payload.chart;
+    $("chart-phone").innerHTML = payload.chart_phone;
     const outside = $("outside");
     outside.hidden = !a.arrivals.outside;
     outside.textContent = `${L.outside} ${number.format(a.arrivals.outside)}`;
@@ -174,7 +175,9 @@
         el("td", { class: "num" }, number.format(o.inside)),
         el("td", { class: "num" }, number.format(o.registered)),
         el("td", { class: "bar-col" },
-          el("span", { class: "bar", "aria-label": `${pct}%` }, el("i", { style: `width:${pct}%` })))));
+          // role "img": a plain span may not carry a label (axe: aria-prohibited-attr).
+          el("span", { class: "bar", role: "img", "aria-label": `${pct}%` },
+            el("i", { style: `width:${pct}%` })))));
     }
     body.replaceChildren(...rows);
     $("org-count").textContent = `(${number.format(shown)})`;
