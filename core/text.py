@@ -100,22 +100,22 @@ def email_key(address: str) -> str:
 #
 # Why ``anyascii`` (ISC, maintained, one table per code point for all of Unicode) and not a
 # hand table over NFKD: NFKD + stripping combining marks handles é/ë/å, but not the letters
-# that are not "base + mark" in Unicode (ł ø æ ß đ ı þ ŋ ...), and a hand list of those is
+# that are not "base + mark" in Unicode (ł ø æ ß đ þ ŋ, dotless i ...), and a hand list of those is
 # never finished (Vietnamese ơ/ư decompose, Icelandic þ does not; Maltese ħ does not...).
 # anyascii transliterates every script to ASCII with one rule per character, so a key is
 # also script-blind where people expect it: "athina" finds "Αθηνά", "ivan" finds "Иван" (the
 # door staff's keyboard may not have the attendee's script). The cost is that transliteration
-# merges some letters (Cyrillic х and Latin kh both give "kh"): a search shows a few more
+# merges some letters (Cyrillic ha and Latin kh both give "kh"): a search shows a few more
 # names, never fewer.
 #
-# Apostrophes vanish ("dangelo" and "d'angelo" find "D’Angelo"); other punctuation and
+# Apostrophes vanish ("dangelo" and "d'angelo" find "D\u2019Angelo"); other punctuation and
 # spaces become one space, so "jean luc" finds "Jean-Luc" and an e-mail
 # "mario.rossi@example.org" is found by "mario rossi"; this also means LIKE's wildcards
 # (% and _) never reach the database from a query. A character anyascii does not know (an
 # unassigned or private-use code point) is kept case-folded when it is a letter or digit, so
 # a name made of such characters is still found by itself.
 
-_APOSTROPHES = str.maketrans("", "", "'`")  # ’ and ʼ are "'" after anyascii
+_APOSTROPHES = str.maketrans("", "", "'`")  # U+2019 and U+02BC are "'" after anyascii
 # Anything but a letter or digit of any script (``\W`` is Unicode-aware; ``_`` is a "word"
 # character to ``re`` but punctuation here).
 _SEPARATORS = re.compile(r"[\W_]+")
