@@ -36,23 +36,28 @@ def scans_for_event(event: Event) -> QuerySet[ScanLog]:
     )
 
 
+def search_matches(event_id: int, query: str) -> QuerySet[Ticket]:
+    """The door's search as one statement: tickets of the event whose attendee the query finds
+    by name, organisation or ticket reference, accent-, case- and script-blind
+    (``tickets.selectors.matching_attendees``; not by e-mail: the door shows no addresses, so
+    it does not look them up either)."""
+    attendees = ticket_selectors.matching_attendees(
+        Attendee.objects.filter(event_id=event_id), query, emails=False, event_id=event_id
+    )
+    # attendee IN (the matches): a semi-join the planner starts from the search index
+    return (
+        Ticket.objects.filter(event_id=event_id, attendee__in=attendees)
+        .select_related("attendee", "ticket_type")
+        .order_by("-status", "attendee__name", "id")
+    )
+
+
 def search_tickets(device: DeviceInfo, query: str, list_id: int | None = None) -> list[dict]:
-    """Attendees of the device's event by name, organisation or ticket reference, accent-,
-    case- and script-blind (``tickets.selectors.matching_attendees``; not by e-mail: the
-    door shows no addresses, so it does not look them up either)."""
+    """Attendees of the device's event found by ``search_matches``, with their presence."""
     query = query.strip()
     if len(query) < 2:
         return []
-    attendees = ticket_selectors.matching_attendees(
-        Attendee.objects.filter(event_id=device.event_id), query, emails=False,
-        event_id=device.event_id,
-    )
-    tickets = list(
-        # attendee IN (the matches): a semi-join the planner starts from the search index
-        Ticket.objects.filter(event_id=device.event_id, attendee__in=attendees)
-        .select_related("attendee", "ticket_type")
-        .order_by("-status", "attendee__name", "id")[:SEARCH_LIMIT]
-    )
+    tickets = list(search_matches(device.event_id, query)[:SEARCH_LIMIT])
     lists = [list_id] if list_id is not None else list(device.lists)
     state = {
         p.ticket_id: p

@@ -23,7 +23,7 @@ from core.text import search_key
     ("aeroe", "Ærøe"),
     ("dorde", "Đorđe"),
     ("istanbul", "İstanbul"),  # Turkish dotted capital I
-    ("isik", "Işık"),  # dotless i
+    ("isik", "I\u015f\u0131k"),  # Turkish s-cedilla and dotless i
     ("thorsson", "Þórsson"),
     ("hal", "Ħal"),
     ("nguyen van", "Nguyễn Văn"),
