@@ -18,7 +18,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.support.checkin import Door, make_device, make_list
-from tickets import attendee_csv, demo, services
+from tickets import attendee_csv, demo, selectors, services
 from tickets.models import Attendee, attendee_search_keys
 
 pytestmark = pytest.mark.django_db
@@ -253,3 +253,30 @@ def test_no_code_writes_attendees_around_save():
                 if BYPASSES.search(line):
                     offenders.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
     assert offenders == []
+
+
+@pytest.mark.django_db(transaction=True)  # migrating back and forth needs real transactions
+def test_the_migration_fills_the_keys_of_existing_rows(event):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("tickets", "0006_dates_in_range")]
+    after = [("tickets", "0007_attendee_search_keys")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("tickets", "Attendee")
+    for number, (name, email, organisation) in enumerate(PEOPLE):
+        old.objects.create(event_id=event.pk, name=name, email=email, organisation=organisation,
+                           email_key=f"{number}@example.org")
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    try:
+        assert _assert_keys_in_step() == len(PEOPLE)
+        found = selectors.attendees_for_event(event, "lukasiewicz")
+        assert [a.name for a in found] == ["Jan Łukasiewicz"]
+    finally:
+        # Leave the schema as every later test expects it: all migrations applied.
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
