@@ -17,7 +17,7 @@ from django.utils import timezone as dj_timezone
 
 from core import instants, languages
 from core.instants import range_check, validate_instant
-from core.text import TextRefused, email_key
+from core.text import TextRefused, email_key, search_key
 
 
 def _timezone_choices() -> list[tuple[str, str]]:
@@ -198,6 +198,13 @@ class Attendee(models.Model):
         max_length=8, choices=list(languages.LANGUAGES), default=languages.DEFAULT
     )
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    # What searches compare (``core.text.search_key``: accent-, case- and script-blind),
+    # derived on every save like ``email_key``: the door searches ``search_name`` (name and
+    # organisation, one line each so that no match spans both), the organiser API and the
+    # console also ``search_email``. On PostgreSQL each has a pg_trgm GIN index (migration
+    # 0007), which ``LIKE '%q%'`` uses; ``tickets.selectors.attendee_match`` builds the match.
+    search_name = models.TextField(editable=False, default="")
+    search_email = models.TextField(editable=False, default="")
 
     class Meta:
         ordering = ["event", "name", "id"]
@@ -220,9 +227,24 @@ class Attendee(models.Model):
             self.email_key = email_key(self.email)
         except TextRefused:  # not an address: refused by validation before any save
             self.email_key = self.email
-        if kwargs.get("update_fields") is not None and "email" in kwargs["update_fields"]:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "email_key"}
+        self.search_name, self.search_email = self.search_keys()
+        fields = kwargs.get("update_fields")
+        if fields is not None:
+            derived = {"email": {"email_key", "search_email"}, "name": {"search_name"},
+                       "organisation": {"search_name"}}
+            kwargs["update_fields"] = {*fields, *(k for f in fields for k in derived.get(f, ()))}
         super().save(*args, **kwargs)
+
+    def search_keys(self) -> tuple[str, str]:
+        """(``search_name``, ``search_email``) as they must be for the current values."""
+        return attendee_search_keys(self.name, self.organisation, self.email)
+
+
+def attendee_search_keys(name: str, organisation: str, email: str) -> tuple[str, str]:
+    """An attendee's (``search_name``, ``search_email``): one function for ``save``, the data
+    migration (which has no model methods) and the test holding every write path to it."""
+    # "\n" joins the two lines: a folded query never holds one, so no match spans both.
+    return f"{search_key(name)}\n{search_key(organisation)}", search_key(email)
 
 
 class Ticket(models.Model):
