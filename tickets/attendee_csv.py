@@ -24,6 +24,7 @@ from core.text import email_key
 from tickets import services
 from tickets.models import Attendee, Event, Ticket, TicketType
 from tickets.selectors import current_ticket
+from tickets.services import trail
 
 REQUIRED_COLUMNS = ("name", "email")
 KNOWN_COLUMNS = ("name", "email", "organisation", "language", "ticket_type")
@@ -237,7 +238,7 @@ def import_attendees(
         for done, (line, registration) in enumerate(good, start=1):
             try:
                 with transaction.atomic():
-                    services.register(event, registration)
+                    services.register(event, registration, audited=False)
             except ServiceError as exc:
                 result.errors.append(RowError(line, exc.field, exc.message))
                 if not partial:
@@ -249,6 +250,9 @@ def import_attendees(
             if progress:
                 progress(done, len(good))
         result.committed = True
+        if result.created:
+            trail.event("attendees.imported", event, created=result.created,
+                        skipped=result.skipped, rejected=len(result.errors))
     return result
 
 
