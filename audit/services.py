@@ -23,6 +23,9 @@ def _plain(value: Any) -> Any:
     """A JSON-safe, bounded copy of a field value."""
     if value is None or isinstance(value, bool | int | float):
         return value
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        # one spelling per instant: the same time read back from the database is not a change
+        return value.astimezone(dt.UTC).isoformat()
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):

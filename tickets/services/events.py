@@ -50,29 +50,23 @@ def save_ticket_type(event: Event, changes: dict, ticket_type: TicketType | None
         raise ServiceError("name", "A ticket type with this name already exists.")
     with transaction.atomic():
         if ticket_type is None:
-            ticket_type = TicketType.objects.create(event=event, **changes)
-            trail.ticket_type("ticket_type.created", ticket_type)
-            return ticket_type
-        before = trail.state(ticket_type)
+            ticket_type = TicketType(event=event)
+        adding, before = ticket_type.pk is None, trail.stored_state(ticket_type)
         for field, value in changes.items():
             setattr(ticket_type, field, value)
         ticket_type.save()
-        record_ticket_type_change(ticket_type, before)
+        if adding:
+            trail.ticket_type("ticket_type.created", ticket_type)
+        elif changed := trail.audit.changes(before, trail.state(ticket_type)):
+            trail.ticket_type("ticket_type.changed", ticket_type, changes=changed)
     return ticket_type
-
-
-def record_ticket_type_change(ticket_type: TicketType, before: dict) -> None:
-    """Audit a ticket type saved by a form (``before``: ``trail.stored_state`` read first)."""
-    changed = trail.audit.changes(before, trail.state(ticket_type))
-    if changed:
-        trail.ticket_type("ticket_type.changed", ticket_type, changes=changed)
 
 
 def update_event(event: Event, changes: dict) -> Event:
     """An organiser's edit of an event (API PUT/PATCH); its texts follow the text rule."""
     changes = clean_text_fields(EVENT_TEXT, changes)
     with transaction.atomic():
-        before = trail.state(event)
+        before = trail.stored_state(event)
         for field, value in changes.items():
             setattr(event, field, value)
         event.save()

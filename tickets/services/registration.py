@@ -60,7 +60,7 @@ def update_attendee(attendee: Attendee, changes: dict) -> Attendee:
     languages = attendee.event.languages
     if language is not None and languages and language not in languages:
         raise ServiceError("language", f"Language must be one of: {', '.join(languages)}.")
-    before = trail.state(attendee)
+    before = trail.stored_state(attendee)
     for field, value in changes.items():
         setattr(attendee, field, value)
     try:
