@@ -15,6 +15,7 @@ from core import rate_limits
 from core.errors import ServiceError
 from tickets import selectors, services
 from tickets.admin_audit import AuditHistoryMixin
+from tickets.admin_import import ImportAttendeesMixin
 from tickets.delivery.queue import resend
 from tickets.models import Attendee, Delivery, Event, EventKey, Organiser, Ticket, TicketType
 
@@ -239,7 +240,9 @@ class TicketTypeInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(AuditHistoryMixin, OrganiserScopedAdmin):
+class EventAdmin(ImportAttendeesMixin, AuditHistoryMixin, OrganiserScopedAdmin):
+    change_form_template = "tickets/admin/event_change_form.html"
+
     event_path = "pk"
     cascade_ok = (EventKey,)
     form = _checked_form(services.EVENT_TEXT)
