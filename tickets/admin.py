@@ -14,6 +14,8 @@ from django.utils.html import format_html
 from core import rate_limits
 from core.errors import ServiceError
 from tickets import selectors, services
+from tickets.admin_audit import AuditHistoryMixin
+from tickets.admin_import import ImportAttendeesMixin
 from tickets.delivery.queue import resend
 from tickets.models import Attendee, Delivery, Event, EventKey, Organiser, Ticket, TicketType
 
@@ -238,7 +240,9 @@ class TicketTypeInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(OrganiserScopedAdmin):
+class EventAdmin(ImportAttendeesMixin, AuditHistoryMixin, OrganiserScopedAdmin):
+    change_form_template = "tickets/admin/event_change_form.html"
+
     event_path = "pk"
     cascade_ok = (EventKey,)
     form = _checked_form(services.EVENT_TEXT)
@@ -403,7 +407,9 @@ class AttendeeChangeForm(forms.ModelForm):
 
 
 @admin.register(Attendee)
-class AttendeeAdmin(OrganiserScopedAdmin):
+class AttendeeAdmin(AuditHistoryMixin, OrganiserScopedAdmin):
+    audit_filter = "attendee_id"
+
     form = AttendeeChangeForm
     list_display = ["name", "email", "organisation", "language", "event", "created_at"]
     list_filter = [("event", _ONLY_OWN), "language"]

@@ -278,3 +278,23 @@ class ImportUploadSerializer(serializers.Serializer):
     """The multipart form of the import (the other form is a raw ``text/csv`` body)."""
 
     file = serializers.FileField(help_text="the CSV file")
+
+
+class AuditEntrySerializer(serializers.Serializer):
+    """One entry of the event's audit log: who did what, when (``audit.actions``)."""
+
+    id = serializers.IntegerField(read_only=True)
+    at = serializers.DateTimeField(read_only=True)
+    action = serializers.CharField(read_only=True)
+    action_label = serializers.CharField(read_only=True)
+    who = serializers.CharField(source="actor_label", read_only=True)
+    via = serializers.CharField(read_only=True)
+    object_type = serializers.CharField(read_only=True)
+    object_id = serializers.IntegerField(read_only=True, allow_null=True)
+    object = serializers.CharField(source="object_label", read_only=True)
+    attendee_id = serializers.IntegerField(read_only=True, allow_null=True)
+    data = serializers.JSONField(read_only=True)
+
+
+class AuditQuerySerializer(serializers.Serializer):
+    attendee = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)

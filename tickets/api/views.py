@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit import selectors as audit_selectors
 from core import languages
 from core.api.views import EVENT_PARAM, EventScopedMixin
 from core.rate_limits import ImportThrottle, OrganiserThrottle, RegistrationThrottle
@@ -235,6 +236,24 @@ def _register(event: Event, data, *, public: bool) -> Response:
         body = {"ticket": {"reference": ticket.reference, "status": ticket.status},
                 "attendee": {"name": ticket.attendee.name, "email": ticket.attendee.email}}
     return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(parameters=[EVENT_PARAM, OpenApiParameter(
+    "attendee", OpenApiTypes.INT, description="only the entries about this attendee")])
+class AuditViewSet(EventScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The event's audit log, newest first: every organiser action that changed its data,
+    kept when what it names is deleted."""
+
+    serializer_class = s.AuditEntrySerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return audit_selectors.entries([])
+        query = s.AuditQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return audit_selectors.entries(
+            [self.event.organiser_id], event_id=self.event.pk,
+            attendee_id=query.validated_data.get("attendee"))
 
 
 @extend_schema(parameters=[EVENT_PARAM])

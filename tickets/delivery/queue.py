@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef
 
 from core.errors import ServiceError
 from tickets.models import Delivery, Event, Ticket
+from tickets.services import trail
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,9 @@ def resend(ticket: Ticket) -> Delivery:
     """
     if ticket.status != Ticket.Status.VALID:
         raise ServiceError("ticket", "A revoked ticket cannot be sent.", code="revoked")
-    queue_tickets([ticket], reason=Delivery.Reason.RESEND)
+    with transaction.atomic():
+        queue_tickets([ticket], reason=Delivery.Reason.RESEND)
+        trail.ticket("ticket.resent", ticket)
     return Delivery.objects.filter(ticket=ticket, version=ticket.version).order_by("-id").first()
 
 
@@ -100,6 +103,8 @@ def queue_unsent(event: Event) -> list[int]:
     )
     for start in range(0, len(tickets), 1000):
         ids += _queue_mixed(tickets[start : start + 1000], issued_before)
+    if tickets:
+        trail.event("tickets.sent", event, queued=len(tickets))
     open_ids = Delivery.objects.filter(ticket__event=event, state__in=OPEN)
     return sorted(set(ids) | set(open_ids.values_list("pk", flat=True)))
 

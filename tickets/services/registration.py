@@ -13,6 +13,7 @@ from core import text
 from core.errors import ServiceError
 from tickets import signals, signing
 from tickets.models import Attendee, Event, Ticket, TicketType
+from tickets.services import trail
 from tickets.services.capacity import reserve_place
 from tickets.services.validation import ATTENDEE_TEXT, clean_email, clean_text_fields
 
@@ -59,11 +60,15 @@ def update_attendee(attendee: Attendee, changes: dict) -> Attendee:
     languages = attendee.event.languages
     if language is not None and languages and language not in languages:
         raise ServiceError("language", f"Language must be one of: {', '.join(languages)}.")
+    before = trail.stored_state(attendee)
     for field, value in changes.items():
         setattr(attendee, field, value)
     try:
         with transaction.atomic():
             attendee.save()
+            changed = trail.audit.changes(before, trail.state(attendee))
+            if changed:
+                trail.attendee("attendee.changed", attendee, changes=changed)
     except IntegrityError:  # the same address registered at the same moment
         raise duplicate_email() from None
     return attendee
@@ -112,12 +117,16 @@ def _issue_ticket(
     return ticket
 
 
-def register(event: Event, data: Registration, *, public: bool = False) -> Ticket:
+def register(event: Event, data: Registration, *, public: bool = False,
+             audited: bool = True) -> Ticket:
     """Register one attendee and issue their ticket, atomically.
 
     ``public=True`` is the self-service path: registration must be open and only public
     ticket types are offered. Duplicate e-mail policy: one attendee per e-mail per event
     (case-insensitive); a second registration with the same address is refused.
+
+    An organiser's registration (not ``public``) goes to the audit log unless ``audited`` is
+    False (the CSV import records one entry for the whole file).
     """
     if public and not event.registration_open:
         raise ServiceError("event", "Registration for this event is closed.", code="closed")
@@ -143,7 +152,10 @@ def register(event: Event, data: Registration, *, public: bool = False) -> Ticke
                 )
         except IntegrityError:
             raise duplicate from None
-        return _issue_ticket(event, attendee, ticket_type, serial)
+        ticket = _issue_ticket(event, attendee, ticket_type, serial)
+        if audited and not public:
+            trail.attendee("attendee.added", attendee, ticket=ticket.reference)
+        return ticket
 
 
 def issue_ticket_for(attendee: Attendee, ticket_type: TicketType) -> Ticket:
