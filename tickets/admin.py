@@ -242,7 +242,6 @@ class TicketTypeInline(admin.TabularInline):
 @admin.register(Event)
 class EventAdmin(ImportAttendeesMixin, AuditHistoryMixin, OrganiserScopedAdmin):
     change_form_template = "tickets/admin/event_change_form.html"
-
     event_path = "pk"
     cascade_ok = (EventKey,)
     form = _checked_form(services.EVENT_TEXT)
@@ -409,7 +408,6 @@ class AttendeeChangeForm(forms.ModelForm):
 @admin.register(Attendee)
 class AttendeeAdmin(AuditHistoryMixin, OrganiserScopedAdmin):
     audit_filter = "attendee_id"
-
     form = AttendeeChangeForm
     list_display = ["name", "email", "organisation", "language", "event", "created_at"]
     list_filter = [("event", _ONLY_OWN), "language"]
