@@ -282,6 +282,8 @@ ORGANISER_API = [
           lambda w, action=action: f"{ev(w)}/tickets/{w.marker_a.pk}/{action}/",
           organiser_api(ok))
       for action, ok in (("revoke", 200), ("reissue", 200), ("resend", 202))],
+    Row("GET", "/api/v1/events/{event_pk}/audit/", lambda w: ev(w) + "/audit/",
+        organiser_api(200)),
     Row("GET", "/api/v1/events/{event_pk}/checkin-lists/", lambda w: ev(w) + "/checkin-lists/",
         organiser_api(200)),
     Row("POST", "/api/v1/events/{event_pk}/checkin-lists/", lambda w: ev(w) + "/checkin-lists/",
