@@ -15,6 +15,7 @@ from core import rate_limits
 from core.errors import ServiceError
 from tickets import selectors, services
 from tickets.delivery.queue import resend
+from tickets.forms import EventDesignFields
 from tickets.models import Attendee, Delivery, Event, EventKey, Organiser, Ticket, TicketType
 
 
@@ -241,7 +242,9 @@ class TicketTypeInline(admin.TabularInline):
 class EventAdmin(OrganiserScopedAdmin):
     event_path = "pk"
     cascade_ok = (EventKey,)
-    form = _checked_form(services.EVENT_TEXT)
+    # The ticket's look (logo, colour, practical information) as plain fields: forms.py.
+    form = type("EventForm", (EventDesignFields, _checked_form(services.EVENT_TEXT)), {})
+    exclude = ["practical_info"]  # edited as one text box per language and section
     list_display = ["name", "slug", "start", "venue", "capacity", "issued_count",
                     "registration_open"]
     list_filter = ["registration_open", ("organiser", _ONLY_OWN)]

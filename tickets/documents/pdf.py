@@ -223,7 +223,7 @@ def _plan(pk, name, venue, address, start, end, timezone, brand_color, practical
     return _Plan(brand, tuple(texts), tuple(rules), qr_top, langs, logo_box)
 
 
-def _info_columns(info: dict, langs: tuple[str, ...], default_language: str
+def practical_columns(info: dict, langs: tuple[str, ...], default_language: str
                   ) -> list[tuple[str, dict]]:
     """(language, sections) per column: each language of the ticket that has practical
     information; a one-language ticket without its own falls back to the event's first
@@ -237,13 +237,18 @@ def _info_columns(info: dict, langs: tuple[str, ...], default_language: str
     return []
 
 
+def practical_headings() -> dict[str, str]:
+    """The sections' headings in the active language (the PDF and the ticket page)."""
+    return {"directions": _("How to get there"), "programme": _("Programme"),
+            "contact": _("Contact")}
+
+
 def _info_lines(language: str, sections: dict, size: float, width: float
                 ) -> list[tuple[str, str, float]]:
     """One column as (text, font, size) lines: the title, then each section's heading and
     its paragraphs wrapped to ``width``."""
     with translation.override(language):
-        headings = {"directions": _("How to get there"), "programme": _("Programme"),
-                    "contact": _("Contact")}
+        headings = practical_headings()
         lines = [(_("Practical information"), BOLD, size + 2)]
     for section in PRACTICAL_SECTIONS:
         if not sections.get(section):
@@ -259,7 +264,7 @@ def _practical(info: dict, langs: tuple[str, ...], default_language: str, ink: C
     """The practical information placed below ``top``: one column per language, shrunk as a
     whole until the tallest column fits above the bottom margin (cut with "…" if even the
     smallest size cannot hold it: never drawn off the page)."""
-    columns = _info_columns(info, langs, default_language)
+    columns = practical_columns(info, langs, default_language)
     if not columns:
         return []
     width = (CONTENT_W - COLUMN_GAP * (len(columns) - 1)) / len(columns)

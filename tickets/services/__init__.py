@@ -16,6 +16,7 @@ Issuing, reissuing and revoking send the signals of ``tickets.signals`` after co
 """
 
 from tickets.services.event_design import (
+    LOGO_MAX_BYTES,
     PRACTICAL_SECTIONS,
     clean_brand_color,
     clean_design_fields,
@@ -63,6 +64,7 @@ from tickets.services.validation import (
 __all__ = [
     "ATTENDEE_TEXT",
     "EVENT_TEXT",
+    "LOGO_MAX_BYTES",
     "ORGANISER_TEXT",
     "PRACTICAL_SECTIONS",
     "TICKET_TYPE_TEXT",
