@@ -79,7 +79,7 @@ def register(request: HttpRequest, slug: str) -> HttpResponse:
     request.LANGUAGE_CODE = language
     status = 200
     limited = None
-    duplicate = False
+    resend_email = None
     if request.method == "POST":
         form = RegistrationForm(request.POST, event=event, language=language)
         # The public API's limit and budget: the form is another way in to the same service.
@@ -101,9 +101,10 @@ def register(request: HttpRequest, slug: str) -> HttpResponse:
             except ServiceError as exc:
                 translated = _ERRORS.get(exc.code)
                 message = translated() if translated else exc.message
+                if exc.code == "duplicate":  # read before add_error takes it out of the data
+                    resend_email = data["email"]
                 target = exc.field if exc.field in form.fields and exc.code != "sold_out" else None
                 form.add_error(target, message)
-                duplicate = exc.code == "duplicate"
             else:
                 request.session[SESSION_REGISTERED] = {
                     "event": event.pk, "email": ticket.attendee.email, "name": ticket.attendee.name,
@@ -119,7 +120,7 @@ def register(request: HttpRequest, slug: str) -> HttpResponse:
         "sold_out": _sold_out(event, form),
         "limited": limited,
         # Already registered: offer "send my ticket again" for the address just typed.
-        "resend_email": form.cleaned_data.get("email") if duplicate else None,
+        "resend_email": resend_email,
     }
     response = render(request, "tickets/register.html", context, status=status)
     if wait_seconds := (limited or {}).get("seconds"):
