@@ -3,11 +3,12 @@
 The stored logo is already normalised (``services.event_design``: a flattened RGB PNG of at
 most 600 x 300 px). Decoding it and deflating its pixels costs more than the rest of a ticket,
 so the finished PDF image object is made once per (event, logo version) and the same object
-is written into every ticket's PDF (its ``format`` is pure: it only reads its fields).
+is written into every ticket's PDF (a shallow copy of it: its ``format`` only reads its fields).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import io
@@ -49,9 +50,12 @@ class PreparedLogo:
         document = canvas._doc
         registered = document.getXObjectName(self.name)
         if registered not in document.idToObject:
-            canvas._setXObjects(self.xobject)
-            document.Reference(self.xobject, registered)
-            document.addForm(self.name, self.xobject)
+            # A shallow copy per document: registering marks the object with its name in that
+            # document; the copy shares the prepared pixels, so nothing is encoded again.
+            xobject = copy.copy(self.xobject)
+            canvas._setXObjects(xobject)
+            document.Reference(xobject, registered)
+            document.addForm(self.name, xobject)
         canvas._currentPageHasImages = 1
         canvas.saveState()
         canvas.translate(x, y)
