@@ -11,7 +11,7 @@ urlpatterns = [
     path("e/<slug:slug>/register/", views.register, name="event-register"),
     path("e/<slug:slug>/registered/", views.registered, name="event-registered"),
     path("e/<slug:slug>/resend/", views.resend_ticket, name="event-resend"),
-    path("e/<slug:slug>/logo.png", views.event_logo, name="event-logo"),
+    path("e/<slug:slug>/logo", views.event_logo, name="event-logo"),
     path("t/<str:token>/", views.ticket_page, name="ticket-page"),
     path("t/<str:token>/ticket.pdf", views.ticket_pdf, name="ticket-pdf"),
 ]

@@ -209,13 +209,15 @@ def _too_many_resends(seconds: int) -> dict:
 
 @require_GET
 def event_logo(request: HttpRequest, slug: str) -> HttpResponse:
-    """The event's logo (public: it is printed on every ticket), as stored: a PNG. With the
+    """The event's logo (public: it is printed on every ticket), as stored (PNG, or JPEG for
+    a photograph). With the
     current version in ``?v=`` (``links.logo_url``) it may be cached for a year."""
     event = get_object_or_404(Event.objects.only("pk", "slug", "logo"), slug=slug)
     version = logos.logo_version(event)
     if version is None:
         return HttpResponse(status=404)
-    response = HttpResponse(logos.logo_bytes(event), content_type="image/png")
+    data = logos.logo_bytes(event)
+    response = HttpResponse(data, content_type=logos.logo_content_type(data))
     response["ETag"] = f'"{version}"'
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = ("public, max-age=31536000, immutable"

@@ -1,9 +1,10 @@
 """An event's logo as the ticket PDF embeds it: decoded and compressed once per logo version.
 
-The stored logo is already normalised (``services.event_design``: a flattened RGB PNG of at
-most 600 x 300 px). Decoding it and deflating its pixels costs more than the rest of a ticket,
-so the finished PDF image object is made once per (event, logo version) and the same object
-is written into every ticket's PDF (a shallow copy of it: its ``format`` only reads its fields).
+The stored logo is already normalised (``services.event_design``: a flattened RGB PNG, or
+JPEG for a photograph, of at most 600 x 300 px). Decoding it and deflating its pixels costs
+more than the rest of a ticket, so the PDF image object is made once per (event, logo
+version), and every ticket's PDF carries a shallow copy of it (its ``format`` only reads its
+fields): nothing is decoded or compressed again per ticket.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from tickets.models import Event
 def logo_bytes(event: Event) -> bytes:
     # PostgreSQL's driver gives a BinaryField as a memoryview, SQLite's as bytes.
     return bytes(event.logo or b"")
+
+
+def logo_content_type(data: bytes) -> str:
+    return "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
 
 
 def logo_version(event: Event) -> str | None:
@@ -76,12 +81,16 @@ def prepared_logo(event: Event) -> PreparedLogo | None:
 def _prepare(event_pk: int, version: str, data: bytes) -> PreparedLogo:
     """The PDF image object of one logo version (the key's ``data`` is compared only when
     the digest matches, i.e. for the same logo)."""
-    image = Image.open(io.BytesIO(data)).convert("RGB")
+    image = Image.open(io.BytesIO(data))
     xobject = PDFImageXObject(f"VarcoLogo{version}")
     xobject.width, xobject.height = image.size
     xobject.bitsPerComponent = 8
     xobject.colorSpace = "DeviceRGB"
-    xobject._filters = ("FlateDecode",)
-    xobject.streamContent = zlib.compress(image.tobytes(), 6)
     xobject.mask = None
+    if image.format == "JPEG":  # a photograph (services.event_design): embedded as it is
+        xobject._filters = ("DCTDecode",)
+        xobject.streamContent = data
+    else:
+        xobject._filters = ("FlateDecode",)
+        xobject.streamContent = zlib.compress(image.convert("RGB").tobytes(), 6)
     return PreparedLogo(xobject.name, xobject, *image.size)

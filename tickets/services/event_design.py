@@ -4,7 +4,8 @@ which languages a ticket speaks. One rule per field, for every write path (API, 
 - **Logo**: PNG, JPEG, GIF or WebP of at most ``LOGO_MAX_BYTES`` and ``LOGO_MAX_PIXELS``
   (checked from the header before any decoding, so a decompression bomb is refused unread).
   It is stored *normalised*: transparency flattened on white (the ticket is printed on white
-  paper), scaled down to ``LOGO_STORED_SIZE`` and saved as PNG without metadata. The PDF then
+  paper), scaled down to ``LOGO_STORED_SIZE`` and saved as PNG without metadata (as JPEG if
+  the PNG would exceed ``LOGO_STORED_PNG_BYTES``: a photograph). The PDF then
   embeds it as it is, and what is stored is a few tens of kilobytes, whatever was uploaded.
 - **Brand colour**: ``#rrggbb`` (lower-cased; ``#RGB`` is expanded), or empty for Varco's.
 - **Practical information**: ``{language: {section: text}}`` with the sections of
@@ -29,6 +30,7 @@ from core.errors import ServiceError
 LOGO_MAX_BYTES = 160 * 1024  # base64 in a JSON body stays under VARCO_MAX_BODY_BYTES (256 KB)
 LOGO_MAX_PIXELS = 4096 * 4096
 LOGO_STORED_SIZE = (600, 300)  # 600 px over the logo's 50 mm box: about 300 dpi printed
+LOGO_STORED_PNG_BYTES = 96 * 1024  # larger as PNG: stored as JPEG
 LOGO_FORMATS = frozenset({"PNG", "JPEG", "GIF", "WEBP"})
 # Section keys and their lengths: all of them fit the ticket's lower half at a legible size.
 PRACTICAL_SECTIONS = {"directions": 500, "programme": 800, "contact": 200}
@@ -87,6 +89,12 @@ def _normalised(image: Image.Image) -> bytes:
     flat.thumbnail(LOGO_STORED_SIZE, Image.Resampling.LANCZOS)
     out = io.BytesIO()
     flat.save(out, format="PNG", optimize=True)
+    if out.tell() <= LOGO_STORED_PNG_BYTES:
+        return out.getvalue()
+    # A photograph rather than a drawing: PNG would keep every pixel's noise (up to 540 KB
+    # at 600 x 300); JPEG keeps the stored logo, and every ticket's PDF, small.
+    out = io.BytesIO()
+    flat.save(out, format="JPEG", quality=88, optimize=True)
     return out.getvalue()
 
 

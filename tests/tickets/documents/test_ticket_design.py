@@ -163,3 +163,22 @@ def test_prepared_once_per_event_version(organiser):
     event.refresh_from_db()
     assert logos.prepared_logo(event) is not first
     assert logos.prepared_logo(event).width == 50
+
+
+def test_a_photograph_logo_stays_small_in_every_pdf(organiser, client):
+    import random
+
+    rng = random.Random(7)
+    photo = Image.frombytes("RGB", (500, 250), bytes(rng.getrandbits(8) for _ in range(375000)))
+    out = io.BytesIO()
+    photo.save(out, format="JPEG", quality=60)
+    assert len(out.getvalue()) < services.LOGO_MAX_BYTES
+    stored = services.clean_logo(out.getvalue())
+    assert stored.startswith(b"\xff\xd8") and len(stored) < 160 * 1024  # JPEG, not a PNG
+    event = designed(organiser, logo=out.getvalue())
+    ticket = ticket_of(event)
+    document = pdf.render_ticket_pdf(ticket, services.ticket_code(ticket))
+    assert len(document) < len(stored) + 60 * 1024  # the JPEG embedded once, as it is
+    assert pdf_qr_codes(document) == [services.ticket_code(ticket)]
+    response = client.get(f"/e/{event.slug}/logo")
+    assert response["Content-Type"] == "image/jpeg" and response.content == stored
