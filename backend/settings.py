@@ -291,6 +291,10 @@ VARCO_REGISTRATION_RATE = env_rate("VARCO_REGISTRATION_RATE", "30/min")
 VARCO_API_RATE = env_rate("VARCO_API_RATE", "1200/min")
 # CSV imports (each parses up to VARCO_MAX_IMPORT_BYTES and writes thousands of rows), per user.
 VARCO_IMPORT_RATE = env_rate("VARCO_IMPORT_RATE", "60/hour")
+# "Send my ticket again" on the public pages: per client address, and per address asked for
+# (whoever asks: one attendee's mailbox cannot be flooded from many connections).
+VARCO_TICKET_RESEND_RATE = env_rate("VARCO_TICKET_RESEND_RATE", "10/hour")
+VARCO_TICKET_RESEND_ADDRESS_RATE = env_rate("VARCO_TICKET_RESEND_ADDRESS_RATE", "3/hour")
 
 # Login (admin and session): django-axes locks a username out from one client address after
 # this many failures, for this long; a success resets the count. Records live in the database.

@@ -17,6 +17,7 @@ from tickets import selectors, services
 from tickets.admin_audit import AuditHistoryMixin
 from tickets.admin_import import ImportAttendeesMixin
 from tickets.delivery.queue import resend
+from tickets.forms import EventDesignFields
 from tickets.models import Attendee, Delivery, Event, EventKey, Organiser, Ticket, TicketType
 
 
@@ -244,7 +245,9 @@ class EventAdmin(ImportAttendeesMixin, AuditHistoryMixin, OrganiserScopedAdmin):
     change_form_template = "tickets/admin/event_change_form.html"
     event_path = "pk"
     cascade_ok = (EventKey,)
-    form = _checked_form(services.EVENT_TEXT)
+    # The ticket's look (logo, colour, practical information) as plain fields: forms.py.
+    form = type("EventForm", (EventDesignFields, _checked_form(services.EVENT_TEXT)), {})
+    exclude = ["practical_info"]  # edited as one text box per language and section
     list_display = ["name", "slug", "start", "venue", "capacity", "issued_count",
                     "registration_open"]
     list_filter = ["registration_open", ("organiser", _ONLY_OWN)]

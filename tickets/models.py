@@ -77,6 +77,21 @@ class Event(models.Model):
     last_serial = models.PositiveIntegerField(default=0, editable=False)
     registration_open = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    # The ticket's look (tickets/services/event_design.py validates all four). The logo is kept
+    # in the database, already normalised (a flattened PNG of bounded size): every web and
+    # worker host reads it with the event, with no shared file storage to set up or back up.
+    logo = models.BinaryField(blank=True, default=b"", editable=False)
+    brand_color = models.CharField(max_length=7, blank=True, default="")
+    # {language: {"directions": text, "programme": text, "contact": text}}, multi-line texts.
+    practical_info = models.JSONField(default=dict, blank=True)
+
+    class TicketLanguages(models.TextChoices):
+        ATTENDEE = "attendee", "the attendee's language"
+        ALL = "all", "all the event's languages on one ticket"
+
+    ticket_languages = models.CharField(
+        max_length=10, choices=TicketLanguages.choices, default=TicketLanguages.ATTENDEE
+    )
 
     class Meta:
         ordering = ["start", "id"]
@@ -89,6 +104,10 @@ class Event(models.Model):
             models.CheckConstraint(
                 condition=Q(capacity__isnull=True) | Q(issued_count__lte=F("capacity")),
                 name="event_not_oversold",
+            ),
+            models.CheckConstraint(
+                condition=Q(brand_color="") | Q(brand_color__regex=r"^#[0-9a-f]{6}$"),
+                name="event_brand_color_hex",
             ),
         ]
 

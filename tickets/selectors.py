@@ -130,3 +130,13 @@ def _count_states(ids: list[int]):
         Delivery.objects.filter(pk__in=ids).values_list("state").annotate(n=Count("pk"))
         .order_by()
     )
+
+
+def valid_ticket_for_email(event: Event, key: str) -> Ticket | None:
+    """The valid ticket of the event's attendee whose e-mail key (``core.text.email_key``) is
+    ``key``, with its attendee, or None."""
+    return (
+        Ticket.objects.select_related("attendee")
+        .filter(event=event, attendee__email_key=key, status=Ticket.Status.VALID)
+        .first()
+    )

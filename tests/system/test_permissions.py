@@ -440,6 +440,12 @@ PAGES = [
     # the form.
     Row("GET", "/e/{slug}/registered/", lambda w: f"/e/{w.event_a.slug}/registered/",
         everyone(302)),
+    # "Send my ticket again": public, the same answer for any address (registered or not).
+    Row("GET", "/e/{slug}/resend/", lambda w: f"/e/{w.event_a.slug}/resend/", everyone(200)),
+    Row("POST", "/e/{slug}/resend/", lambda w: f"/e/{w.event_a.slug}/resend/", everyone(200),
+        body=lambda w, r: {"email": f"nuova-{r}@example.org"}, form=True),
+    # The logo printed on every ticket is public; this event has none.
+    Row("GET", "/e/{slug}/logo", lambda w: f"/e/{w.event_a.slug}/logo", everyone(404)),
     # The signed link is the attendee's only credential: whoever holds it sees that ticket.
     Row("GET", "/t/{token}/", ticket_link, everyone(200)),
     Row("GET", "/t/{token}/", tampered_link, everyone(404), variant="tampered"),

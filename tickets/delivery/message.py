@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from email.mime.text import MIMEText
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives
@@ -64,8 +65,19 @@ def ticket_message(delivery: Delivery, key: EventKey | None = None) -> EmailMult
     )
     message.attach_alternative(html, "text/html")
     message.attach(f"ticket-{ticket.reference}.pdf", document, "application/pdf")
-    message.attach("event.ics", calendar_entry, "text/calendar; charset=utf-8; method=PUBLISH")
+    message.attach(_calendar_part(calendar_entry))
     return message
+
+
+def _calendar_part(calendar_entry: bytes) -> MIMEText:
+    """The ``event.ics`` part. Built here rather than by ``attach(name, content, mimetype)``:
+    Django reads a text mimetype's parameters as part of its subtype and adds its own
+    charset, which wrote ``charset`` twice (``text/calendar; charset=utf-8;
+    method=PUBLISH; charset="utf-8"``), a header some clients refuse."""
+    part = MIMEText(calendar_entry.decode("utf-8"), "calendar", "utf-8")
+    part.set_param("method", "PUBLISH")
+    part.add_header("Content-Disposition", "attachment", filename="event.ics")
+    return part
 
 
 @dataclass

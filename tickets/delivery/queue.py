@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef
 
 from core.errors import ServiceError
 from tickets.models import Delivery, Event, Ticket
+from tickets.selectors import valid_ticket_for_email
 from tickets.services import trail
 
 log = logging.getLogger(__name__)
@@ -128,3 +129,13 @@ def publish(ids: list[int], countdown: float | None = None) -> None:
             current_app.signature(SEND_TASK, args=(chunk,)).apply_async(countdown=countdown)
         except Exception:  # broker down: the rows are queued in the database; the sweep retries
             log.exception("could not publish %d deliveries; the sweep will", len(chunk))
+
+
+def resend_on_request(event: Event, email_key: str) -> None:
+    """An attendee's "send my ticket again": the valid ticket of the attendee registered with
+    this address (compared by its key) is sent again, as a ``resend`` through the usual rows,
+    to the address stored at registration (``new_delivery``), never to one typed now. Returns
+    nothing, found or not: the page's answer must not say whether an address is registered."""
+    ticket = valid_ticket_for_email(event, email_key)
+    if ticket is not None:
+        resend(ticket)

@@ -8,6 +8,7 @@ from django.utils.text import slugify
 from core.errors import ServiceError
 from tickets.models import Event, Organiser, TicketType
 from tickets.services import trail
+from tickets.services.event_design import clean_design_fields
 from tickets.services.keys import ensure_event_key
 from tickets.services.validation import (
     EVENT_TEXT,
@@ -25,7 +26,7 @@ def create_organiser(name: str, slug: str | None = None) -> Organiser:
 
 
 def create_event(organiser: Organiser, **fields) -> Event:
-    fields = clean_text_fields(EVENT_TEXT, fields)
+    fields = clean_design_fields(clean_text_fields(EVENT_TEXT, fields))
     with transaction.atomic():
         event = Event.objects.create(organiser=organiser, **fields)
         ensure_event_key(event)
@@ -63,8 +64,9 @@ def save_ticket_type(event: Event, changes: dict, ticket_type: TicketType | None
 
 
 def update_event(event: Event, changes: dict) -> Event:
-    """An organiser's edit of an event (API PUT/PATCH); its texts follow the text rule."""
-    changes = clean_text_fields(EVENT_TEXT, changes)
+    """An organiser's edit of an event (API PUT/PATCH); its texts follow the text rule, its
+    logo, colour and practical information the design rules (``event_design``)."""
+    changes = clean_design_fields(clean_text_fields(EVENT_TEXT, changes))
     with transaction.atomic():
         before = trail.stored_state(event)
         for field, value in changes.items():

@@ -9,14 +9,12 @@ The fonts come from Debian packages the project installs (``make fonts``).
 
 from __future__ import annotations
 
-import ctypes
 from pathlib import Path
 
-import pypdfium2 as pdfium
-import pypdfium2.raw as pdfium_c
 import pytest
 from reportlab.pdfbase.ttfonts import TTFontFile
 
+from tests.support.ticket_files import pdf_chars
 from tickets import services
 from tickets.documents import pdf
 
@@ -60,39 +58,11 @@ def coverage():
     return covers
 
 
-def _chars(document: bytes) -> tuple[list[tuple[str, tuple, str, bool]], float, float]:
-    """(char, box, font name, embedded) for every character on the page, and the page size."""
-    doc = pdfium.PdfDocument(document)
-    page = doc[0]
-    width, height = page.get_size()
-    text = page.get_textpage()
-    result = []
-    for index in range(text.count_chars()):
-        char = chr(pdfium_c.FPDFText_GetUnicode(text, index))
-        left, right, bottom, top = (ctypes.c_double() for _ in range(4))
-        pdfium_c.FPDFText_GetCharBox(text, index, left, right, bottom, top)
-        obj = pdfium_c.FPDFText_GetTextObject(text, index)
-        font = pdfium_c.FPDFTextObj_GetFont(obj) if obj else None
-        name, embedded = "", False
-        if font:
-            buffer = ctypes.create_string_buffer(256)
-            pdfium_c.FPDFFont_GetBaseFontName(font, buffer, 256)
-            name = buffer.value.decode()
-            embedded = bool(pdfium_c.FPDFFont_GetIsEmbedded(font))
-        if result and "\udc00" <= char <= "\udfff" and "\ud800" <= result[-1][0] <= "\udbff":
-            # PDFium gives characters past U+FFFF as two UTF-16 halves: join them
-            pair = (result[-1][0] + char).encode("utf-16-be", "surrogatepass").decode("utf-16-be")
-            result[-1] = (pair, *result[-1][1:])
-            continue
-        result.append((char, (left.value, right.value, bottom.value, top.value), name, embedded))
-    return result, width, height
-
-
 @pytest.mark.parametrize("name", list(NAMES.values()), ids=list(NAMES))
 def test_any_name_prints_whole_inside_the_page_with_embedded_glyphs(register, name, coverage):
     ticket = register(name=name, email="someone@example.org")
     document = pdf.render_ticket_pdf(ticket, services.ticket_code(ticket))
-    chars, width, height = _chars(document)
+    chars, width, height = pdf_chars(document)
     text = "".join(c for c, *_ in chars)
     # The name comes back whole (wrapped lines are joined by the extraction's line breaks).
     compact = "".join(text.split())
@@ -135,7 +105,7 @@ def test_long_event_texts_stay_inside_the_page(organiser):
                        address="Via" * 100)
     TicketType.objects.create(event=event, name="Ingresso" * 25)
     ticket = services.register(event, services.Registration("Anna", "anna@example.org"))
-    chars, width, height = _chars(pdf.render_ticket_pdf(ticket, services.ticket_code(ticket)))
+    chars, width, height = pdf_chars(pdf.render_ticket_pdf(ticket, services.ticket_code(ticket)))
     compact = "".join(c for c, *_ in chars if not c.isspace())
     for text in (event.name, event.venue, event.address, "Ingresso" * 25):
         assert text in compact  # never cut
