@@ -81,6 +81,8 @@ INSTALLED_APPS = [
     "core",
     "tickets",
     "checkin",
+    # The project itself: its management commands (simulate_day, the event-day drill).
+    "backend",
 ]
 
 MIDDLEWARE = [
