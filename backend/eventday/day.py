@@ -63,7 +63,9 @@ class Day:
         try:
             return self._run(begun)
         finally:
+            t = time.monotonic()
             self.stack.stop()
+            self.say(f"  stopping the stack: {time.monotonic() - t:.1f} s")
 
     def _run(self, begun: float) -> dict:
         o, stack = self.o, self.stack
@@ -115,8 +117,10 @@ class Day:
             self.expect.append("delivery incidents did not all happen (too few messages?)")
         incidents.stop()
         tickets = mail.wait_for_deliveries(api, [setup.event_id, setup.other_event_id], 300)
-        inbox = mail.read_inbox(stack)
         self._phase("delivery", t)
+        t = time.monotonic()
+        inbox = mail.read_inbox(stack)
+        self._phase("reading the PDFs' QR codes", t)
 
         main = {i: row for i, row in tickets.items() if row["event_id"] == setup.event_id}
         people = {}

@@ -140,15 +140,17 @@ class Stack:
             self.worker.wait(timeout=10)
 
     def stop(self) -> None:
-        for process in (self.worker, self.web):
-            if process is None:
-                continue
-            with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+        processes = [p for p in (self.worker, self.web) if p is not None]
+        for process in processes:  # both told at once: their graceful exits overlap
+            with contextlib.suppress(ProcessLookupError):
                 if process.poll() is None:
                     os.killpg(process.pid, signal.SIGTERM)
-                    process.wait(timeout=15)
+        for process in processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
             with contextlib.suppress(ProcessLookupError):  # pool children that outlived it
                 os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
         if self.relay is not None:
             self.relay.down()
         for handle in self._logs:

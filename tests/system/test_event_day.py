@@ -1,0 +1,93 @@
+"""The convegno day drill, small and compressed: ``python manage.py simulate_day`` as a
+script runs it (its own gunicorn, ``python -m worker`` and SMTP relay), once in the embedded
+mode (SQLite, no Redis) and once on this run's PostgreSQL + Redis; both must reconcile.
+
+120 people rush for 110 places, 20 guests are imported, 2 gates, 1 offline minute, 2.5 s
+per simulated hour, the relay down for 3 s and the worker SIGKILLed once (docs/event-day.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.support import worker_process
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL_DAY = ["--attendees", "120", "--invited", "20", "--capacity", "110", "--gates", "2",
+             "--seconds-per-hour", "2.5", "--offline-minutes", "1", "--smtp-outage", "3",
+             "--smtp-per-connection", "15", "--concurrency", "16"]
+
+
+def _run_day(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, dict]:
+    out = tmp_path / "day.json"
+    report = tmp_path / "day.html"
+    process = subprocess.run(
+        [sys.executable, "manage.py", "simulate_day", *SMALL_DAY, "--var-dir",
+         str(tmp_path / "runs"), "--json-out", str(out), "--html-out", str(report)],
+        cwd=ROOT, env={**env, "VARCO_VAR_DIR": str(tmp_path / "var")},
+        capture_output=True, text=True, timeout=240,
+    )
+    assert out.exists(), process.stdout[-3000:] + process.stderr[-3000:]
+    assert "<svg" in report.read_text()
+    return process, json.loads(out.read_text())
+
+
+def _check(process: subprocess.CompletedProcess, day: dict, mode: str) -> None:
+    assert day["mismatches"] == [], day["mismatches"]
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert "The day reconciles." in process.stdout
+    assert day["mode"] == mode
+    for key in ("registered", "delivered", "checked_in", "inside", "entries", "exits",
+                "mismatches", "scan_latency_ms"):
+        assert key in day
+    assert set(day["scan_latency_ms"]) == {"p50", "p99", "max"}
+    assert day["places_sold"] == 110 == day["capacity"]  # more buyers than places: sold out
+    assert day["registration"]["server_errors"] == 0
+    assert day["registration"]["refused"]["400 sold_out"] >= 10
+    assert day["registered"] == 110 + 20 == day["imported"] + day["places_sold"]
+    # Three recipients refused for good by the relay (550); every other ticket arrived.
+    assert day["delivery_failed"] == 3 and day["delivered"] == day["registered"] - 3
+    assert day["inside"] == day["entries"] - day["exits"] and day["exits"] > 0
+    assert 0 < day["checked_in"] <= day["delivered"]
+    plan = day["answers_by_plan"]
+    assert plan["revoked_old:rejected:revoked"] == 2 and plan["reissued:ok:"] == 1
+    assert plan["forged:rejected:invalid"] >= 4
+    assert plan["other_event:rejected:wrong_event"] == 3
+    assert day["offline_scans"] > 0
+    assert any("SIGKILL" in line for line in day["incidents"])
+    for board in day["dashboards"].values():
+        assert board["checked_in"] == day["checked_in"] and board["updates"] > 1
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+def test_small_day_reconciles_in_the_embedded_mode(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith("VARCO_")}
+    process, day = _run_day(tmp_path, env)
+    _check(process, day, "embedded")
+
+
+@pytest.mark.e2e
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.timeout(300)
+@pytest.mark.django_db(transaction=True)
+def test_small_day_reconciles_on_postgresql_and_redis(tmp_path):
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VARCO_")}
+    # This run's test database (flushed after the test).
+    env["DATABASE_URL"] = worker_process.test_database_url()
+    try:
+        process, day = _run_day(tmp_path, env)
+    finally:
+        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+        worker_process.wait_until(worker_process.no_other_sessions, timeout=15)
+    _check(process, day, "postgresql+redis")
