@@ -66,10 +66,14 @@ class Incidents:
         self._stop.set()
 
 
-def wait_for_deliveries(api: Http, event_ids: list[int], timeout: float) -> dict[int, dict]:
-    """Every ticket of these events with its delivery, once none is still on its way."""
+def wait_for_deliveries(api: Http, event_ids: list[int], timeout: float,
+                        meanwhile=None) -> dict[int, dict]:
+    """Every ticket of these events with its delivery, once none is still on its way
+    (``meanwhile()`` is called between two looks: the QR codes are read as mail arrives)."""
     deadline = time.monotonic() + timeout
     while True:
+        if meanwhile is not None:
+            meanwhile()
         tickets = {}
         for event_id in event_ids:
             for row in api.all_pages(f"/api/v1/events/{event_id}/tickets/"):
@@ -107,7 +111,7 @@ class Inbox:
     recipients: dict[str, str] = field(default_factory=dict)  # ticket key -> envelope address
     message_ids: dict[str, set[str]] = field(default_factory=dict)
     copies: dict[str, int] = field(default_factory=dict)
-    bad_pdfs: list[str] = field(default_factory=list)
+    bad_pdfs: dict[str, str] = field(default_factory=dict)  # ticket key -> what was wrong
 
 
 def read_inbox(stack: Stack, decoded: Inbox | None = None) -> Inbox:
@@ -123,15 +127,15 @@ def read_inbox(stack: Stack, decoded: Inbox | None = None) -> Inbox:
         inbox.copies[key] = inbox.copies.get(key, 0) + 1
         inbox.message_ids.setdefault(key, set()).add(message.message_id)
         inbox.recipients[key] = ",".join(message.envelope_to)
-        if key in inbox.codes:
+        if key in inbox.codes or key in inbox.bad_pdfs:
             continue
         try:
             codes = qr_codes(message.attachment(".pdf"))
         except Exception as exc:  # a broken attachment is a finding, not a crash
-            inbox.bad_pdfs.append(f"{key}: {exc}")
+            inbox.bad_pdfs[key] = f"{type(exc).__name__}: {exc}"
             continue
         if len(codes) != 1:
-            inbox.bad_pdfs.append(f"{key}: {len(codes)} QR codes")
+            inbox.bad_pdfs[key] = f"{len(codes)} QR codes"
             continue
         inbox.codes[key] = codes[0]
     return inbox

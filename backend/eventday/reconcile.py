@@ -53,6 +53,7 @@ def reconcile(f: Facts) -> dict:
     # Places: what the rush was told it bought is what the server sold, never over capacity.
     if rush_sold > f.capacity:
         miss.append(f"oversold: {rush_sold} registered for {f.capacity} places")
+    miss += [f"registration: {u}" for u in f.rush["unexpected"]]
     if f.rush["server_errors"]:
         miss.append(f"registration: {f.rush['server_errors']} server errors")
     registered = len(f.tickets)

@@ -83,11 +83,13 @@ class RushResult:
     seconds: float = 0.0
     requests: int = 0
     errors_5xx: int = 0
+    unexpected: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
             "requests": self.requests, "registered": len(self.ok),
             "refused": dict(sorted(self.refused.items())), "server_errors": self.errors_5xx,
+            "unexpected": self.unexpected,
             "seconds": round(self.seconds, 2),
             "throughput_per_s": round(self.requests / self.seconds, 1) if self.seconds else 0,
             "latency_ms": percentiles(self.latencies_ms),
@@ -103,10 +105,10 @@ def registration_rush(public: Http, plan: Plan, setup: Setup, concurrency: int) 
         jobs.append((person.index, {
             "name": person.name, "email": person.email, "organisation": person.organisation,
             "language": person.language, "ticket_type": setup.rush_type}))
-    for index in plan.duplicates:
+    for index in plan.duplicates:  # the same person again: whichever comes first may win
         person = plan.people[index]
-        jobs.append((None, {"name": person.name, "email": person.email,
-                            "ticket_type": setup.rush_type}))
+        jobs.append((index, {"name": person.name, "email": person.email,
+                             "ticket_type": setup.rush_type}))
     jobs += [(None, body) for body in plan.malformed]
     result = RushResult()
 
@@ -118,8 +120,11 @@ def registration_rush(public: Http, plan: Plan, setup: Setup, concurrency: int) 
         for index, reply in pool.map(one, jobs):
             result.requests += 1
             result.latencies_ms.append(reply.seconds * 1000)
-            if reply.status == 201 and index is not None and index not in result.ok:
-                result.ok[index] = reply.json()
+            if reply.status == 201:
+                if index is None or index in result.ok:  # malformed accepted, or sold twice
+                    result.unexpected.append(f"201 for {index=}: {reply.body[:120]!r}")
+                else:
+                    result.ok[index] = reply.json()
                 continue
             if reply.status >= 500:
                 result.errors_5xx += 1

@@ -2,7 +2,7 @@
 script runs it (its own gunicorn, ``python -m worker`` and SMTP relay), once in the embedded
 mode (SQLite, no Redis) and once on this run's PostgreSQL + Redis; both must reconcile.
 
-120 people rush for 110 places, 20 guests are imported, 2 gates, 1 offline minute, 2.5 s
+120 people rush for 110 places, 20 guests are imported, 2 gates, 1 offline minute, 2 s
 per simulated hour, the relay down for 3 s and the worker SIGKILLed once (docs/event-day.md).
 """
 
@@ -21,7 +21,7 @@ from tests.support import worker_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL_DAY = ["--attendees", "120", "--invited", "20", "--capacity", "110", "--gates", "2",
-             "--seconds-per-hour", "2.5", "--offline-minutes", "1", "--smtp-outage", "3",
+             "--seconds-per-hour", "2", "--offline-minutes", "1", "--smtp-outage", "3",
              "--smtp-per-connection", "15", "--concurrency", "16"]
 
 
