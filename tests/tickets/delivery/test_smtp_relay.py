@@ -6,11 +6,14 @@ AUTH required, a limit of messages per connection, recipients refused for good (
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from backend.eventday.relay import Relay
 from backend.eventday.tls import make_test_ca
 from tests.support.deliveries import register_many
+from tests.support.settings_process import settings_in_subprocess
 from tests.support.smtp_sink import free_port
 from tests.support.ticket_files import pdf_qr_codes
 from tickets import services
@@ -135,3 +138,17 @@ def test_550_fails_that_ticket_for_good_with_the_answer_shown_others_arrive(
     body = api.get(f"/api/v1/events/{event_id}/tickets/{tickets[1].pk}/").json()
     assert body["delivery"]["state"] == "failed"
     assert "User unknown in virtual mailbox table" in body["delivery"]["last_error"]
+
+
+def test_the_environment_selects_the_verifying_backend_and_its_ca_file():
+    result = settings_in_subprocess(
+        {"EMAIL_HOST": "relay.example.org", "EMAIL_USE_TLS": "1",
+         "EMAIL_SSL_CAFILE": "/etc/varco/relay-ca.pem",
+         "VARCO_SMTP_MESSAGES_PER_CONNECTION": "40"},
+        "EMAIL_BACKEND", "EMAIL_SSL_CAFILE", "VARCO_SMTP_MESSAGES_PER_CONNECTION")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == {
+        "EMAIL_BACKEND": "tickets.delivery.connection.EmailBackend",
+        "EMAIL_SSL_CAFILE": "/etc/varco/relay-ca.pem",
+        "VARCO_SMTP_MESSAGES_PER_CONNECTION": "40",
+    }
