@@ -91,9 +91,11 @@ class Day:
         # 1-2: the rush, the import, and delivery with the relay down and the worker killed.
         t = time.monotonic()
         rng = random.Random(o.seed + 1)
-        refused_people = rng.sample(plan.people[: min(plan.capacity, o.attendees)], 2)
-        if o.invited:
-            refused_people.append(plan.people[o.attendees])
+        # Three recipients the relay refuses for good: invited guests (all of them get a
+        # ticket, so the count is known); from the rush only if there are too few guests.
+        guests = plan.people[o.attendees:]
+        refused_people = rng.sample(guests, min(3, len(guests)))
+        refused_people += rng.sample(plan.people[: o.attendees], 3 - len(refused_people))
         refused = {p.email: REFUSAL.format(p.email) for p in refused_people}
         stack.relay.handler.permanent = dict(refused)
         expected = min(plan.capacity, o.attendees) + o.invited + 3
@@ -208,8 +210,8 @@ class Day:
         doors.add(person.arrives, person.gate, "entry", code, "entry")
         if person.scans_twice:
             if person.twice_elsewhere:
-                doors.add(person.arrives + 2, (person.gate + 1) % plan.gates, "entry", code,
-                          "double")
+                doors.add(person.second_at or person.arrives + 2,
+                          (person.gate + 1) % plan.gates, "entry", code, "double")
             else:
                 doors.add(person.arrives + 0.05, person.gate, "entry", code, "double")
         if person.lunch:

@@ -47,6 +47,7 @@ class Person:
     gate: int = 0
     scans_twice: bool = False  # the second scan a few seconds later, maybe at another gate
     twice_elsewhere: bool = False
+    second_at: float | None = None  # when the second scan comes (default: 2 minutes later)
     lunch: tuple[float, float] | None = None  # exit, re-entry
     leaves: float | None = None  # exit for good
 
@@ -113,6 +114,28 @@ def schedule_arrivals(plan: Plan, holders: list[Person], rng: random.Random) -> 
             person.lunch = (max(out, person.arrives + 30), rng.uniform(14 * 60, 14 * 60 + 30))
         elif rng.random() < 0.10:
             person.leaves = rng.uniform(15 * 60 + 30, 16 * 60 + 45)
+    _offline_gate_is_used(plan, [p for p in holders if p.arrives is not None], rng)
+
+
+def _offline_gate_is_used(plan: Plan, arrived: list[Person], rng: random.Random) -> None:
+    """However small the day, the offline gate queues scans, and one of them is a conflict:
+    three people arrive there while it is offline, and a fourth, in through the gate before
+    it half an hour earlier, shows the code there too (a 'double' scan elsewhere)."""
+    low, high = plan.offline
+    if plan.gates < 2 or high <= low or len(arrived) < 4:
+        return
+    for person in arrived[:3]:
+        person.arrives = rng.uniform(low, high)
+        person.gate = plan.offline_gate
+        person.scans_twice = False
+    fourth = arrived[3]
+    # Half an hour apart: the answer of the first scan is in long before the gate syncs,
+    # however far behind a busy gate's thread runs.
+    fourth.arrives = low - 30
+    fourth.second_at = rng.uniform(low, high)
+    fourth.gate = (plan.offline_gate - 1) % plan.gates
+    fourth.scans_twice = fourth.twice_elsewhere = True
+    fourth.lunch = fourth.leaves = None
 
 
 def forged_codes(rng: random.Random, count: int) -> list[str]:

@@ -23,7 +23,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from backend.eventday.tls import TestCA
 
-logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
+# aiosmtpd logs every command, and warns on each AUTH about its own deprecated attribute
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 
 @dataclass

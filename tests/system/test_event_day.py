@@ -60,7 +60,7 @@ def _check(process: subprocess.CompletedProcess, day: dict, mode: str) -> None:
     assert plan["revoked_old:rejected:revoked"] == 2 and plan["reissued:ok:"] == 1
     assert plan["forged:rejected:invalid"] >= 4
     assert plan["other_event:rejected:wrong_event"] == 3
-    assert day["offline_scans"] > 0
+    assert day["offline_scans"] >= 4 and day["conflicts"] >= 1  # planned, however small
     assert any("SIGKILL" in line for line in day["incidents"])
     for board in day["dashboards"].values():
         assert board["checked_in"] == day["checked_in"] and board["updates"] > 1
