@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from backend.eventday.dashboards import Dashboard
+from backend.eventday.doors import Answer, Gate
+from backend.eventday.reconcile import Facts, reconcile
 from tests.support import worker_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,3 +94,79 @@ def test_small_day_reconciles_on_postgresql_and_redis(tmp_path):
         redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
         worker_process.wait_until(worker_process.no_other_sessions, timeout=15)
     _check(process, day, "postgresql+redis")
+
+
+# --- the reconciliation itself: it must see what does not add up ------------------------------
+
+
+def _facts(**changes):
+
+    gate = Gate(0, "Porta A", 1, http=None, list_id=1)
+    gate.answers = [
+        Answer("Porta A", "CODE1", "entry", "n1", "ok", None, "Giulia Rossi", 555.0, 1.0, 12.0,
+               "online", tag="entry"),
+        Answer("Porta A", "CODE1", "exit", "n2", "ok", None, "Giulia Rossi", 780.0, 2.0, 9.0,
+               "online", tag="lunch-out"),
+        Answer("Porta A", "CODE2", "entry", "n3", "ok", None, "Marco Bianchi", 560.0, 1.5, 15.0,
+               "online", tag="entry"),
+    ]
+    figures = {"registered": 2, "checked_in": 2, "inside": 1,
+               "by_gate": [{"gate": "Porta A", "entries": 2, "exits": 1}],
+               "conflicts": {"count": 0}}
+    board = Dashboard("dashboard-1", 0, 1, "")
+    board.updates = [(0.5, {**figures, "checked_in": 0, "by_gate": []}), (3.0, figures)]
+    delivery = {"state": "sent", "last_error": "", "in_doubt_count": 0}
+    facts = dict(
+        capacity=2, rush={"registered": 2, "server_errors": 0, "unexpected": []}, imported=0,
+        tickets={1: {"status": "valid", "version": 1, "delivery": dict(delivery)},
+                 2: {"status": "valid", "version": 1, "delivery": dict(delivery)}},
+        people_by_ticket={1: {"name": "Giulia Rossi", "email": "g@example.org"},
+                          2: {"name": "Marco Bianchi", "email": "m@example.org"}},
+        inbox_copies={"1.1": 1, "2.1": 1}, inbox_message_ids={"1.1": {"<a>"}, "2.1": {"<b>"}},
+        inbox_recipients={"1.1": "g@example.org", "2.1": "m@example.org"},
+        codes={"1.1": "CODE1", "2.1": "CODE2"}, bad_pdfs=[], refused_addresses={},
+        gates=[gate], scan_log=[{"id": i, "nonce": n, "conflict": False}
+                                for i, n in enumerate(["n1", "n2", "n3"])],
+        attendance=figures, dashboards=[board], revoked_key=None,
+    )
+    facts.update(changes)
+    return Facts(**facts)
+
+
+def test_a_consistent_day_reconciles():
+    day = reconcile(_facts())
+    assert day["mismatches"] == []
+    assert (day["checked_in"], day["inside"], day["entries"], day["exits"]) == (2, 1, 2, 1)
+    assert day["scan_latency_ms"] == {"p50": 12.0, "p99": 15.0, "max": 15.0}
+
+
+def test_every_disagreement_is_a_mismatch():
+    facts = _facts(
+        # the scan log lost an admitted scan and holds one no device sent
+        scan_log=[{"id": 1, "nonce": "n1", "conflict": False},
+                  {"id": 2, "nonce": "n2", "conflict": False},
+                  {"id": 9, "nonce": "forged-by-nobody", "conflict": False}],
+        # ticket 2's e-mail arrived twice with two Message-IDs, outside the in-doubt rule
+        inbox_copies={"1.1": 1, "2.1": 2}, inbox_message_ids={"1.1": {"<a>"},
+                                                             "2.1": {"<b>", "<c>"}},
+        attendance={"registered": 2, "checked_in": 2, "inside": 2, "conflicts": {"count": 0},
+                    "by_gate": [{"gate": "Porta A", "entries": 2, "exits": 0}]},
+    )
+    found = "\n".join(reconcile(facts)["mismatches"])
+    assert "ok answer n3 is 0 times in the scan log" in found
+    assert "1 scan log rows no device sent" in found
+    assert "ticket 2: 2 copies" in found
+    assert "inside: devices/clients say 1, the server 2" in found
+    assert "exits: devices/clients say 1, the server 0" in found
+    assert "dashboard dashboard-1: inside 1, the server 2" in found
+
+
+def test_a_refused_recipient_must_end_failed_with_the_relays_answer():
+    answer = "550 5.1.1 <m@example.org>: Recipient address rejected"
+    facts = _facts(refused_addresses={"m@example.org": answer})
+    found = "\n".join(reconcile(facts)["mismatches"])
+    assert "ticket 2: refused by the relay but delivery is sent" in found
+    assert "ticket 2: refused recipient yet received" in found
+    facts.tickets[2]["delivery"] = {"state": "failed", "last_error": answer}
+    facts.inbox_copies = {"1.1": 1}
+    assert not any("ticket 2" in m for m in reconcile(facts)["mismatches"])
