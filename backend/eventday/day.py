@@ -198,6 +198,12 @@ class Day:
         )
         result = reconcile(facts)
         result["mode"] = stack.mode
+        handler = stack.relay.handler
+        result["smtp_relay"] = {
+            "messages": handler.count(), "connections": handler.connections,
+            "per_connection_limit": handler.per_connection,
+            "sessions_ended_at_the_limit": handler.limit_hits,
+            "auth_failures": handler.auth_failures, "refused_550": len(refused)}
         self._phase("reconciliation", t)
         result["timings_s"]["total"] = round(time.monotonic() - begun, 1)
         write_report(result, gates, o.json_out, o.html_out)

@@ -65,6 +65,8 @@ def _check(process: subprocess.CompletedProcess, day: dict, mode: str) -> None:
     assert plan["other_event:rejected:wrong_event"] == 3
     assert day["offline_scans"] >= 4 and day["conflicts"] >= 1  # planned, however small
     assert any("SIGKILL" in line for line in day["incidents"])
+    relay = day["smtp_relay"]  # its session limit was reached, and reconnected past
+    assert relay["sessions_ended_at_the_limit"] > 0 and relay["auth_failures"] == 0
     for board in day["dashboards"].values():
         assert board["checked_in"] == day["checked_in"] and board["updates"] > 1
 
