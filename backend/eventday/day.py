@@ -184,6 +184,9 @@ class Day:
         if sold != len(rushed.ok) or sold > plan.capacity:
             self.expect.append(f"ticket type issued_count {sold}: the rush was told "
                                f"{len(rushed.ok)}, capacity {plan.capacity}")
+        offline = [f"gate {gates[plan.offline_gate].label} offline "
+                   f"{Clock.label(plan.offline[0])}-{Clock.label(plan.offline[1])}"
+                   ] if o.gates > 1 and plan.offline[1] > plan.offline[0] else []
         facts = Facts(
             capacity=plan.capacity, rush=rushed.as_dict(), imported=imported, tickets=main,
             people_by_ticket=people, inbox_copies=inbox.copies,
@@ -192,8 +195,7 @@ class Day:
             refused_addresses=refused,
             gates=gates, scan_log=scan_log, attendance=attendance, dashboards=boards,
             revoked_key=str(revoked[2]) if revoked else None, expectations=self.expect,
-            incidents=[*incidents.log, f"gate {gates[plan.offline_gate].label} offline "
-                       f"{Clock.label(plan.offline[0])}-{Clock.label(plan.offline[1])}"],
+            incidents=[*incidents.log, *offline],
             timings=self.timings,
         )
         result = reconcile(facts)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from django.core.management import CommandError, call_command
 
 from backend.eventday.dashboards import Dashboard
 from backend.eventday.doors import Answer, Gate
@@ -172,3 +173,12 @@ def test_a_refused_recipient_must_end_failed_with_the_relays_answer():
     facts.tickets[2]["delivery"] = {"state": "failed", "last_error": answer}
     facts.inbox_copies = {"1.1": 1}
     assert not any("ticket 2" in m for m in reconcile(facts)["mismatches"])
+
+
+@pytest.mark.parametrize("arguments", [
+    ["--attendees", "5"], ["--gates", "0"], ["--gates", "27"], ["--seconds-per-hour", "0"],
+    ["--offline-minutes", "61"], ["--invited", "-1"],
+])
+def test_the_command_refuses_a_day_it_cannot_play(arguments):
+    with pytest.raises(CommandError, match="--attendees 10-100000"):
+        call_command("simulate_day", *arguments)

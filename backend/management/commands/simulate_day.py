@@ -46,8 +46,12 @@ class Command(BaseCommand):
                             help="write the report with the arrivals curve")
 
     def handle(self, *args, **o) -> None:
-        if o["attendees"] < 10 or o["gates"] < 1 or o["seconds_per_hour"] <= 0:
-            raise CommandError("--attendees must be >= 10, --gates >= 1, --seconds-per-hour > 0")
+        if not 10 <= o["attendees"] <= 100_000 or not 1 <= o["gates"] <= 26 \
+                or o["seconds_per_hour"] <= 0 or o["invited"] < 0 or o["smtp_outage"] < 0 \
+                or not 0 <= o["offline_minutes"] <= 60 or o["concurrency"] < 1:
+            raise CommandError(
+                "--attendees 10-100000, --gates 1-26 (gates A-Z), --seconds-per-hour > 0, "
+                "--invited >= 0, --smtp-outage >= 0, --offline-minutes 0-60, --concurrency >= 1")
         # The drill needs development packages (aiosmtpd, pypdfium2, zxing-cpp), absent from
         # a production install: imported here, only when the command runs.
         from backend.eventday.day import Day, Options
