@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: node run test drills fuzz install dev-install chromium fonts migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend frontend-deps
+.PHONY: node run test drills event-day fuzz install dev-install chromium fonts migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend frontend-deps
 
 $(VENV)/bin/activate:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
@@ -82,6 +82,15 @@ test: dev-install chromium fonts frontend-deps
 ## DATABASE_URL=postgres://... REDIS_URL=redis://...), printing what each did and counted
 drills: dev-install
 	$(PY) -m pytest -m drills -s $(PYTEST_ARGS)
+
+## make event-day: the convegno day drill (docs/event-day.md): 600 rush + 100 invited, 3 gates,
+## on loopback against gunicorn, the worker and an SMTP relay (PostgreSQL + Redis when
+## DATABASE_URL/REDIS_URL are set, else embedded); prints the reconciliation, exits non-zero on
+## any mismatch. DAY_ARGS passes more options (python manage.py simulate_day --help).
+ATTENDEES ?= 600
+event-day: dev-install
+	$(PY) manage.py simulate_day --attendees $(ATTENDEES) --json-out var/event-day/day.json \
+	  --html-out var/event-day/day.html $(DAY_ARGS)
 
 ## make fuzz: only the schemathesis run over the whole API (make test includes it)
 fuzz: dev-install

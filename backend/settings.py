@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "audit",
     "tickets",
     "checkin",
+    # The project itself: its management commands (simulate_day, the event-day drill).
+    "backend",
 ]
 
 MIDDLEWARE = [
@@ -194,9 +196,14 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+# PEM file of the CA that signed the SMTP server's certificate (a private relay's CA); empty:
+# the system's CAs. A client certificate, if the relay wants one: EMAIL_SSL_CERTFILE/KEYFILE.
+EMAIL_SSL_CAFILE = os.environ.get("EMAIL_SSL_CAFILE", "") or None
+EMAIL_SSL_CERTFILE = os.environ.get("EMAIL_SSL_CERTFILE", "") or None
+EMAIL_SSL_KEYFILE = os.environ.get("EMAIL_SSL_KEYFILE", "") or None
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Varco <tickets@varco.invalid>")
 if EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_BACKEND = "tickets.delivery.connection.EmailBackend"
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
@@ -425,6 +432,10 @@ VARCO_LIVE_HEARTBEAT_SECONDS = env_int("VARCO_LIVE_HEARTBEAT_SECONDS", 15)
 
 # Bulk e-mail: how many tickets one worker task sends over one SMTP connection.
 VARCO_DELIVERY_BATCH_SIZE = env_int("VARCO_DELIVERY_BATCH_SIZE", 50)
+# The most messages sent over one SMTP connection before the worker opens a new one (relays
+# limit messages per session); 0: no limit of our own. A relay that ends the session with
+# "421" or hangs up between messages is reconnected to anyway (tickets/delivery/batch.py).
+VARCO_SMTP_MESSAGES_PER_CONNECTION = env_int("VARCO_SMTP_MESSAGES_PER_CONNECTION", 0)
 # A delivery still "queued" or "sending" after this many seconds is re-queued by the sweep.
 VARCO_DELIVERY_STALE_SECONDS = env_int("VARCO_DELIVERY_STALE_SECONDS", 90)
 VARCO_DELIVERY_MAX_ATTEMPTS = env_int("VARCO_DELIVERY_MAX_ATTEMPTS", 8)
