@@ -3,6 +3,8 @@ per event and per attendee (the event's and the attendee's "History" open it).""
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
@@ -16,6 +18,14 @@ from audit.actions import ACTIONS
 from audit.models import AuditEntry
 from tickets import selectors
 from tickets.models import Attendee
+
+
+def _id(value: str | None) -> int | None:
+    """An id from the query string, or None: anything else (text, control characters, a
+    number past bigint) filters nothing instead of failing the page."""
+    if value and re.fullmatch(r"[0-9]{1,18}", value):
+        return int(value)
+    return None
 
 
 class ActionFilter(admin.SimpleListFilter):
@@ -39,7 +49,8 @@ class EventFilter(admin.SimpleListFilter):
         return [(str(e.pk), e.name) for e in selectors.events_for_user(request.user)]
 
     def queryset(self, request, queryset):
-        return queryset.filter(event_id=self.value()) if self.value() else queryset
+        value = _id(self.value())
+        return queryset.filter(event_id=value) if value is not None else queryset
 
 
 class AttendeeFilter(admin.SimpleListFilter):
@@ -49,18 +60,16 @@ class AttendeeFilter(admin.SimpleListFilter):
     parameter_name = "attendee_id"
 
     def lookups(self, request, model_admin):
-        value = self.value()
-        if not value or not value.isdigit():
+        value = _id(self.value())
+        if value is None:
             return []
         found = Attendee.objects.filter(
             pk=value, event__in=selectors.events_for_user(request.user)).first()
-        return [(value, found.name if found else _("deleted attendee #%s") % value)]
+        return [(str(value), found.name if found else _("deleted attendee #%s") % value)]
 
     def queryset(self, request, queryset):
-        value = self.value()
-        if value and value.isdigit():
-            return queryset.filter(attendee_id=int(value))
-        return queryset
+        value = _id(self.value())
+        return queryset.filter(attendee_id=value) if value is not None else queryset
 
 
 @admin.register(AuditEntry)
