@@ -227,13 +227,16 @@ def _register(event: Event, data, *, public: bool) -> Response:
         ),
         public=public,
     )
-    body = {
-        "attendee": s.AttendeeSerializer(ticket.attendee).data,
-        "ticket": s.TicketSerializer(ticket).data,
-    }
     if public:  # the public answer does not echo other attendees' data, only the caller's own
+        # Built directly, not by the organiser's serializers: those read the ticket's deliveries
+        # (a query per registration) for fields this answer leaves out.
         body = {"ticket": {"reference": ticket.reference, "status": ticket.status},
                 "attendee": {"name": ticket.attendee.name, "email": ticket.attendee.email}}
+    else:
+        body = {
+            "attendee": s.AttendeeSerializer(ticket.attendee).data,
+            "ticket": s.TicketSerializer(ticket).data,
+        }
     return Response(body, status=status.HTTP_201_CREATED)
 
 
