@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 
 from core import text
 from core.errors import ServiceError
-from tickets import signals, signing
+from tickets import selectors, signals, signing
 from tickets.models import Attendee, Event, Ticket, TicketType
 from tickets.services import postgres
 from tickets.services.capacity import reserve_place
@@ -70,12 +70,13 @@ def update_attendee(attendee: Attendee, changes: dict) -> Attendee:
     return attendee
 
 
-def _pick_ticket_type(event: Event, ticket_type_id: int | None, public_only: bool) -> TicketType:
-    types = TicketType.objects.filter(event=event)
-    if public_only:
-        types = types.filter(public=True)
+def _pick_ticket_type(event: Event, ticket_type_id: int | None, public_only: bool,
+                      default: TicketType | None = None) -> TicketType:
+    if default is not None and ticket_type_id in (None, default.pk):
+        return default  # read by the caller with the event (selectors.default_public_...)
+    types = selectors.offered_ticket_types(public_only).filter(event=event)
     if ticket_type_id is None:
-        ticket_type = types.order_by("position", "id").first()
+        ticket_type = types.first()
         if ticket_type is None:
             raise ServiceError("ticket_type", "This event has no ticket type to register for.")
         return ticket_type
@@ -113,12 +114,15 @@ def _issue_ticket(
     return ticket
 
 
-def register(event: Event, data: Registration, *, public: bool = False) -> Ticket:
+def register(event: Event, data: Registration, *, public: bool = False,
+             default_ticket_type: TicketType | None = None) -> Ticket:
     """Register one attendee and issue their ticket, atomically.
 
     ``public=True`` is the self-service path: registration must be open and only public
     ticket types are offered. Duplicate e-mail policy: one attendee per e-mail per event
     (case-insensitive); a second registration with the same address is refused.
+    ``default_ticket_type``: the type a registration naming none gets, if the caller read it
+    already with the event (``selectors.default_public_ticket_type``, for ``public=True``).
     """
     if public and not event.registration_open:
         raise ServiceError("event", "Registration for this event is closed.", code="closed")
@@ -130,14 +134,16 @@ def register(event: Event, data: Registration, *, public: bool = False) -> Ticke
         )
     duplicate = duplicate_email()
     if connection.vendor == "postgresql":
-        ticket_type = _pick_ticket_type(event, data.ticket_type_id, public_only=public)
+        ticket_type = _pick_ticket_type(event, data.ticket_type_id, public_only=public,
+                                        default=default_ticket_type)
         return _register_in_one_statement(
             event, ticket_type,
             Attendee(event=event, name=name, email=email, email_key=text.email_key(email),
                      organisation=organisation, language=language),
         )
     with transaction.atomic():
-        ticket_type = _pick_ticket_type(event, data.ticket_type_id, public_only=public)
+        ticket_type = _pick_ticket_type(event, data.ticket_type_id, public_only=public,
+                                        default=default_ticket_type)
         # Cheap early answer before queueing on the event row; the unique constraint below
         # is what actually guarantees it.
         if email_taken(event, email):
