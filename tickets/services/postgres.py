@@ -7,7 +7,10 @@ attendee and the ticket inserted, each in a savepoint) the lock was held for nin
 between the web thread and the server, and each registration waited for all of those of the
 registrations ahead of it (measured: three quarters of a web worker's time waiting on the lock,
 docs/benchmarks.md, "Registration"). Here the lock is taken by the first part of the one
-statement below and held for the rest of it and the COMMIT: two round trips.
+statement below, and the statement is its own transaction (autocommit) that commits without
+waiting for the disk: the lock is held while the server runs the statement, never across a
+round trip to a web thread (which, between two statements, may wait 5 ms per other thread for
+the GIL before it sends the COMMIT that frees the row).
 
 The rules are the ones of ``capacity.reserve_place`` and ``registration.register``, in the same
 order and with the same lock order (event row, ticket type row, then the attendee's e-mail key),
@@ -24,8 +27,11 @@ cannot deadlock:
    random reference already taken (1 in 32^8 per ticket of the event) gives no row and the
    caller tries again with another.
 
-The caller reads which part produced no row and raises the refusal, which rolls the
-transaction back with every place taken (data-modifying CTEs all run to completion).
+Data-modifying CTEs all run to completion, so when a later part gives no row after the event's
+place was taken, the statement fails on purpose (the last column casts a marked text to an
+integer only then), which rolls back all of it; ``take_place_and_issue`` raises ``Refused``
+and the caller finds out why (duplicate, ticket type full, or a reference to draw again).
+A full event takes nothing and needs no failure.
 """
 
 from __future__ import annotations
@@ -33,20 +39,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from django.db import connection, models
+from django.db import DataError, connection, models
 
 from tickets.models import Attendee, Event, Ticket, TicketType
+
+# The marked text of the deliberate failure (a cast of text to integer, so a DataError).
+REFUSED = "varco-registration-refused"
+
+
+class Refused(Exception):
+    """The event's place was taken but the ticket type was full, the e-mail key taken or the
+    random reference taken: the statement was rolled back whole."""
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the statement did: ``serial`` None = the event is full; ``type_place`` False = the
-    ticket type is full; ``attendee_id`` None = the e-mail key is taken; ``ticket_id`` None =
-    the reference is taken (draw another)."""
+    """What the statement did: ``ticket_id`` set = registered with ``serial``; None = the
+    event is full (nothing was changed)."""
 
     serial: int | None
-    type_place: bool
-    attendee_id: int | None
     ticket_id: int | None
 
 
@@ -103,9 +114,10 @@ WITH e AS (
     ON CONFLICT DO NOTHING
  RETURNING id
 )
-SELECT (SELECT last_serial FROM e), EXISTS (SELECT FROM tt), (SELECT id FROM a),
-       (SELECT id FROM t),
-       CASE WHEN %s THEN set_config('synchronous_commit', 'off', true) END
+SELECT (SELECT last_serial FROM e), (SELECT id FROM a), (SELECT id FROM t),
+       CASE WHEN %s THEN set_config('synchronous_commit', 'off', true) END,
+       CAST(CASE WHEN EXISTS (SELECT FROM e) AND NOT EXISTS (SELECT FROM t)
+                 THEN '{REFUSED} ' || (SELECT count(*) FROM a) END AS integer)
 """
     return sql, a_fields, t_fields
 
@@ -119,20 +131,25 @@ def take_place_and_issue(event: Event, ticket_type: TicketType, attendee: Attend
     """Run the statement for these unsaved objects (in the caller's transaction); on success
     give them their ids (and the ticket its attendee and serial), as ``save()`` would.
 
-    ``commit_asynchronously``: the transaction's COMMIT returns without waiting for the WAL to
-    reach the disk (``synchronous_commit = off`` for this transaction only, set by the same
-    statement). The event row's lock is released at COMMIT, so a synchronous commit would hold
-    it for a disk flush (5 ms on this machine under load: at most 200 registrations/s per event
-    whatever else is done). Only for a transaction of its own: the caller makes the
-    registration durable before answering (``flush_wal``).
+    ``commit_asynchronously``: for a statement run as its own transaction (autocommit), its
+    COMMIT does not wait for the WAL to reach the disk (``synchronous_commit = off`` for this
+    transaction only, set by the statement itself). The event row's lock is released at
+    COMMIT, so a synchronous commit would hold it for a disk flush (5 ms on this machine under
+    load: at most 200 registrations/s per event whatever else is done). The caller makes the
+    registration durable before anything acts on it (``flush_wal``).
     """
     sql, a_fields, t_fields = _statement()
     params = [event.pk, ticket_type.pk, *_params(attendee, a_fields), *_params(ticket, t_fields),
               commit_asynchronously]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        serial, type_place, attendee_id, ticket_id, _ = cursor.fetchone()
-    outcome = Outcome(serial, type_place, attendee_id, ticket_id)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            serial, attendee_id, ticket_id, _, _ = cursor.fetchone()
+    except DataError as exc:
+        if REFUSED in str(exc):
+            raise Refused from None
+        raise
+    outcome = Outcome(serial, ticket_id)
     if ticket_id is not None:
         attendee.pk = attendee_id
         ticket.pk, ticket.serial, ticket.attendee = ticket_id, serial, attendee

@@ -5,6 +5,7 @@ Issuing a ticket sends ``tickets.signals.ticket_issued`` once the transaction co
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
@@ -163,39 +164,43 @@ def register(event: Event, data: Registration, *, public: bool = False,
 def _register_in_one_statement(event: Event, ticket_type: TicketType, attendee: Attendee
                                ) -> Ticket:
     """``register`` on PostgreSQL: the place, the attendee and the ticket in one statement, so
-    that the event row's lock, which every registration of the event queues on, is held for
-    that statement and the COMMIT only (``tickets.services.postgres`` explains)."""
-    # Alone in its transaction (not inside a CSV import's), the registration commits without
-    # waiting for the disk, which frees the event row at once; it is made durable right after
-    # (before the ticket's e-mail is queued and before anyone is answered) by ``flush_wal``.
-    asynchronous = not connection.in_atomic_block
+    that the event row's lock, which every registration of the event queues on, is held while
+    the server runs that statement only (``tickets.services.postgres`` explains)."""
+    # Alone, the statement is its own transaction and commits without waiting for the disk,
+    # which frees the event row at once; ``flush_wal`` makes it durable right after, before the
+    # ticket is announced (its e-mail queued) and before anyone is answered. Inside another
+    # transaction (a CSV import's) it runs in a savepoint and that transaction's COMMIT decides.
+    alone = not connection.in_atomic_block
     for _ in range(5):
         ticket = Ticket(event=event, attendee=attendee, ticket_type=ticket_type, serial=0,
                         reference=signing.new_reference())
-        with transaction.atomic():
-            outcome = postgres.take_place_and_issue(
-                event, ticket_type, attendee, ticket, commit_asynchronously=asynchronous
-            )
-            if outcome.ticket_id is not None:
-                if asynchronous:
-                    transaction.on_commit(postgres.flush_wal)
-                signals.send_on_commit(signals.ticket_issued, ticket, reissued=False)
-                return ticket
-            if outcome.serial is None or not outcome.type_place:
-                # As before the places were taken in one statement: a known address is told
-                # so even when the event is full (the answer that lets them find their ticket).
-                if email_taken(event, attendee.email):
-                    raise duplicate_email()
-                if outcome.serial is None:
-                    raise ServiceError("event", "This event is full.", code="sold_out")
+        try:
+            with nullcontext() if alone else transaction.atomic():
+                outcome = postgres.take_place_and_issue(
+                    event, ticket_type, attendee, ticket, commit_asynchronously=alone
+                )
+        except postgres.Refused:
+            # Rolled back whole: find out why (rare: the ticket type's last place, a known
+            # address, or a reference already drawn, which the next round draws again).
+            if email_taken(event, attendee.email):
+                raise duplicate_email() from None
+            ticket_type.refresh_from_db(fields=["capacity", "issued_count"])
+            if ticket_type.capacity is not None and (
+                ticket_type.issued_count >= ticket_type.capacity
+            ):
                 raise ServiceError("ticket_type", "This ticket type is sold out.",
-                                   code="sold_out")
-            if outcome.attendee_id is None:
+                                   code="sold_out") from None
+            continue
+        if outcome.ticket_id is None:  # the event is full; nothing was changed
+            # As before: a known address is told so even when the event is full (the answer
+            # that lets them find their ticket).
+            if email_taken(event, attendee.email):
                 raise duplicate_email()
-            # Only the random reference can clash (the serial comes from the locked event
-            # row): leaving the atomic block without an exception would commit the places
-            # taken, so roll back and draw another reference.
-            transaction.set_rollback(True)
+            raise ServiceError("event", "This event is full.", code="sold_out")
+        if alone:
+            postgres.flush_wal()
+        signals.send_on_commit(signals.ticket_issued, ticket, reissued=False)
+        return ticket
     raise RuntimeError("could not draw a unique ticket reference")  # pragma: no cover
 
 
