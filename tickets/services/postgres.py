@@ -31,7 +31,8 @@ Data-modifying CTEs all run to completion, so when a later part gives no row aft
 place was taken, the statement fails on purpose (the last column casts a marked text to an
 integer only then), which rolls back all of it; ``take_place_and_issue`` raises ``Refused``
 and the caller finds out why (duplicate, ticket type full, or a reference to draw again).
-A full event takes nothing and needs no failure.
+A full event takes nothing and needs no failure. (PostgreSQL logs each such failure as an
+ERROR naming the marked text: one line per refused duplicate or last-place loser, no more.)
 """
 
 from __future__ import annotations
