@@ -270,3 +270,21 @@ def test_a_registration_is_flushed_to_disk_before_its_ticket_is_announced(event,
     finally:
         signals.ticket_issued.disconnect(dispatch_uid="flush-order")
     assert_counters_match_tickets(event)
+
+
+def test_a_reference_drawn_twice_is_drawn_again_and_nothing_is_left_half_made(
+        event, ticket_type, monkeypatch):
+    """The statement's deliberate failure: the ticket's reference is taken after the event's
+    place was, so the whole statement rolls back and the service draws another reference."""
+    from tickets import signing
+
+    first = services.register(event, services.Registration("A", "a@example.org"))
+    draws = iter([first.reference, first.reference, "ZZZZ-ZZZ2"])
+    monkeypatch.setattr(signing, "new_reference", lambda: next(draws))
+
+    second = services.register(event, services.Registration("B", "b@example.org"))
+
+    assert second.reference == "ZZZZ-ZZZ2"
+    assert (second.serial, second.attendee.email) == (2, "b@example.org")
+    assert_counters_match_tickets(event)
+    assert Event.objects.get(pk=event.pk).issued_count == 2
