@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: node run test drills event-day fuzz install dev-install chromium fonts migrate serve worker lint bench-tickets bench-checkin bench-attendance clean messages frontend frontend-deps
+.PHONY: node run test drills event-day fuzz install dev-install chromium fonts migrate serve worker lint bench-registration bench-tickets bench-checkin bench-attendance clean messages frontend frontend-deps
 
 $(VENV)/bin/activate:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
@@ -115,6 +115,12 @@ frontend: frontend-deps
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/varco_bench
 bench-checkin: dev-install
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) benchmarks/bench_checkin.py $(BENCH_ARGS)
+
+## make bench-registration: the public registration rush under gunicorn on PostgreSQL with a
+## Redis broker (not in CI). BENCH_DATABASE_URL / BENCH_REDIS_URL name a database and a Redis db
+## it may fill and empty (defaults varco_bench_registration, redis db 15); docs/benchmarks.md.
+bench-registration: dev-install
+	$(PY) benchmarks/bench_registration.py $(BENCH_ARGS)
 
 ## make bench-attendance: live dashboards under a scan load (PostgreSQL, gunicorn; not in CI).
 ## BENCH_DATABASE_URL names a database it may empty and fill (default varco_bench_attendance).

@@ -134,6 +134,10 @@ DATABASES = {
         DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, with the per-request health check skipped for a connection used less
+    # than a second ago (backend/postgres/base.py says why).
+    DATABASES["default"]["ENGINE"] = "backend.postgres"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let the web server and the local worker share the file.
     DATABASES["default"]["OPTIONS"] = {

@@ -77,6 +77,21 @@ def matching_attendees(
     return attendees.filter(match)
 
 
+def offered_ticket_types(public_only: bool) -> QuerySet[TicketType]:
+    """The ticket types a registration may choose from, the default (first) one first: the
+    public ones only for self-service."""
+    types = TicketType.objects.order_by("position", "id")
+    return types.filter(public=True) if public_only else types
+
+
+def default_public_ticket_type(slug: str) -> TicketType | None:
+    """The ticket type a self-service registration for the event ``slug`` gets when it names
+    none, with its event (one query instead of the event's and then the type's); None if the
+    event does not exist or offers no public type."""
+    return (offered_ticket_types(public_only=True).select_related("event")
+            .filter(event__slug=slug).first())
+
+
 def attendees_for_event(event: Event, search: str = "") -> QuerySet[Attendee]:
     attendees = Attendee.objects.filter(event=event)
     if search.strip():

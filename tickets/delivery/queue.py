@@ -12,7 +12,7 @@ from email.utils import make_msgid
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
 from core.errors import ServiceError
@@ -55,6 +55,19 @@ def queue_tickets(tickets: Iterable[Ticket], reason: str = Delivery.Reason.ISSUE
     tickets = [t for t in tickets if t.status == Ticket.Status.VALID]
     if not tickets:
         return []
+    if len(tickets) == 1 and not transaction.get_connection().in_atomic_block:
+        # The common case, a registration's e-mail queued once its ticket is committed: one
+        # INSERT in autocommit mode, no transaction around it, then the publish. An
+        # IntegrityError is a delivery already open or already made for this version (the
+        # unique constraints): the general path below then finds it.
+        try:
+            delivery = new_delivery(tickets[0], reason)
+            delivery.save(force_insert=True)
+        except IntegrityError:
+            pass
+        else:
+            publish([delivery.pk])
+            return [delivery.pk]
     with transaction.atomic():
         Delivery.objects.bulk_create(
             [new_delivery(t, reason) for t in tickets], ignore_conflicts=True, batch_size=500
