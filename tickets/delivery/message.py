@@ -59,6 +59,9 @@ def ticket_message(delivery: Delivery, key: EventKey | None = None) -> EmailMult
         headers={
             "Message-ID": delivery.message_id,
             "X-Varco-Ticket": f"{ticket.pk}.{ticket.version}",
+            # The reference the attendee sees on the ticket; in embedded mode it names the
+            # message's .eml file (core/mail_files.py).
+            "X-Varco-Reference": ticket.reference,
             "Auto-Submitted": "auto-generated",
         },
     )
