@@ -29,12 +29,15 @@ $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
+# Every setuptools editable mode prints a boxed "be careful" banner (a UserWarning of the build
+# backend, whose process inherits PYTHONWARNINGS); the code that runs is the working tree's.
+PIP_INSTALL := PYTHONWARNINGS=ignore::UserWarning $(PY) -m pip install -q
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/activate
-	$(PY) -m pip install -q -e .
+	$(PIP_INSTALL) -e .
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(VENV)/bin/activate
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PIP_INSTALL) -e ".[dev]"
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
