@@ -9,6 +9,7 @@ nothing and never touches the real environment.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import http.cookiejar
@@ -235,10 +236,8 @@ def test_make_run_links_follow_port_and_ctrl_c_stops_cleanly(tmp_path):
         assert "Segmentation fault" not in worker_log and "Traceback" not in worker_log
     finally:
         if process.poll() is None or _session_processes(process.pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             process.wait(timeout=10)
 
 
