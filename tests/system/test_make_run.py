@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -304,3 +305,22 @@ def test_an_ipv6_host_is_bracketed_in_the_bind_and_the_site_url(tmp_path):
     result = _make(tmp_path, fake, "-n", "run", "PORT=8123", "VENV=env", *show,
                    "SITE_URL=https://tickets.example.org")
     assert "SITE=https://tickets.example.org" in result.stdout, result
+
+
+def test_supported_pythons_agree_in_pyproject_makefile_and_ci():
+    """requires-python, the classifiers, the Makefile's candidates and CI's two passes name the
+    same oldest and newest Python."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    oldest = re.fullmatch(r">=(3\.\d+)", project["requires-python"]).group(1)
+    listed = sorted((c.rsplit(" :: ", 1)[1] for c in project["classifiers"]
+                     if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)),
+                    key=lambda v: int(v.split(".")[1]))
+    newest = listed[-1]
+    assert listed[0] == oldest
+    assert listed == [f"3.{m}" for m in range(int(oldest[2:]), int(newest[2:]) + 1)]
+    makefile = (ROOT / "Makefile").read_text()
+    candidates = re.search(r"^PYTHON_CANDIDATES := (.+)$", makefile, re.M).group(1).split()
+    assert candidates == ["python3", *(f"python{v}" for v in reversed(listed))]
+    ci = (ROOT / ".ci/run").read_text()
+    assert f"OLDEST=$(find_python {oldest})" in ci and f"NEWEST=$(find_python {newest})" in ci
+    assert f"VENV=.venv-{oldest}" in ci and f"VENV=.venv-{newest}" in ci
