@@ -5,7 +5,7 @@ tickets made one file a mail client cannot open, and nobody could find their own
 message is a standard RFC 5322 file (``.eml``: double-click opens it in Thunderbird, Apple Mail,
 Outlook), named so that a person finds theirs by eye or with ``ls var/mail/*zoe*``::
 
-    20261206-051407-123456_zoe.muller-example.org_VW7K2M.eml
+    20261206-051407-123456_zoe.muller-example.org_SXYN-MSEM.eml
     (UTC time to the microsecond) (first recipient) (reference)
 
 The reference is the message's ``X-Varco-Reference`` header (the ticket's reference for ticket
