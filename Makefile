@@ -85,7 +85,8 @@ run: migrate
 	$(PY) manage.py seed_demo --attendees 300 --export var/demo
 	@echo "Starting the worker and the web server on $$SITE_URL/ (Ctrl-C stops both)"
 	@worker= web=; \
-	  stop() { trap - INT TERM EXIT; kill -TERM $$web $$worker 2>/dev/null; wait; }; \
+	  stop() { trap - INT TERM EXIT; echo "Stopping (the worker first finishes the e-mails in hand)"; \
+	    kill -TERM $$web $$worker 2>/dev/null; wait; }; \
 	  trap 'stop; exit 0' INT TERM; trap stop EXIT; \
 	  $(PY) -m worker --concurrency 2 >var/worker.log 2>&1 & worker=$$!; \
 	  $(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(BIND) backend.wsgi & web=$$!; \
