@@ -19,11 +19,14 @@ and two processes writing at once never overwrite each other's files.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
+from email.generator import BytesGenerator
+from email.message import Message
 from pathlib import Path
 
 from django.conf import settings
@@ -34,6 +37,15 @@ from django.core.mail.message import EmailMessage
 REFERENCE_HEADER = "X-Varco-Reference"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 PART_LIMIT = 60  # characters per part of the name: a long address must not exceed NAME_MAX
+
+
+def wire_bytes(mime: Message) -> bytes:
+    """``mime`` (an ``EmailMessage.message()``) as SMTP sends it: CRLF line ends, no mangled
+    "From " lines. Django 5.2's message objects take ``as_bytes(linesep=...)`` and Django 6's
+    (the standard library's) do not; the generator takes it from both."""
+    out = io.BytesIO()
+    BytesGenerator(out, mangle_from_=False).flatten(mime, linesep="\r\n")
+    return out.getvalue()
 
 
 def safe_part(text: str, limit: int = PART_LIMIT) -> str:
@@ -81,8 +93,11 @@ def write_atomically(directory: Path, name: str, data: bytes) -> Path:
 class EmlFileBackend(BaseEmailBackend):
     """``EMAIL_BACKEND = "core.mail_files.EmlFileBackend"``; ``EMAIL_FILE_PATH``: the folder."""
 
-    def __init__(self, *args, file_path: str | None = None, **kwargs) -> None:
+    def __init__(self, *args, file_path: str | None = None, fail_silently: bool = False,
+                 **kwargs) -> None:
+        # Kept here, not passed on: Django 6 deprecates the base class's fail_silently.
         super().__init__(*args, **kwargs)
+        self.fail_silently = fail_silently
         path = file_path or getattr(settings, "EMAIL_FILE_PATH", None)
         if not path:
             raise ImproperlyConfigured("EmlFileBackend needs EMAIL_FILE_PATH")
@@ -98,7 +113,7 @@ class EmlFileBackend(BaseEmailBackend):
             if not message.recipients():
                 continue
             # message() applies the headers (Message-ID, Date) as SMTP would send them.
-            data = message.message().as_bytes(linesep="\r\n")
+            data = wire_bytes(message.message())
             now = dt.datetime.now(dt.UTC)
             try:
                 write_atomically(self.directory, file_name(message, now), data)
