@@ -166,7 +166,8 @@ else:
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    # A host name it ignores, so kombu does not warn "No hostname was supplied" at every start.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
@@ -209,7 +210,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Varco <tickets@varco.
 if EMAIL_HOST:
     EMAIL_BACKEND = "tickets.delivery.connection.EmailBackend"
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    # Embedded mode: one .eml file per message (core/mail_files.py), a mail client opens it.
+    EMAIL_BACKEND = "core.mail_files.EmlFileBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 
 # --- Auth, i18n, static ---------------------------------------------------------------------

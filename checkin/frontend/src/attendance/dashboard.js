@@ -60,6 +60,7 @@
     $("as-of").setAttribute("datetime", a.as_of);
     $("chart").innerHTML = payload.chart;
     $("chart-phone").innerHTML = payload.chart_phone;
+    renderRehearsal(a.arrivals.rehearsal);
     const outside = $("outside");
     outside.hidden = !a.arrivals.outside;
     outside.textContent = `${L.outside} ${number.format(a.arrivals.outside)}`;
@@ -69,6 +70,15 @@
     renderConflicts(a.conflicts.recent);
     renderTypes(a.by_ticket_type);
     renderOrgs(a.by_organisation);
+  }
+
+  // The chart shows another day's scans while the event's day has none (server: snapshots.py).
+  const day = new Intl.DateTimeFormat(lang, { dateStyle: "full", timeZone: "UTC" });
+
+  function renderRehearsal(date) {
+    const note = $("rehearsal");
+    note.hidden = !date;
+    note.textContent = date ? L.rehearsal.replace("%(day)s", day.format(new Date(date))) : "";
   }
 
   function renderFeed(items) {
