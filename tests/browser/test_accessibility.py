@@ -37,6 +37,7 @@ WIDTHS = {"phone": {"width": 390, "height": 844}, "laptop": {"width": 1366, "hei
 VISITED = {
     "event-register": "the form, and the form with its errors",
     "event-registered": "the confirmation after registering",
+    "event-resend": "send my ticket again: the form, then its answer",
     "ticket-page": "a ticket, and a link to a revoked ticket",
     # (and the "not found" page any unknown address outside /api/ gets)
     "door": "unpaired, then paired with an answer shown",
@@ -47,6 +48,7 @@ NOT_PAGES = {
     "healthz": "a JSON health check",
     "favicon": "the site's icon",
     "ticket-pdf": "the ticket's PDF",
+    "event-logo": "the event's logo (an image)",
     "door-sw": "the door page's service worker (JavaScript)",
     "door-manifest": "the door page's web app manifest (JSON)",
     "attendance-stream": "the dashboard's event stream",
@@ -157,6 +159,12 @@ def test_public_pages_have_no_axe_violations(live_server, browser, world, size):
         page.get_by_role("button").last.click()
         page.wait_for_url(f"**/e/{event.slug}/registered/**")
         assert_no_axe_violations(page, f"registered-{size}")
+        page.goto(f"{base}/e/{event.slug}/resend/")
+        assert_no_axe_violations(page, f"resend-{size}")
+        page.locator("input[type=email]").fill(f"chiara-{size}@example.org")
+        page.locator("button[type=submit]").click()
+        page.wait_for_load_state("networkidle")
+        assert_no_axe_violations(page, f"resend-sent-{size}")
 
         page.goto(f"{base}/t/{links.ticket_token(world['ticket'])}/?lang=en")
         assert_no_axe_violations(page, f"ticket-{size}")
