@@ -23,6 +23,10 @@ from tickets.admin import OrganiserScopedAdmin
 _ONLY_OWN = admin.RelatedOnlyFieldListFilter
 
 
+def _base(request: HttpRequest) -> str:
+    return f"{request.scheme}://{request.get_host()}"
+
+
 def _refuse(form: forms.ModelForm, exc: ServiceError) -> None:
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
@@ -149,9 +153,10 @@ class DeviceAdmin(OrganiserScopedAdmin):
             "opts": self.model._meta,
             "device": device,
             "token": token,
-            "pairing_url": services.pairing_url(token),
-            "pairing_qr": mark_safe(services.pairing_qr_svg(token)),  # our own SVG
-            "title": f"Pair {device}",
+            # Built on the address the organiser reached the admin by: the phone reaches it too.
+            "pairing_url": services.pairing_url(token, _base(request)),
+            "pairing_qr": mark_safe(services.pairing_qr_svg(token, _base(request))),  # our SVG
+            "title": _("Pair %(device)s") % {"device": device},
         }
         return TemplateResponse(request, "checkin/admin/device_token.html", context)
 

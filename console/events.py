@@ -1,0 +1,90 @@
+"""The event and ticket-type pages of the console: real widgets on the apps' ModelAdmins.
+
+The rules (scoping, saving through ``tickets.services``) stay in ``tickets/admin.py``; these
+subclasses change what the organiser fills in: languages as check boxes, translated names as
+one field per language of the event, dates in the event's time zone, a link to the event home.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from console.widgets import EventFormMixin, translations_form, with_translations
+from core import languages
+from tickets.admin import EventAdmin, TicketTypeAdmin, TicketTypeInline
+from tickets.models import Event
+
+
+def _zone(name: str | None) -> zoneinfo.ZoneInfo | None:
+    try:
+        return zoneinfo.ZoneInfo(name) if name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def event_zone(request: HttpRequest, event: Event | None) -> zoneinfo.ZoneInfo:
+    """The zone the event's dates are shown and typed in: the one being chosen on the form
+    (a new event, or a changed zone), else the event's, else the site's."""
+    posted = _zone(request.POST.get("timezone")) if request.method == "POST" else None
+    return posted or (event.tzinfo if event else None) or timezone.get_default_timezone()
+
+
+class ConsoleTicketTypeInline(TicketTypeInline):
+    def get_fields(self, request: HttpRequest, obj: Event | None = None):
+        return with_translations(super().get_fields(request, obj), _codes(obj))
+
+    def get_formset(self, request: HttpRequest, obj: Event | None = None, **kwargs):
+        kwargs["form"] = translations_form(self.form, _codes(obj))
+        return super().get_formset(request, obj, **kwargs)
+
+
+def _codes(event: Event | None) -> tuple[str, ...]:
+    return tuple(event.languages or ()) if event else languages.CODES
+
+
+class ConsoleEventAdmin(EventAdmin):
+    form = type("EventForm", (EventFormMixin, EventAdmin.form), {})
+    inlines = [ConsoleTicketTypeInline]
+    list_display = ["home_link", *EventAdmin.list_display]
+    list_display_links = ["name"]
+
+    @admin.display(description=_("event home"))
+    def home_link(self, obj: Event) -> str:
+        return format_html('<a class="button" href="{}">{}</a>',
+                           reverse("admin:console-event-home", args=[obj.pk]), _("Open"))
+
+    def get_fields(self, request: HttpRequest, obj: Event | None = None):
+        fields = list(super().get_fields(request, obj))
+        if "default_language" not in fields and "languages" in fields:
+            fields.insert(fields.index("languages") + 1, "default_language")
+        return fields
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        event = self.get_object(request, object_id) if object_id else None
+        with timezone.override(event_zone(request, event)):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def response_add(self, request, obj: Event, post_url_continue=None):
+        # A new event opens on its home page: where the organiser goes next.
+        if "_continue" in request.POST or "_addanother" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        super().response_add(request, obj, post_url_continue)  # its message
+        return HttpResponseRedirect(reverse("admin:console-event-home", args=[obj.pk]))
+
+
+class ConsoleTicketTypeAdmin(TicketTypeAdmin):
+    def get_fields(self, request: HttpRequest, obj=None):
+        codes = _codes(obj.event) if obj else languages.CODES
+        return with_translations(super().get_fields(request, obj), codes)
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        codes = _codes(obj.event) if obj else languages.CODES
+        kwargs["form"] = translations_form(self.form, codes)
+        return super().get_form(request, obj, change=change, **kwargs)
