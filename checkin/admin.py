@@ -12,6 +12,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from checkin import services
 from checkin.models import CheckinList, Device, Presence, ScanLog
@@ -166,16 +168,19 @@ class DeviceAdmin(OrganiserScopedAdmin):
             return super().response_add(request, obj, post_url_continue)
         return self._token_page(request, obj, token)
 
-    @admin.action(description="Revoke selected devices (their tokens stop working)")
+    @admin.action(description=_("Revoke selected devices (their tokens stop working)"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
         for device in queryset:
             services.revoke_device(device)
-        self.message_user(request, f"{queryset.count()} device(s) revoked.")
+        count = queryset.count()
+        self.message_user(request, ngettext("%(count)d device revoked.",
+                                            "%(count)d devices revoked.", count)
+                          % {"count": count})
 
-    @admin.action(description="New token and pairing QR for one device")
+    @admin.action(description=_("New token and pairing QR for one device"))
     def rotate_token(self, request: HttpRequest, queryset: QuerySet[Device]):
         if queryset.count() != 1:
-            self.message_user(request, "Select exactly one device.", level="warning")
+            self.message_user(request, _("Select exactly one device."), level="warning")
             return None
         try:
             device, token = services.rotate_device_token(queryset.get())
@@ -204,7 +209,7 @@ class ScanLogAdmin(OrganiserScopedAdmin):
     date_hierarchy = "received_at"
     list_per_page = 100
 
-    @admin.display(ordering="ticket__attendee__name")
+    @admin.display(description=_("attendee"), ordering="ticket__attendee__name")
     def attendee(self, obj: ScanLog) -> str:
         return obj.ticket.attendee.name if obj.ticket else "—"
 
@@ -226,7 +231,7 @@ class PresenceAdmin(OrganiserScopedAdmin):
     search_fields = ["ticket__attendee__name", "ticket__reference"]
     list_select_related = ["ticket__attendee", "list"]
 
-    @admin.display(ordering="ticket__attendee__name")
+    @admin.display(description=_("attendee"), ordering="ticket__attendee__name")
     def attendee(self, obj: Presence) -> str:
         return obj.ticket.attendee.name
 
