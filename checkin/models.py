@@ -122,30 +122,30 @@ class Device(models.Model):
 
 
 class Direction(models.TextChoices):
-    ENTRY = "entry", "entry"
-    EXIT = "exit", "exit"
-    ANNUL = "annul", "annul"
+    ENTRY = "entry", _("entry")
+    EXIT = "exit", _("exit")
+    ANNUL = "annul", _("annul")
 
 
 class Result(models.TextChoices):
-    OK = "ok", "ok"
-    REJECTED = "rejected", "rejected"
+    OK = "ok", _("ok")
+    REJECTED = "rejected", _("rejected")
 
 
 class Reason(models.TextChoices):
-    ALREADY_CHECKED_IN = "already_checked_in", "already checked in"
-    INVALID = "invalid", "invalid"
-    UNKNOWN = "unknown", "unknown"
-    REVOKED = "revoked", "revoked"
-    WRONG_EVENT = "wrong_event", "wrong event"
-    NOT_ALLOWED = "not_allowed", "not allowed"
-    CLOSED = "closed", "closed"
+    ALREADY_CHECKED_IN = "already_checked_in", _("already checked in")
+    INVALID = "invalid", _("invalid")
+    UNKNOWN = "unknown", _("unknown")
+    REVOKED = "revoked", _("revoked")
+    WRONG_EVENT = "wrong_event", _("wrong event")
+    NOT_ALLOWED = "not_allowed", _("not allowed")
+    CLOSED = "closed", _("closed")
 
 
 class Source(models.TextChoices):
-    SCAN = "scan", "scan"  # online scan (camera or keyboard wedge)
-    MANUAL = "manual", "manual"  # staff searched and checked in by hand
-    OFFLINE = "offline", "offline"  # recorded on the device while offline, uploaded later
+    SCAN = "scan", _("scan")  # online scan (camera or keyboard wedge)
+    MANUAL = "manual", _("manual")  # staff searched and checked in by hand
+    OFFLINE = "offline", _("offline")  # recorded on the device while offline, uploaded later
 
 
 class Presence(models.Model):
