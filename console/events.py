@@ -69,7 +69,9 @@ class ConsoleEventAdmin(EventAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         event = self.get_object(request, object_id) if object_id else None
         with timezone.override(event_zone(request, event)):
-            return super().changeform_view(request, object_id, form_url, extra_context)
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            # Rendered here: a TemplateResponse renders after the view, out of the zone.
+            return response.render() if hasattr(response, "render") else response
 
     def response_add(self, request, obj: Event, post_url_continue=None):
         # A new event opens on its home page: where the organiser goes next.

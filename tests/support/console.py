@@ -39,10 +39,14 @@ def make_console_world(organiser, event: Event) -> ConsoleWorld:
                             ("Zoë Verdi", "zoe@example.org"))
     ]
     now = timezone.now()
-    Delivery.objects.filter(ticket=tickets[0]).update(state="sent", sent_at=now,
-                                                      smtp_response="250 OK")
-    Delivery.objects.filter(ticket=tickets[1]).update(
-        state="failed", last_error="550 5.1.1 <marco@example.org>: mailbox unavailable")
+    # What the worker would have recorded (the pipeline itself is tested in tickets/delivery).
+    for ticket, fields in ((tickets[0], {"state": "sent", "sent_at": now,
+                                         "smtp_response": "250 OK"}),
+                           (tickets[1], {"state": "failed", "last_error":
+                                         "550 5.1.1 <marco@example.org>: mailbox unavailable"})):
+        Delivery.objects.create(ticket=ticket, version=ticket.version, attempts=1,
+                                message_id=f"<{ticket.pk}@test.varco>",
+                                recipient=ticket.attendee.email, **fields)
     services.revoke_ticket(tickets[2])
     checkin_list = checkin_services.create_list(event, "Ingresso principale")
     device, _token = checkin_services.create_device(event, "Telefono 1", "Porta A")
