@@ -194,8 +194,10 @@ class DeviceAdmin(OrganiserScopedAdmin):
 class ScanLogAdmin(OrganiserScopedAdmin):
     """The append-only log: read only, filterable; offline conflicts have their own filter."""
 
-    list_display = ["received_at", "scanned_at", "direction", "result", "reason", "source",
-                    "conflict", "attendee", "list", "device", "untrusted_scanned_at"]
+    # Readable on a 1,366 px screen: who, where, what answer and why; the device's own time
+    # and the offline conflicts are filters (and on each row's page).
+    list_display = ["received_at", "attendee", "result", "reason", "direction", "device",
+                    "list", "source"]
     # "untrusted scanned at" not empty: a device's clock was not believed
     # (checkin/scanning/clock.py)
     list_filter = ["conflict", "result", "reason", "source", "direction", ("event", _ONLY_OWN),

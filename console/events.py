@@ -37,6 +37,10 @@ def event_zone(request: HttpRequest, event: Event | None) -> zoneinfo.ZoneInfo:
 
 
 class ConsoleTicketTypeInline(TicketTypeInline):
+    # Stacked, not tabular: each field keeps its own label (a table's header is no label for
+    # assistive technology, axe's "label" rule) and the form fits a phone.
+    template = "admin/edit_inline/stacked.html"
+
     def get_fields(self, request: HttpRequest, obj: Event | None = None):
         return with_translations(super().get_fields(request, obj), _codes(obj))
 

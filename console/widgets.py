@@ -44,6 +44,7 @@ class EventFormMixin(forms.ModelForm):
         for name in ("start", "end"):
             if name in self.fields:
                 self.fields[name].help_text = _("In the event's time zone.")
+        label_split_datetimes(self)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -53,6 +54,16 @@ class EventFormMixin(forms.ModelForm):
         elif default and chosen:
             data["languages"] = [default, *[c for c in chosen if c != default]]
         return data
+
+
+def label_split_datetimes(form: forms.BaseForm) -> None:
+    """Name the date and the time box of each date-time field: the admin's split widget
+    shows them side by side under one label, which names neither input (axe: "label")."""
+    for field in form.fields.values():
+        widgets = getattr(field.widget, "widgets", None)
+        if isinstance(field, forms.SplitDateTimeField) and widgets and len(widgets) == 2:
+            widgets[0].attrs["aria-label"] = format_lazy("{} ({})", field.label, _("date"))
+            widgets[1].attrs["aria-label"] = format_lazy("{} ({})", field.label, _("time"))
 
 
 def translation_field(code: str) -> str:

@@ -570,8 +570,8 @@ class DeliveryAdmin(OrganiserScopedAdmin):
 
 
     event_path = "ticket__event"
-    list_display = ["pk", "ticket", "recipient", "state_badge", "reason", "attempts",
-                    "in_doubt_count", "last_error_short", "sent_at", "updated_at"]
+    list_display = ["ticket", "recipient", "state_badge", "reason", "attempts",
+                    "in_doubt_count", "last_error_short", "updated_at"]
     list_filter = ["state", "reason", ("ticket__event", _ONLY_OWN)]
     search_fields = ["recipient", "ticket__reference", "message_id", "ticket__attendee__name"]
     list_select_related = ["ticket"]
@@ -591,7 +591,7 @@ class DeliveryAdmin(OrganiserScopedAdmin):
 
     @admin.display(description=_("last SMTP answer / error"))
     def last_error_short(self, obj: Delivery) -> str:
-        return obj.last_error[:120]
+        return (obj.last_error or obj.smtp_response)[:120]  # a failure, else the "250 …"
 
     @admin.action(description=_("Send these tickets again"))
     def send_again(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
