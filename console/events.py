@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zoneinfo
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
@@ -16,8 +17,15 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from console.widgets import EventFormMixin, translations_form, with_translations
+from checkin.admin import CheckinListAdmin, DeviceAdmin
+from console.widgets import (
+    EventFormMixin,
+    label_split_datetimes_of,
+    translations_form,
+    with_translations,
+)
 from core import languages
+from tickets import selectors
 from tickets.admin import EventAdmin, TicketTypeAdmin, TicketTypeInline
 from tickets.models import Event
 
@@ -94,3 +102,39 @@ class ConsoleTicketTypeAdmin(TicketTypeAdmin):
         codes = _codes(obj.event) if obj else languages.CODES
         kwargs["form"] = translations_form(self.form, codes)
         return super().get_form(request, obj, change=change, **kwargs)
+
+
+class AccessibleWidgetsMixin:
+    """Check boxes for many-to-many choices (the admin's two-box filter widget carries ARIA
+    attributes axe refuses), and labelled date and time boxes."""
+
+    filter_horizontal = ()
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs["widget"] = forms.CheckboxSelectMultiple
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None:
+            label_split_datetimes_of(field)
+        return field
+
+
+class ConsoleDeviceAdmin(AccessibleWidgetsMixin, DeviceAdmin):
+    pass
+
+
+class ConsoleCheckinListAdmin(AccessibleWidgetsMixin, CheckinListAdmin):
+    """A list's opening hours in its event's time zone."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        checkin_list = self.get_object(request, object_id) if object_id else None
+        event = checkin_list.event if checkin_list else None
+        posted = request.POST.get("event") if request.method == "POST" else None
+        if event is None and posted and posted.isdigit():
+            event = selectors.events_for_user(request.user).filter(pk=int(posted)).first()
+        with timezone.override(event.tzinfo if event else timezone.get_default_timezone()):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            return response.render() if hasattr(response, "render") else response
+

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from django.contrib.admin import AdminSite
 
+from checkin.models import CheckinList, Device
 from console.attendees import ConsoleAttendeeAdmin
-from console.events import ConsoleEventAdmin, ConsoleTicketTypeAdmin
+from console.events import (
+    ConsoleCheckinListAdmin,
+    ConsoleDeviceAdmin,
+    ConsoleEventAdmin,
+    ConsoleTicketTypeAdmin,
+)
 from tickets.models import Attendee, Event, TicketType
 
 REPLACED = {Event: ConsoleEventAdmin, TicketType: ConsoleTicketTypeAdmin,
-            Attendee: ConsoleAttendeeAdmin}
+            Attendee: ConsoleAttendeeAdmin, CheckinList: ConsoleCheckinListAdmin,
+            Device: ConsoleDeviceAdmin}
 
 
 def install(site: AdminSite) -> None:

@@ -60,10 +60,14 @@ def label_split_datetimes(form: forms.BaseForm) -> None:
     """Name the date and the time box of each date-time field: the admin's split widget
     shows them side by side under one label, which names neither input (axe: "label")."""
     for field in form.fields.values():
-        widgets = getattr(field.widget, "widgets", None)
-        if isinstance(field, forms.SplitDateTimeField) and widgets and len(widgets) == 2:
-            widgets[0].attrs["aria-label"] = format_lazy("{} ({})", field.label, _("date"))
-            widgets[1].attrs["aria-label"] = format_lazy("{} ({})", field.label, _("time"))
+        label_split_datetimes_of(field)
+
+
+def label_split_datetimes_of(field: forms.Field) -> None:
+    widgets = getattr(field.widget, "widgets", None)
+    if isinstance(field, forms.SplitDateTimeField) and widgets and len(widgets) == 2:
+        widgets[0].attrs["aria-label"] = format_lazy("{} ({})", field.label, _("date"))
+        widgets[1].attrs["aria-label"] = format_lazy("{} ({})", field.label, _("time"))
 
 
 def translation_field(code: str) -> str:

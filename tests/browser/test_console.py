@@ -69,9 +69,9 @@ def _login(page, base: str) -> None:
 
 def test_the_organisers_day(live_server, browser, settings, organiser, event, smtp_sink):
     settings.VARCO_SEND_ON_ISSUE = False  # registered before the day: sent from the console
-    user, _, _ = onboarding.create_staff_user(organiser, "organizzatrice", "o@example.org",
-                                              "una-password-lunga")
-    checkin_services.create_list(event, "Ingresso principale")
+    onboarding.create_staff_user(organiser, "organizzatrice", "o@example.org",
+                                 "una-password-lunga")
+    checkin_list = checkin_services.create_list(event, "Ingresso principale")
     ticket_type = TicketType.objects.create(event=event, name="Pass completo",
                                             name_i18n={"en": "Full pass"})
     people = [("Giulia Rossi", "giulia@example.org"), ("Marco Bianchi", "marco@example.org"),
@@ -151,6 +151,8 @@ def test_the_organisers_day(live_server, browser, settings, organiser, event, sm
     for name, path in (("deliveries", "/admin/tickets/delivery/"),
                        ("scans", "/admin/checkin/scanlog/"),
                        ("devices", "/admin/checkin/device/"),
+                       ("device-form", "/admin/checkin/device/add/"),
+                       ("list-form", f"/admin/checkin/checkinlist/{checkin_list.pk}/change/"),
                        ("event-form", f"/admin/tickets/event/{event.pk}/change/"),
                        ("ticket-type-form", f"/admin/tickets/tickettype/{ticket_type.pk}/change/"),
                        ("attendee-form", f"/admin/tickets/attendee/{marco.pk}/change/")):

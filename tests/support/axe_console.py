@@ -2,8 +2,9 @@
 run in a Playwright page: ``assert_no_axe_violations(page)``.
 
 Evaluated through the DevTools protocol (``page.evaluate``), which a page's CSP does not
-govern: no ``bypass_csp``, so the page's own scripts stay under its real policy. Same name and use as the shared helper another branch adds in
-tests/support/; switching to it is an import change.
+govern: no ``bypass_csp``, so the page's own scripts stay under its real policy. Same name
+and use as the shared helper another branch adds in tests/support/; switching to it is an
+import change.
 """
 
 from __future__ import annotations
