@@ -94,8 +94,11 @@ class TicketTypeFilter(admin.SimpleListFilter):
         return [(str(t.pk), str(t)) for t in types]
 
     def queryset(self, request, queryset):
-        if (self.value() or "").isdigit():
-            return queryset.filter(ticket_type_id=int(self.value()))
+        value = self.value() or ""
+        # ASCII digits of an id's size: "²" or a 30-digit number is no ticket type (and the
+        # database would refuse to compare it).
+        if value.isascii() and value.isdigit() and len(value) <= 18:
+            return queryset.filter(ticket_type_id=int(value))
         return queryset
 
 

@@ -79,7 +79,7 @@ class TranslationsMixin(forms.ModelForm):
     class is made per event by ``translations_form`` with that event's languages."""
 
     i18n_languages: tuple[str, ...] = ()
-    text_rules: dict = {}
+    # (no ``text_rules`` here: the admin's form class below in the MRO brings its own)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -96,8 +96,9 @@ class TranslationsMixin(forms.ModelForm):
             else:
                 values.pop(code, None)
         try:
-            values = services.clean_text_fields(self.text_rules or services.TICKET_TYPE_TEXT,
-                                                {"name_i18n": values})["name_i18n"]
+            values = services.clean_text_fields(
+                getattr(self, "text_rules", None) or services.TICKET_TYPE_TEXT,
+                {"name_i18n": values})["name_i18n"]
         except ServiceError as exc:
             self.add_error(translation_field(self.i18n_languages[0]), exc.message)
         else:

@@ -220,3 +220,15 @@ def test_every_model_field_and_choice_is_named_for_translation():
                         "e-mail", "nonce", "token", "check-in", "ok", "offline"):
                     untranslated.append(f"{opts.label}.{what}: {name!r} has no Italian")
     assert untranslated == []
+
+
+def test_the_language_is_switched_from_the_console(world, staff):
+    client = Client(HTTP_ACCEPT_LANGUAGE="it")
+    client.force_login(staff)
+    home = f"/admin/events/{world.event.pk}/"
+    assert "Invia tutti i biglietti non ancora inviati" in client.get(home).content.decode()
+    response = client.post("/admin/language/", {"language": "en", "next": home})
+    assert response.status_code == 302 and response["Location"] == home
+    assert "Send all unsent tickets" in client.get(home).content.decode()
+    client.post("/admin/language/", {"language": "it", "next": home})
+    assert 'lang="it"' in client.get(home).content.decode()

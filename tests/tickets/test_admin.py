@@ -132,7 +132,7 @@ def test_bulk_revoke_and_reissue(browser, world):
     assert response.status_code == 200
     assert [t.version for t in Ticket.objects.filter(pk__in=[a.pk, b.pk])] == [2, 2]
     response = bulk(browser, "ticket", "revoke", [a.pk, other.pk])
-    assert "1 ticket(s) revoked" in response.content.decode()
+    assert "1 ticket revoked" in response.content.decode()
     a.refresh_from_db()
     other.refresh_from_db()
     assert (a.status, a.version) == ("revoked", 3)
@@ -142,7 +142,7 @@ def test_bulk_revoke_and_reissue(browser, world):
     # reissuing a revoked ticket is refused with a message, the others go through
     response = bulk(browser, "ticket", "reissue", [a.pk, b.pk])
     html = response.content.decode()
-    assert "1 ticket(s) reissued" in html and "revoked ticket cannot be reissued" in html
+    assert "1 ticket reissued" in html and "revoked ticket cannot be reissued" in html
     b.refresh_from_db()
     assert b.version == 3
 
