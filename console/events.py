@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -64,13 +64,19 @@ def _codes(event: Event | None) -> tuple[str, ...]:
 class ConsoleEventAdmin(EventAdmin):
     form = type("EventForm", (EventFormMixin, EventAdmin.form), {})
     inlines = [ConsoleTicketTypeInline]
-    list_display = ["home_link", *EventAdmin.list_display]
+    list_display = ["home_link", *[("local_start" if name == "start" else name)
+                                   for name in EventAdmin.list_display]]
     list_display_links = ["name"]
 
     @admin.display(description=_("event home"))
     def home_link(self, obj: Event) -> str:
         return format_html('<a class="button" href="{}">{}</a>',
                            reverse("admin:console-event-home", args=[obj.pk]), _("Open"))
+
+    @admin.display(description=_("start"), ordering="start")
+    def local_start(self, obj: Event) -> str:
+        """In the event's own zone, as its page and the attendees see it."""
+        return formats.date_format(obj.start.astimezone(obj.tzinfo), "DATETIME_FORMAT")
 
     def get_fields(self, request: HttpRequest, obj: Event | None = None):
         fields = list(super().get_fields(request, obj))

@@ -115,6 +115,7 @@ def test_the_event_form_has_real_widgets_and_dates_in_the_events_zone(world, con
     # 9:30 in Rome is 3:30 in New York.
     local = event.start.astimezone(zoneinfo.ZoneInfo("America/New_York"))
     assert f'value="{local:%H:%M:%S}"' in html and local.hour == 3
+    assert "3:30" in console.get("/admin/tickets/event/").content.decode()  # the list too
 
 
 def test_languages_and_translations_are_saved_from_the_widgets(world, console):
