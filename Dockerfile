@@ -12,6 +12,7 @@ COPY core core
 COPY backend backend
 COPY tickets tickets
 COPY checkin checkin
+COPY console console
 COPY worker worker
 COPY manage.py gunicorn.conf.py ./
 # Throw-away keys for collectstatic: with none, settings would make key files under var/ and

@@ -68,7 +68,10 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # First, so that its templates (admin/base_site.html: brand, language switch) win.
+    "console",
+    # Django's admin with the console's site (console/apps.py) as ``admin.site``.
+    "console.apps.VarcoAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

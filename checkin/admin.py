@@ -12,6 +12,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from checkin import services
 from checkin.models import CheckinList, Device, Presence, ScanLog
@@ -21,6 +23,10 @@ from tickets.admin import OrganiserScopedAdmin
 
 # Related filters list only the values in the user's own rows (no other team's names).
 _ONLY_OWN = admin.RelatedOnlyFieldListFilter
+
+
+def _base(request: HttpRequest) -> str:
+    return f"{request.scheme}://{request.get_host()}"
 
 
 def _refuse(form: forms.ModelForm, exc: ServiceError) -> None:
@@ -149,9 +155,10 @@ class DeviceAdmin(OrganiserScopedAdmin):
             "opts": self.model._meta,
             "device": device,
             "token": token,
-            "pairing_url": services.pairing_url(token),
-            "pairing_qr": mark_safe(services.pairing_qr_svg(token)),  # our own SVG
-            "title": f"Pair {device}",
+            # Built on the address the organiser reached the admin by: the phone reaches it too.
+            "pairing_url": services.pairing_url(token, _base(request)),
+            "pairing_qr": mark_safe(services.pairing_qr_svg(token, _base(request))),  # our SVG
+            "title": _("Pair %(device)s") % {"device": device},
         }
         return TemplateResponse(request, "checkin/admin/device_token.html", context)
 
@@ -161,16 +168,19 @@ class DeviceAdmin(OrganiserScopedAdmin):
             return super().response_add(request, obj, post_url_continue)
         return self._token_page(request, obj, token)
 
-    @admin.action(description="Revoke selected devices (their tokens stop working)")
+    @admin.action(description=_("Revoke selected devices (their tokens stop working)"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
         for device in queryset:
             services.revoke_device(device)
-        self.message_user(request, f"{queryset.count()} device(s) revoked.")
+        count = queryset.count()
+        self.message_user(request, ngettext("%(count)d device revoked.",
+                                            "%(count)d devices revoked.", count)
+                          % {"count": count})
 
-    @admin.action(description="New token and pairing QR for one device")
+    @admin.action(description=_("New token and pairing QR for one device"))
     def rotate_token(self, request: HttpRequest, queryset: QuerySet[Device]):
         if queryset.count() != 1:
-            self.message_user(request, "Select exactly one device.", level="warning")
+            self.message_user(request, _("Select exactly one device."), level="warning")
             return None
         try:
             device, token = services.rotate_device_token(queryset.get())
@@ -184,8 +194,10 @@ class DeviceAdmin(OrganiserScopedAdmin):
 class ScanLogAdmin(OrganiserScopedAdmin):
     """The append-only log: read only, filterable; offline conflicts have their own filter."""
 
-    list_display = ["received_at", "scanned_at", "direction", "result", "reason", "source",
-                    "conflict", "attendee", "list", "device", "untrusted_scanned_at"]
+    # Readable on a 1,366 px screen: who, where, what answer and why; the device's own time
+    # and the offline conflicts are filters (and on each row's page).
+    list_display = ["received_at", "attendee", "result", "reason", "direction", "device",
+                    "list", "source"]
     # "untrusted scanned at" not empty: a device's clock was not believed
     # (checkin/scanning/clock.py)
     list_filter = ["conflict", "result", "reason", "source", "direction", ("event", _ONLY_OWN),
@@ -199,7 +211,7 @@ class ScanLogAdmin(OrganiserScopedAdmin):
     date_hierarchy = "received_at"
     list_per_page = 100
 
-    @admin.display(ordering="ticket__attendee__name")
+    @admin.display(description=_("attendee"), ordering="ticket__attendee__name")
     def attendee(self, obj: ScanLog) -> str:
         return obj.ticket.attendee.name if obj.ticket else "—"
 
@@ -221,7 +233,7 @@ class PresenceAdmin(OrganiserScopedAdmin):
     search_fields = ["ticket__attendee__name", "ticket__reference"]
     list_select_related = ["ticket__attendee", "list"]
 
-    @admin.display(ordering="ticket__attendee__name")
+    @admin.display(description=_("attendee"), ordering="ticket__attendee__name")
     def attendee(self, obj: Presence) -> str:
         return obj.ticket.attendee.name
 

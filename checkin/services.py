@@ -216,17 +216,19 @@ def rotate_device_token(device: Device) -> tuple[Device, str]:
     return device, token
 
 
-def pairing_url(token: str) -> str:
+def pairing_url(token: str, base: str | None = None) -> str:
     """What the pairing QR holds: the door page, with the token in the fragment.
 
     A fragment never reaches the server or its logs; the page reads it, stores the token
-    and removes it from the address bar.
+    and removes it from the address bar. ``base``: the site's address as the organiser
+    reached it (the console passes the request's, so the link works from where they are);
+    ``SITE_URL`` without one.
     """
-    return f"{settings.SITE_URL}/scan/#pair={token}"
+    return f"{(base or settings.SITE_URL).rstrip('/')}/scan/#pair={token}"
 
 
-def pairing_qr_svg(token: str) -> str:
-    image = qrcode.make(pairing_url(token), image_factory=SvgPathImage,
+def pairing_qr_svg(token: str, base: str | None = None) -> str:
+    image = qrcode.make(pairing_url(token, base), image_factory=SvgPathImage,
                         box_size=10, border=2)
     return image.to_string(encoding="unicode")
 

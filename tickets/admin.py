@@ -10,11 +10,14 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from core import rate_limits
 from core.errors import ServiceError
 from tickets import selectors, services
 from tickets.admin_audit import AuditHistoryMixin
+from tickets.admin_forms import AttendeeAddForm, AttendeeChangeForm
 from tickets.admin_import import ImportAttendeesMixin
 from tickets.delivery.queue import resend
 from tickets.forms import EventDesignFields
@@ -24,12 +27,12 @@ from tickets.models import Attendee, Delivery, Event, EventKey, Organiser, Ticke
 class DeliveryStateFilter(admin.SimpleListFilter):
     """Filter tickets by the state of their latest e-mail delivery."""
 
-    title = "e-mail delivery"
+    title = _("e-mail delivery")
     parameter_name = "delivery"
 
     def lookups(self, request, model_admin):
-        return [("none", "never queued"), *Delivery.State.choices,
-                ("duplicate", "possible duplicate (in doubt)")]
+        return [("none", _("never queued")), *Delivery.State.choices,
+                ("duplicate", _("possible duplicate (in doubt)"))]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -57,8 +60,13 @@ def _state_badge(state: str | None, error: str = "") -> str:
                        state, error, label)
 
 
+def _queued(done: int) -> str:
+    return ngettext("%(count)d ticket e-mail queued.", "%(count)d ticket e-mails queued.",
+                    done) % {"count": done}
+
+
 def _for_each_ticket(modeladmin: admin.ModelAdmin, request: HttpRequest, tickets, action,
-                     done_message: str) -> None:
+                     done_message) -> None:
     """Run a ticket service on each ticket; a refusal is reported, the others go on."""
     done = 0
     for ticket in tickets:
@@ -67,7 +75,7 @@ def _for_each_ticket(modeladmin: admin.ModelAdmin, request: HttpRequest, tickets
             done += 1
         except ServiceError as exc:
             modeladmin.message_user(request, f"{ticket}: {exc.message}", messages.WARNING)
-    modeladmin.message_user(request, done_message.format(done))
+    modeladmin.message_user(request, done_message(done))
 
 
 class OrganiserBudgetAdmin(admin.ModelAdmin):
@@ -84,7 +92,7 @@ class OrganiserBudgetAdmin(admin.ModelAdmin):
         if wait is None:
             return None
         context = {**self.admin_site.each_context(request), "seconds": wait,
-                   "minutes": max(1, -(-wait // 60)), "title": "Troppe richieste / Too many"}
+                   "minutes": max(1, -(-wait // 60)), "title": _("Too many requests")}
         response = TemplateResponse(request, "tickets/admin_rate_limited.html", context,
                                     status=429)
         response["Retry-After"] = str(wait)
@@ -293,17 +301,20 @@ class EventAdmin(ImportAttendeesMixin, AuditHistoryMixin, OrganiserScopedAdmin):
     def delete_model(self, request: HttpRequest, obj: Event) -> None:
         services.delete_event(obj)
 
-    @admin.action(description="Rotate the signing key (issued tickets stay valid)")
+    @admin.action(description=_("Rotate the signing key (issued tickets stay valid)"))
     def rotate_key(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
         for event in queryset:
             services.rotate_event_key(event)
-        self.message_user(request, f"New signing key for {queryset.count()} event(s).")
+        count = queryset.count()
+        self.message_user(request, ngettext("New signing key for %(count)d event.",
+                                            "New signing key for %(count)d events.", count)
+                          % {"count": count})
 
-    @admin.action(description="Close registration")
+    @admin.action(description=_("Close registration"))
     def close_registration(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
         services.set_registration_open(queryset, False)
 
-    @admin.action(description="Open registration")
+    @admin.action(description=_("Open registration"))
     def open_registration(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
         services.set_registration_open(queryset, True)
 
@@ -344,70 +355,6 @@ class TicketInline(admin.TabularInline):
         return False
 
 
-class AttendeeAddForm(forms.ModelForm):
-    """Adding an attendee registers them: the same rules and a ticket, as on every path."""
-
-    ticket_type = forms.ModelChoiceField(
-        queryset=TicketType.objects.none(), required=False,
-        help_text="Default: the event's first ticket type.",
-    )
-
-    class Meta:
-        model = Attendee
-        fields = ["event", "name", "email", "organisation", "language", "ticket_type"]
-
-    def clean(self) -> dict:
-        data = super().clean()
-        event, ticket_type = data.get("event"), data.get("ticket_type")
-        if event is None:
-            return data
-        if ticket_type is not None and ticket_type.event_id != event.pk:
-            self.add_error("ticket_type", "This ticket type belongs to another event.")
-        try:
-            services.validate_registration(services.Registration(
-                data.get("name") or "", data.get("email") or "", data.get("organisation") or ""
-            ))
-            if services.email_taken(event, data.get("email") or ""):
-                raise services.duplicate_email()
-        except ServiceError as exc:
-            if exc.field not in self.errors:
-                self.add_error(exc.field, exc.message)
-        language = data.get("language")
-        if language and event.languages and language not in event.languages:
-            self.add_error("language", f"Language must be one of: {', '.join(event.languages)}.")
-        # The registration itself re-checks all of this under the database's guard.
-        if event.capacity is not None and event.issued_count >= event.capacity:
-            self.add_error("event", "This event is full.")
-        if ticket_type and ticket_type.capacity is not None and (
-            ticket_type.issued_count >= ticket_type.capacity
-        ):
-            self.add_error("ticket_type", "This ticket type is sold out.")
-        return data
-
-
-class AttendeeChangeForm(forms.ModelForm):
-    """Editing an attendee: the same rules as registering (``services.update_attendee``,
-    checked here first so that each problem is named on its field)."""
-
-    class Meta:
-        model = Attendee
-        fields = ["name", "email", "organisation", "language"]
-
-    def clean(self) -> dict:
-        data = super().clean()
-        changes = {f: data[f] for f in ("name", "email", "organisation") if f in data}
-        try:
-            data.update(services.clean_text_fields(services.ATTENDEE_TEXT, changes))
-            if "email" in changes:
-                data["email"], _key = services.clean_email(changes["email"])
-                if services.email_taken(self.instance.event, data["email"], self.instance.pk):
-                    raise services.duplicate_email()
-        except ServiceError as exc:
-            if exc.field not in self.errors:
-                self.add_error(exc.field, exc.message)
-        return data
-
-
 @admin.register(Attendee)
 class AttendeeAdmin(AuditHistoryMixin, OrganiserScopedAdmin):
     audit_filter = "attendee_id"
@@ -446,13 +393,14 @@ class AttendeeAdmin(AuditHistoryMixin, OrganiserScopedAdmin):
         last place (or the e-mail) between that check and ``save_model``; ``register`` then
         refuses under the database's guard and nothing is saved. The form is shown again, and
         its checks now name the problem, instead of an error page."""
-        for _ in range(2):
+        for _attempt in range(2):
             try:
                 return super().changeform_view(request, object_id, form_url, extra_context)
             except ServiceError as exc:
                 if object_id is not None or request.method != "POST":
                     raise
-                self.message_user(request, f"{exc.message} Nothing was saved.", messages.ERROR)
+                self.message_user(request, _("%(reason)s Nothing was saved.")
+                                  % {"reason": exc.message}, messages.ERROR)
         return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request: HttpRequest, obj: Attendee, form, change: bool) -> None:
@@ -514,39 +462,40 @@ class TicketAdmin(OrganiserScopedAdmin):
             latest_delivery_state=_latest("state"), latest_delivery_error=_latest("last_error")
         )
 
-    @admin.display(description="e-mail", ordering="latest_delivery_state")
+    @admin.display(description=_("e-mail"), ordering="latest_delivery_state")
     def delivery_state(self, obj: Ticket) -> str:
         return _state_badge(obj.latest_delivery_state, obj.latest_delivery_error or "")
 
-    @admin.display(description="SMTP answer / error")
+    @admin.display(description=_("SMTP answer / error"))
     def delivery_error(self, obj: Ticket) -> str:
         if obj.latest_delivery_state in ("sent", None):
             return ""
         return (obj.latest_delivery_error or "")[:120]
 
-    @admin.action(description="Send the ticket e-mail again")
+    @admin.action(description=_("Send the ticket e-mail again"))
     def resend(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        _for_each_ticket(self, request, queryset.select_related("attendee"), resend,
-                         "{} ticket e-mail(s) queued.")
+        _for_each_ticket(self, request, queryset.select_related("attendee"), resend, _queued)
 
-    @admin.display(ordering="attendee__organisation")
+    @admin.display(description=_("organisation"), ordering="attendee__organisation")
     def organisation(self, obj: Ticket) -> str:
         return obj.attendee.organisation
 
-    @admin.action(description="Revoke selected tickets (their QR codes stop working)",
+    @admin.action(description=_("Revoke selected tickets (their QR codes stop working)"),
                   permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         count = 0
         for ticket in queryset.filter(status=Ticket.Status.VALID):
             services.revoke_ticket(ticket)
             count += 1
-        self.message_user(request, f"{count} ticket(s) revoked.")
+        self.message_user(request, ngettext("%(count)d ticket revoked.",
+                                            "%(count)d tickets revoked.", count)
+                          % {"count": count})
 
-    @admin.action(description="Reissue selected tickets (new QR code, sent by e-mail)",
+    @admin.action(description=_("Reissue selected tickets (new QR code, sent by e-mail)"),
                   permissions=["revoke"])
     def reissue(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        _for_each_ticket(self, request, queryset, services.reissue_ticket,
-                         "{} ticket(s) reissued.")
+        _for_each_ticket(self, request, queryset, services.reissue_ticket, lambda done: ngettext(
+            "%(count)d ticket reissued.", "%(count)d tickets reissued.", done) % {"count": done})
 
 
 @admin.register(EventKey)
@@ -572,8 +521,8 @@ class DeliveryAdmin(OrganiserScopedAdmin):
 
 
     event_path = "ticket__event"
-    list_display = ["pk", "ticket", "recipient", "state_badge", "reason", "attempts",
-                    "in_doubt_count", "last_error_short", "sent_at", "updated_at"]
+    list_display = ["ticket", "recipient", "state_badge", "reason", "attempts",
+                    "in_doubt_count", "last_error_short", "updated_at"]
     list_filter = ["state", "reason", ("ticket__event", _ONLY_OWN)]
     search_fields = ["recipient", "ticket__reference", "message_id", "ticket__attendee__name"]
     list_select_related = ["ticket"]
@@ -587,16 +536,16 @@ class DeliveryAdmin(OrganiserScopedAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # the history of what was sent stays
 
-    @admin.display(description="state", ordering="state")
+    @admin.display(description=_("state"), ordering="state")
     def state_badge(self, obj: Delivery) -> str:
         return _state_badge(obj.state, obj.last_error)
 
-    @admin.display(description="last SMTP answer / error")
+    @admin.display(description=_("last SMTP answer / error"))
     def last_error_short(self, obj: Delivery) -> str:
-        return obj.last_error[:120]
+        return (obj.last_error or obj.smtp_response)[:120]  # a failure, else the "250 …"
 
-    @admin.action(description="Send these tickets again")
+    @admin.action(description=_("Send these tickets again"))
     def send_again(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         tickets = Ticket.objects.filter(pk__in=queryset.values("ticket")).select_related(
             "attendee")
-        _for_each_ticket(self, request, tickets, resend, "{} ticket e-mail(s) queued.")
+        _for_each_ticket(self, request, tickets, resend, _queued)

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext_lazy as _
 
 from core import instants, languages
 from core.instants import range_check, validate_instant
@@ -44,14 +45,17 @@ def _save_kwargs_sparing(instance: models.Model, counters: tuple[str, ...], kwar
 class Organiser(models.Model):
     """A team that owns events. Staff users are members; they see only their team's events."""
 
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(verbose_name=_("name"), max_length=200)
+    slug = models.SlugField(verbose_name=_("slug"), max_length=100, unique=True)
     members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, related_name="organisers", blank=True
+        settings.AUTH_USER_MODEL, verbose_name=_("members"), related_name="organisers", blank=True
     )
-    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=dj_timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("organiser")
+        verbose_name_plural = _("organisers")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -59,41 +63,51 @@ class Organiser(models.Model):
 
 
 class Event(models.Model):
-    organiser = models.ForeignKey(Organiser, on_delete=models.PROTECT, related_name="events")
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
-    venue = models.CharField(max_length=200, blank=True)
-    address = models.CharField(max_length=300, blank=True)
-    timezone = models.CharField(max_length=64, default="Europe/Rome", choices=_timezone_choices)
-    start = models.DateTimeField(validators=[validate_instant])
-    end = models.DateTimeField(validators=[validate_instant])
+    organiser = models.ForeignKey(
+        Organiser, verbose_name=_("organiser"), on_delete=models.PROTECT, related_name="events")
+    name = models.CharField(verbose_name=_("name"), max_length=200)
+    slug = models.SlugField(verbose_name=_("slug"), max_length=100, unique=True)
+    description = models.TextField(verbose_name=_("description"), blank=True)
+    venue = models.CharField(verbose_name=_("venue"), max_length=200, blank=True)
+    address = models.CharField(verbose_name=_("address"), max_length=300, blank=True)
+    timezone = models.CharField(
+        verbose_name=_("timezone"), max_length=64, default="Europe/Rome", choices=_timezone_choices)
+    start = models.DateTimeField(verbose_name=_("start"), validators=[validate_instant])
+    end = models.DateTimeField(verbose_name=_("end"), validators=[validate_instant])
     # Ordered: the first language is the default for attendees who do not choose one.
-    languages = models.JSONField(default=list, blank=True)
+    languages = models.JSONField(verbose_name=_("languages"), default=list, blank=True)
     # None means unlimited; ``issued_count`` is kept in step by services.register/revoke.
-    capacity = models.PositiveIntegerField(null=True, blank=True)
-    issued_count = models.PositiveIntegerField(default=0, editable=False)
+    capacity = models.PositiveIntegerField(verbose_name=_("capacity"), null=True, blank=True)
+    issued_count = models.PositiveIntegerField(
+        verbose_name=_("issued count"), default=0, editable=False)
     # Serials are never reused, even after a revocation frees a place.
-    last_serial = models.PositiveIntegerField(default=0, editable=False)
-    registration_open = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    last_serial = models.PositiveIntegerField(
+        verbose_name=_("last serial"), default=0, editable=False)
+    registration_open = models.BooleanField(verbose_name=_("registration open"), default=True)
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=dj_timezone.now, editable=False)
     # The ticket's look (tickets/services/event_design.py validates all four). The logo is kept
     # in the database, already normalised (a flattened PNG of bounded size): every web and
     # worker host reads it with the event, with no shared file storage to set up or back up.
-    logo = models.BinaryField(blank=True, default=b"", editable=False)
-    brand_color = models.CharField(max_length=7, blank=True, default="")
+    logo = models.BinaryField(verbose_name=_("logo"), blank=True, default=b"", editable=False)
+    brand_color = models.CharField(verbose_name=_("brand colour"), max_length=7, blank=True,
+                                   default="")
     # {language: {"directions": text, "programme": text, "contact": text}}, multi-line texts.
-    practical_info = models.JSONField(default=dict, blank=True)
+    practical_info = models.JSONField(verbose_name=_("practical information"), default=dict,
+                                      blank=True)
 
     class TicketLanguages(models.TextChoices):
-        ATTENDEE = "attendee", "the attendee's language"
-        ALL = "all", "all the event's languages on one ticket"
+        ATTENDEE = "attendee", _("the attendee's language")
+        ALL = "all", _("all the event's languages on one ticket")
 
     ticket_languages = models.CharField(
+        verbose_name=_("ticket languages"),
         max_length=10, choices=TicketLanguages.choices, default=TicketLanguages.ATTENDEE
     )
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         ordering = ["start", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="event_end_after_start"),
@@ -123,13 +137,14 @@ class Event(models.Model):
         """Form-level checks (admin) of what the CHECK constraints refuse, named by field."""
         errors = {}
         if self.start and self.end and self.end <= self.start:
-            errors["end"] = "The end must be after the start."
+            errors["end"] = _("The end must be after the start.")
         elif instants.too_long(self.start, self.end):
             errors["end"] = instants.TOO_LONG_TEXT
         if self.capacity is not None and self.pk:
             issued = Event.objects.filter(pk=self.pk).values_list("issued_count", flat=True)
             if issued and self.capacity < issued[0]:
-                errors["capacity"] = f"{issued[0]} tickets are already issued."
+                errors["capacity"] = _("%(count)s tickets are already issued.") % {
+                    "count": issued[0]}
         if errors:
             raise ValidationError(errors)
 
@@ -159,17 +174,23 @@ def validate_translations(value) -> None:
 
 
 class TicketType(models.Model):
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="ticket_types")
-    name = models.CharField(max_length=200)
+    event = models.ForeignKey(
+        Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="ticket_types")
+    name = models.CharField(verbose_name=_("name"), max_length=200)
     # Translations of the name keyed by language code, e.g. {"en": "Admission"}.
-    name_i18n = models.JSONField(default=dict, blank=True, validators=[validate_translations])
-    price = models.DecimalField(max_digits=10, decimal_places=2, default=0)
-    capacity = models.PositiveIntegerField(null=True, blank=True)
-    issued_count = models.PositiveIntegerField(default=0, editable=False)
-    public = models.BooleanField(default=True, help_text="Offered on the public registration.")
-    position = models.PositiveIntegerField(default=0)
+    name_i18n = models.JSONField(
+        verbose_name=_("name i18n"), default=dict, blank=True, validators=[validate_translations])
+    price = models.DecimalField(verbose_name=_("price"), max_digits=10, decimal_places=2, default=0)
+    capacity = models.PositiveIntegerField(verbose_name=_("capacity"), null=True, blank=True)
+    issued_count = models.PositiveIntegerField(
+        verbose_name=_("issued count"), default=0, editable=False)
+    public = models.BooleanField(
+        verbose_name=_("public"), default=True, help_text=_("Offered on the public registration."))
+    position = models.PositiveIntegerField(verbose_name=_("position"), default=0)
 
     class Meta:
+        verbose_name = _("ticket type")
+        verbose_name_plural = _("ticket types")
         ordering = ["event", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["event", "name"], name="tickettype_unique_name"),
@@ -193,7 +214,8 @@ class TicketType(models.Model):
             issued = TicketType.objects.filter(pk=self.pk).values_list("issued_count", flat=True)
             if issued and self.capacity < issued[0]:
                 raise ValidationError(
-                    {"capacity": f"{issued[0]} tickets of this type are already issued."}
+                    {"capacity": _("%(count)s tickets of this type are already issued.")
+                     % {"count": issued[0]}}
                 )
 
     def localized_name(self, language: str) -> str:
@@ -207,25 +229,31 @@ class Attendee(models.Model):
     ``xn--mller-kva.de`` are one attendee; ``email`` keeps the address as typed for showing
     and sending."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="attendees")
-    name = models.CharField(max_length=200)
-    email = models.EmailField(max_length=254)
+    event = models.ForeignKey(
+        Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="attendees")
+    name = models.CharField(verbose_name=_("name"), max_length=200)
+    email = models.EmailField(verbose_name=_("email"), max_length=254)
     # Derived from ``email`` on every save (a folded local part can grow, e.g. ß -> ss).
-    email_key = models.CharField(max_length=600, editable=False)
-    organisation = models.CharField(max_length=200, blank=True)
-    language = models.CharField(
+    email_key = models.CharField(verbose_name=_("email key"), max_length=600, editable=False)
+    organisation = models.CharField(verbose_name=_("organisation"), max_length=200, blank=True)
+    language = models.CharField(verbose_name=_("language"),
         max_length=8, choices=list(languages.LANGUAGES), default=languages.DEFAULT
     )
-    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=dj_timezone.now, editable=False)
     # What searches compare (``core.text.search_key``: accent-, case- and script-blind),
     # derived on every save like ``email_key``: the door searches ``search_name`` (name and
     # organisation, one line each so that no match spans both), the organiser API and the
     # console also ``search_email``. On PostgreSQL each has a pg_trgm GIN index (migration
     # 0007), which ``LIKE '%q%'`` uses; ``tickets.selectors.attendee_match`` builds the match.
-    search_name = models.TextField(editable=False, default="")
-    search_email = models.TextField(editable=False, default="")
+    search_name = models.TextField(verbose_name=_("search key (name)"), editable=False,
+                                   default="")
+    search_email = models.TextField(verbose_name=_("search key (e-mail)"), editable=False,
+                                    default="")
 
     class Meta:
+        verbose_name = _("attendee")
+        verbose_name_plural = _("attendees")
         ordering = ["event", "name", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -268,22 +296,29 @@ def attendee_search_keys(name: str, organisation: str, email: str) -> tuple[str,
 
 class Ticket(models.Model):
     class Status(models.TextChoices):
-        VALID = "valid", "valid"
-        REVOKED = "revoked", "revoked"
+        VALID = "valid", _("valid")
+        REVOKED = "revoked", _("revoked")
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="tickets")
-    attendee = models.ForeignKey(Attendee, on_delete=models.CASCADE, related_name="tickets")
-    ticket_type = models.ForeignKey(TicketType, on_delete=models.PROTECT, related_name="tickets")
-    serial = models.PositiveIntegerField()
+    event = models.ForeignKey(
+        Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="tickets")
+    attendee = models.ForeignKey(
+        Attendee, verbose_name=_("attendee"), on_delete=models.CASCADE, related_name="tickets")
+    ticket_type = models.ForeignKey(
+        TicketType, verbose_name=_("ticket type"), on_delete=models.PROTECT, related_name="tickets")
+    serial = models.PositiveIntegerField(verbose_name=_("serial"))
     # Short human reference (e.g. "K7QX-M2P9") for typing in by hand at the door.
-    reference = models.CharField(max_length=16)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.VALID)
+    reference = models.CharField(verbose_name=_("reference"), max_length=16)
+    status = models.CharField(
+        verbose_name=_("status"), max_length=10, choices=Status.choices, default=Status.VALID)
     # Bumped on revoke and on reissue: a QR code signed for an older version is refused.
-    version = models.PositiveIntegerField(default=1)
-    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
-    updated_at = models.DateTimeField(default=dj_timezone.now)
+    version = models.PositiveIntegerField(verbose_name=_("version"), default=1)
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=dj_timezone.now, editable=False)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), default=dj_timezone.now)
 
     class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
         ordering = ["event", "serial"]
         constraints = [
             models.UniqueConstraint(fields=["event", "serial"], name="ticket_unique_serial"),
@@ -302,16 +337,20 @@ class Ticket(models.Model):
 class EventKey(models.Model):
     """An Ed25519 signing key of an event. Several may exist (rotation); one signs new codes."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="keys")
+    event = models.ForeignKey(
+        Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="keys")
     # Raw 32-byte keys, base64url. The private key never leaves the server and is stored
     # encrypted with VARCO_ENCRYPTION_KEYS (a Fernet token, core/encryption.py): read it with
     # ``tickets.services.signing_key()``, never from this field.
-    private_key = models.TextField(editable=False)
-    public_key = models.CharField(max_length=64, editable=False)
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    private_key = models.TextField(verbose_name=_("private key"), editable=False)
+    public_key = models.CharField(verbose_name=_("public key"), max_length=64, editable=False)
+    active = models.BooleanField(verbose_name=_("active"), default=True)
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=dj_timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("signing key")
+        verbose_name_plural = _("signing keys")
         ordering = ["event", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -331,13 +370,17 @@ class ApiToken(models.Model):
     """
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organiser_api_token"
+        settings.AUTH_USER_MODEL, verbose_name=_("user"),
+        on_delete=models.CASCADE, related_name="organiser_api_token"
     )
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    token_hash = models.CharField(
+        verbose_name=_("token hash"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=dj_timezone.now, editable=False)
 
     class Meta:
-        verbose_name = "API token"
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
 
     def __str__(self) -> str:
         return f"API token of {self.user_id}"
@@ -360,44 +403,50 @@ class Delivery(models.Model):
     """
 
     class State(models.TextChoices):
-        QUEUED = "queued", "queued"
-        SENDING = "sending", "sending"
-        SENT = "sent", "sent"
-        FAILED = "failed", "failed"
-        IN_DOUBT = "in_doubt", "in doubt"
-        CANCELLED = "cancelled", "cancelled"
+        QUEUED = "queued", _("queued")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        IN_DOUBT = "in_doubt", _("in doubt")
+        CANCELLED = "cancelled", _("cancelled")
 
     class Reason(models.TextChoices):
-        ISSUED = "issued", "issued"  # automatic, when a ticket (version) is issued
-        RESEND = "resend", "resend"  # asked by an organiser or by issue_tickets
+        ISSUED = "issued", _("issued")  # automatic, when a ticket (version) is issued
+        RESEND = "resend", _("resend")  # asked by an organiser or by issue_tickets
 
     OPEN_STATES = (State.QUEUED, State.SENDING, State.IN_DOUBT)
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="deliveries")
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="deliveries")
     # The ticket version this message carries; a newer version supersedes it.
-    version = models.PositiveIntegerField()
-    reason = models.CharField(max_length=10, choices=Reason.choices, default=Reason.ISSUED)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    version = models.PositiveIntegerField(verbose_name=_("version"))
+    reason = models.CharField(
+        verbose_name=_("reason"), max_length=10, choices=Reason.choices, default=Reason.ISSUED)
+    state = models.CharField(
+        verbose_name=_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
     # Transmissions started (each recorded before the message goes to the SMTP server).
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(verbose_name=_("attempts"), default=0)
     # Times a worker died between handing the message over and recording the answer.
-    in_doubt_count = models.PositiveIntegerField(default=0)
-    message_id = models.CharField(max_length=200, unique=True)
-    recipient = models.EmailField(max_length=254)
+    in_doubt_count = models.PositiveIntegerField(verbose_name=_("in doubt count"), default=0)
+    message_id = models.CharField(verbose_name=_("message id"), max_length=200, unique=True)
+    recipient = models.EmailField(verbose_name=_("recipient"), max_length=254)
     # The SMTP server's last answer (error or "250 ...") or why the worker gave up.
-    last_error = models.TextField(blank=True)
-    smtp_response = models.CharField(max_length=500, blank=True)
-    claim_token = models.CharField(max_length=32, blank=True, db_index=True)
-    queued_at = models.DateTimeField(default=dj_timezone.now)
-    next_attempt_at = models.DateTimeField(default=dj_timezone.now)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    handed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(default=dj_timezone.now)
+    last_error = models.TextField(verbose_name=_("last error"), blank=True)
+    smtp_response = models.CharField(verbose_name=_("smtp response"), max_length=500, blank=True)
+    claim_token = models.CharField(
+        verbose_name=_("claim token"), max_length=32, blank=True, db_index=True)
+    queued_at = models.DateTimeField(verbose_name=_("queued at"), default=dj_timezone.now)
+    next_attempt_at = models.DateTimeField(
+        verbose_name=_("next attempt at"), default=dj_timezone.now)
+    claimed_at = models.DateTimeField(verbose_name=_("claimed at"), null=True, blank=True)
+    handed_at = models.DateTimeField(verbose_name=_("handed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(verbose_name=_("sent at"), null=True, blank=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), default=dj_timezone.now)
 
     class Meta:
+        verbose_name = _("e-mail delivery")
+        verbose_name_plural = _("e-mail deliveries")
         ordering = ["-id"]
-        verbose_name_plural = "deliveries"
         constraints = [
             # A ticket version is queued at most once at a time (double clicks, races, sweep).
             models.UniqueConstraint(

@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import translation
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -86,7 +87,10 @@ def exception_handler(exc, context):
         # e.g. deleting an attendee whose ticket has check-ins another app keeps for the record
         set_rollback()
         blockers = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", ())
-        kinds = sorted({str(obj._meta.verbose_name_plural) for obj in blockers})
+        # The models' names as written (English, like every API message), whatever language
+        # the request asked for: they are translated for the console.
+        with translation.override(None):
+            kinds = sorted({str(obj._meta.verbose_name_plural) for obj in blockers})
         return error_response(
             "protected",
             "It cannot be deleted: other records depend on it"

@@ -158,7 +158,7 @@ def test_event_description_may_have_line_breaks_but_no_overrides(api, event):
 
 def test_admin_event_and_ticket_type_forms_follow_the_rule(browser, event, ticket_type):
     response = browser.post(f"{ADMIN}/tickettype/{ticket_type.pk}/change/", {
-        "name": f"Ingresso{RLO}", "name_i18n": "{}", "price": "0", "capacity": "",
+        "name": f"Ingresso{RLO}", "name_it": "", "name_en": "", "price": "0", "capacity": "",
         "public": "on", "position": 0,
     })
     assert response.status_code == 200 and "errorlist" in response.content.decode()
@@ -166,12 +166,12 @@ def test_admin_event_and_ticket_type_forms_follow_the_rule(browser, event, ticke
         "organiser": event.organiser_id, "name": "Conf\x07", "slug": event.slug,
         "description": "", "venue": event.venue, "address": event.address,
         "timezone": "Europe/Rome", "start_0": "2017-09-22", "start_1": "09:30:00",
-        "end_0": "2017-09-22", "end_1": "17:00:00", "languages": '["it", "en"]',
-        "capacity": "", "registration_open": "on",
+        "end_0": "2017-09-22", "end_1": "17:00:00", "languages": ["it", "en"],
+        "default_language": "it", "capacity": "", "registration_open": "on",
         "ticket_types-TOTAL_FORMS": 1, "ticket_types-INITIAL_FORMS": 1,
         "ticket_types-MIN_NUM_FORMS": 0, "ticket_types-MAX_NUM_FORMS": 1000,
         "ticket_types-0-id": ticket_type.pk, "ticket_types-0-event": event.pk,
-        "ticket_types-0-name": f"Ingresso{RLO}", "ticket_types-0-name_i18n": "{}",
+        "ticket_types-0-name": f"Ingresso{RLO}", "ticket_types-0-name_en": f"Entry{RLO}",
         "ticket_types-0-price": "0", "ticket_types-0-capacity": "",
         "ticket_types-0-public": "on", "ticket_types-0-position": 0,
     })

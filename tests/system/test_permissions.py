@@ -660,6 +660,10 @@ def _admin_pages(w: World, ids_b: dict[type, list[int]], user) -> list[str]:
     request = RequestFactory().get("/admin/")
     request.user = user
     pages = ["/admin/", "/admin/tickets/", "/admin/checkin/"]
+    # The console's event pages (console/site.py), A's and B's: B's must be a 404.
+    for event_id in (w.event_a.pk, *ids_b[w.event_a.__class__]):
+        pages += [f"/admin/events/{event_id}/", f"/admin/events/{event_id}/figures.json",
+                  f"/admin/events/{event_id}/devices/add/"]
     for model, model_admin in django_admin.site._registry.items():
         app, name = model._meta.app_label, model._meta.model_name
         base = f"/admin/{app}/{name}/"
@@ -704,6 +708,14 @@ def _posts_with_b_choices(w: World, ids_b: dict[type, list[int]]) -> list[tuple[
         ("/admin/tickets/ticket/", {"action": "resend", "_selected_action": [w.marker_b.pk]}),
         ("/admin/checkin/device/", {"action": "revoke",
                                     "_selected_action": [w.device_b.pk]}),
+        ("/admin/tickets/attendee/", {"action": "revoke_tickets",
+                                      "_selected_action": [w.marker_b.attendee_id]}),
+        ("/admin/tickets/attendee/", {"action": "resend_tickets",
+                                      "_selected_action": [w.marker_b.attendee_id]}),
+        # The event home's actions on B's event: refused (404), nothing done.
+        (f"/admin/events/{w.event_b.pk}/send/", {}),
+        (f"/admin/events/{w.event_b.pk}/registration/", {"open": "0"}),
+        (f"/admin/events/{w.event_b.pk}/devices/add/", {"name": "Intrusa", "gate": ""}),
     ] + [(f"/admin/checkin/checkinlist/{pk}/delete/", {"post": "yes"})
          for pk in CheckinList.objects.filter(event=w.event_b).values_list("pk", flat=True)]
 
@@ -736,10 +748,24 @@ def test_admin_shows_nothing_of_another_organiser(world: World, staff):
         with transaction.atomic():
             response = client.post(url, data, follow=True)
             transaction.set_rollback(True)
-        assert response.status_code in (200, 403), (url, response.status_code)
+        assert response.status_code in (200, 403, 404), (url, response.status_code)
         if shown := _shown(response.content):
             leaks.append(f"POST {url}: {shown}")
+        if f"/admin/events/{w.event_b.pk}/" in url:
+            assert response.status_code == 404, url
     assert leaks == []
+
+
+def test_the_event_home_counts_only_its_event(world: World, staff):
+    """The event home's numbers are A's alone, with B's registrations and scans present."""
+    w = world
+    _name_b(w)
+    figures = w.clients["staff"].get(f"/admin/events/{w.event_a.pk}/figures.json").json()
+    assert figures["registrations"] == w.event_a.attendees.count() == 2
+    assert (figures["checked_in"], figures["inside"]) == (1, 1)  # marker A, scanned in
+    assert figures["devices"] == 1
+    assert w.clients["other_staff"].get(
+        f"/admin/events/{w.event_a.pk}/figures.json").status_code == 404
 
 
 def test_the_admin_walk_can_see_a_leak(world: World):

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def browser(staff) -> Client:
-    client = Client()
+    # These tests read the English interface (the console is Italian by default).
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(staff)
     return client
 
@@ -40,12 +41,14 @@ def _event_form(event: Event, ticket_type: TicketType, name: str, **extra) -> di
         "organiser": event.organiser_id, "name": event.name, "slug": event.slug,
         "description": "", "venue": event.venue, "address": event.address,
         "timezone": "Europe/Rome", "start_0": "2017-09-22", "start_1": "09:30:00",
-        "end_0": "2017-09-22", "end_1": "17:00:00", "languages": '["it", "en"]',
+        "end_0": "2017-09-22", "end_1": "17:00:00", "languages": ["it", "en"],
+        "default_language": "it",
         "capacity": "", "registration_open": "on",
         "ticket_types-TOTAL_FORMS": 1, "ticket_types-INITIAL_FORMS": 1,
         "ticket_types-MIN_NUM_FORMS": 0, "ticket_types-MAX_NUM_FORMS": 1000,
         "ticket_types-0-id": ticket_type.pk, "ticket_types-0-event": event.pk,
-        "ticket_types-0-name": name, "ticket_types-0-name_i18n": "{}",
+        "ticket_types-0-name": name, "ticket_types-0-name_it": "",
+        "ticket_types-0-name_en": "",
         "ticket_types-0-price": "0", "ticket_types-0-capacity": "",
         "ticket_types-0-public": "on", "ticket_types-0-position": 0, **extra,
     }
@@ -53,7 +56,7 @@ def _event_form(event: Event, ticket_type: TicketType, name: str, **extra) -> di
 
 def test_a_ticket_type_added_in_the_admin_is_saved_by_the_service(browser, event, saved):
     response = browser.post(f"{ADMIN}/tickettype/add/", {
-        "event": event.pk, "name": " Relatore ", "name_i18n": "{}", "price": "0",
+        "event": event.pk, "name": " Relatore ", "name_it": "", "name_en": "", "price": "0",
         "capacity": "", "position": 1,
     })
     assert response.status_code == 302, response.content.decode()[:2000]

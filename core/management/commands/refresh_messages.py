@@ -30,7 +30,7 @@ from django.core.management.base import BaseCommand
 ROOT = Path(__file__).resolve().parents[3]
 # app directory -> whether it has JavaScript sources (checkin/frontend/src)
 # (core has no texts of its own to translate: its pages extend the admin's, Django translates)
-APPS: dict[str, bool] = {"audit": False, "tickets": False, "checkin": True}
+APPS: dict[str, bool] = {"audit": False, "tickets": False, "checkin": True, "console": False}
 # never JavaScript sources: the built bundles, npm's packages, the build script itself
 JS_IGNORE = ["static", "static/*", "frontend/node_modules", "frontend/node_modules/*",
              "frontend/build.mjs"]
@@ -102,7 +102,8 @@ class Command(BaseCommand):
                     po_path.write_bytes(before)
                 po = polib.pofile(str(po_path))
                 po.save_as_mofile(str(catalogue_dir / "django.mo"))
-                missing = [e.msgid for e in po.untranslated_entries()]
+                # a fuzzy entry (makemessages' guess from a similar msgid) is not a translation
+                missing = [e.msgid for e in po.untranslated_entries() + po.fuzzy_entries()]
                 self.stdout.write(f"{app}/{language}: {len(po)} strings ({folded} from "
                                   f"JavaScript), {len(missing)} untranslated")
                 for msgid in missing:
