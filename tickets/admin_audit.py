@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
@@ -75,6 +76,10 @@ class AttendeeFilter(admin.SimpleListFilter):
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
     list_display = ["at", "actor_label", "via", "action_label", "object_label", "details"]
+    # The change page (read-only) shows the entry as a person reads it, not its raw columns.
+    fields = ["at", "actor_label", "via", "action_label", "object_kind", "object_label",
+              "details"]
+    readonly_fields = fields
     list_filter = [EventFilter, AttendeeFilter, ActionFilter, "via"]
     search_fields = ["actor_label", "object_label"]
     date_hierarchy = "at"
@@ -107,6 +112,13 @@ class AuditEntryAdmin(admin.ModelAdmin):
     @admin.display(description=_("action"))
     def action_label(self, obj: AuditEntry) -> str:
         return obj.action_label
+
+    @admin.display(description=_("object type"))
+    def object_kind(self, obj: AuditEntry) -> str:
+        for model in apps.get_models():
+            if model._meta.model_name == obj.object_type:
+                return str(model._meta.verbose_name)
+        return obj.object_type
 
     @admin.display(description=_("details"))
     def details(self, obj: AuditEntry) -> str:

@@ -110,7 +110,8 @@ def test_the_event_form_has_real_widgets_and_dates_in_the_events_zone(world, con
     html = console.get(f"/admin/tickets/event/{event.pk}/change/").content.decode()
     assert 'type="checkbox" name="languages" value="it"' in html
     assert 'name="default_language"' in html
-    assert "<textarea" not in html.split('name="description"')[1]  # no JSON typed anywhere
+    for raw in ("languages", "name_i18n", "practical_info"):  # no JSON typed anywhere
+        assert f'<textarea name="{raw}"' not in html and f'name="ticket_types-0-{raw}"' not in html
     assert 'name="ticket_types-0-name_en"' in html and 'value="Full pass"' in html
     # 9:30 in Rome is 3:30 in New York.
     local = event.start.astimezone(zoneinfo.ZoneInfo("America/New_York"))
