@@ -18,7 +18,7 @@ import pytest
 from reportlab.pdfbase.ttfonts import TTFontFile
 
 from tickets import services
-from tickets.documents import pdf
+from tickets.documents import pdf, typeset
 
 pytestmark = pytest.mark.django_db
 
@@ -42,8 +42,8 @@ NAMES = {
 def _font_file_for(base_name: str) -> Path | None:
     """The installed font file behind a PDF font name such as ``ABCDEF+NotoSansThai-Regular``."""
     name = base_name.split("+", 1)[-1]
-    candidates = [pdf.FONT_DIR / f"{name}.ttf"]
-    candidates += [pdf.SYSTEM_FONTS / path for _, path in pdf.FALLBACK_FONTS
+    candidates = [typeset.FONT_DIR / f"{name}.ttf"]
+    candidates += [typeset.SYSTEM_FONTS / path for _, path in typeset.FALLBACK_FONTS
                    if Path(path).stem.replace("_hint", "") in name or name in Path(path).stem]
     return next((c for c in candidates if c.exists()), None)
 
@@ -120,9 +120,10 @@ def test_any_name_prints_whole_inside_the_page_with_embedded_glyphs(register, na
 
 def test_a_latin_name_is_one_string_in_dejavu(register):
     """The common case draws as before: one DejaVu run, one line at the largest size."""
-    assert pdf._runs("Giulia Rossi", pdf.BOLD) == [(pdf.BOLD, "Giulia Rossi")]
-    assert pdf._fit("Giulia Rossi", pdf.BOLD, (17, 15, 13, 11), 300, 12) == (17, ["Giulia Rossi"])
-    size, lines = pdf._fit(LONG, pdf.BOLD, (17, 15, 13, 11), pdf.DETAILS_W, 11 * pdf.LEADING)
+    assert typeset.font_runs("Giulia Rossi", pdf.BOLD) == [(pdf.BOLD, "Giulia Rossi")]
+    assert typeset.fit("Giulia Rossi", pdf.BOLD, (17, 15, 13, 11), 300, 12) == (
+        17, ["Giulia Rossi"])
+    size, lines = typeset.fit(LONG, pdf.BOLD, (17, 15, 13, 11), pdf.DETAILS_W, 11 * pdf.LEADING)
     assert "".join(lines) == LONG and len(lines) > 1
     assert (len(lines) - 1) * size * pdf.LEADING <= 11 * pdf.LEADING
 
