@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "core",
     "tickets",
     "checkin",
+    "badges",
 ]
 
 MIDDLEWARE = [
