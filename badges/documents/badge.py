@@ -129,17 +129,23 @@ def _geometry(spec: LayoutSpec, has_logo: bool) -> Geometry:
         caption = _("Scan for my contact")
     qr_box = None
     caption_size = max(4.0, min(6.5, body.h * 0.06))
-    text_w = inner_w
-    if spec.show_lead_qr:
+    text = body
+    if spec.show_lead_qr and height > width:
+        # Portrait: the QR takes a row at the bottom right; the name keeps the full width.
+        side = min(body.h * 0.3, inner_w * 0.34)
+        qr_box = Box(m + inner_w - side, body.y + caption_size * 1.6, side, side)
+        text = Box(m, qr_box.top + gap, inner_w, body.top - qr_box.top - gap)
+    elif spec.show_lead_qr:
+        # Landscape (labels, 90 x 54): the QR at the right, the texts beside it.
         side = min(body.h - caption_size * 1.6, inner_w * 0.34)
         qr_box = Box(m + inner_w - side, body.y + caption_size * 1.6, side, side)
-        text_w = inner_w - side - gap
+        text = Box(m, body.y, inner_w - side - gap, body.h)
     if spec.show_organisation:
-        name_h = body.h * 0.64
-        organisation = Box(m, body.y, text_w, body.h - name_h - gap)
+        name_h = text.h * 0.64
+        organisation = Box(m, text.y, text.w, text.h - name_h - gap)
     else:
-        name_h, organisation = body.h, None
-    name = Box(m, body.top - name_h, text_w, name_h)
+        name_h, organisation = text.h, None
+    name = Box(m, text.top - name_h, text.w, name_h)
     return Geometry(
         preset=preset, header=header, logo=logo, title=title,
         name=name, name_max=min(40.0, name_h * 0.5),

@@ -9,14 +9,12 @@ The fonts come from Debian packages the project installs (``make fonts``).
 
 from __future__ import annotations
 
-import ctypes
 from pathlib import Path
 
-import pypdfium2 as pdfium
-import pypdfium2.raw as pdfium_c
 import pytest
 from reportlab.pdfbase.ttfonts import TTFontFile
 
+from tests.support.ticket_files import pdf_chars as _chars
 from tickets import services
 from tickets.documents import pdf, typeset
 
@@ -58,34 +56,6 @@ def coverage():
         return ord(char) in cache[path]
 
     return covers
-
-
-def _chars(document: bytes) -> tuple[list[tuple[str, tuple, str, bool]], float, float]:
-    """(char, box, font name, embedded) for every character on the page, and the page size."""
-    doc = pdfium.PdfDocument(document)
-    page = doc[0]
-    width, height = page.get_size()
-    text = page.get_textpage()
-    result = []
-    for index in range(text.count_chars()):
-        char = chr(pdfium_c.FPDFText_GetUnicode(text, index))
-        left, right, bottom, top = (ctypes.c_double() for _ in range(4))
-        pdfium_c.FPDFText_GetCharBox(text, index, left, right, bottom, top)
-        obj = pdfium_c.FPDFText_GetTextObject(text, index)
-        font = pdfium_c.FPDFTextObj_GetFont(obj) if obj else None
-        name, embedded = "", False
-        if font:
-            buffer = ctypes.create_string_buffer(256)
-            pdfium_c.FPDFFont_GetBaseFontName(font, buffer, 256)
-            name = buffer.value.decode()
-            embedded = bool(pdfium_c.FPDFFont_GetIsEmbedded(font))
-        if result and "\udc00" <= char <= "\udfff" and "\ud800" <= result[-1][0] <= "\udbff":
-            # PDFium gives characters past U+FFFF as two UTF-16 halves: join them
-            pair = (result[-1][0] + char).encode("utf-16-be", "surrogatepass").decode("utf-16-be")
-            result[-1] = (pair, *result[-1][1:])
-            continue
-        result.append((char, (left.value, right.value, bottom.value, top.value), name, embedded))
-    return result, width, height
 
 
 @pytest.mark.parametrize("name", list(NAMES.values()), ids=list(NAMES))
