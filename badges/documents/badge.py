@@ -140,6 +140,9 @@ def _geometry(spec: LayoutSpec, has_logo: bool) -> Geometry:
         side = min(body.h - caption_size * 1.6, inner_w * 0.34)
         qr_box = Box(m + inner_w - side, body.y + caption_size * 1.6, side, side)
         text = Box(m, body.y, inner_w - side - gap, body.h)
+    if qr_box is not None:  # the caption never wider than the QR ("Scansiona per il...")
+        caption_size = min(caption_size,
+                           caption_size * qr_box.w / measure(caption, REGULAR, caption_size))
     if spec.show_organisation:
         name_h = text.h * 0.64
         organisation = Box(m, text.y, text.w, text.h - name_h - gap)
