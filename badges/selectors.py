@@ -3,6 +3,7 @@ order) and what each badge shows."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -60,16 +61,22 @@ class Selection:
     checked_in: bool | None = None  # None: all; True: entered at least once; False: never
 
 
+def _fold(text: str) -> str:
+    """Case and accents folded ("Ángela" sorts with "Angela", before "Bruno")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
 def _surname(name: str) -> str:
     words = name.split()
-    return words[-1].casefold() if words else ""
+    return _fold(words[-1]) if words else ""
 
 
 _SORT_KEYS = {
-    "name": lambda row: (row[1].casefold(), row[3]),
-    "surname": lambda row: (_surname(row[1]), row[1].casefold(), row[3]),
+    "name": lambda row: (_fold(row[1]), row[3]),
+    "surname": lambda row: (_surname(row[1]), _fold(row[1]), row[3]),
     # Attendees without an organisation come last, by name.
-    "organisation": lambda row: (not row[2], row[2].casefold(), row[1].casefold(), row[3]),
+    "organisation": lambda row: (not row[2], _fold(row[2]), _fold(row[1]), row[3]),
     "registration": lambda row: (row[3],),
 }
 
@@ -77,7 +84,7 @@ _SORT_KEYS = {
 def selected_ticket_ids(event: Event, selection: Selection) -> list[int]:
     """The ids of the selected valid tickets, sorted as asked. Sorted here, not by SQL, so
     the order is the same on PostgreSQL and SQLite whatever the database's collation (case
-    and accents folded by ``str.casefold``); only four short values per ticket are read."""
+    and accents folded by ``_fold``); only four short values per ticket are read."""
     tickets = Ticket.objects.filter(event=event, status=Ticket.Status.VALID)
     if selection.ticket_types:
         tickets = tickets.filter(ticket_type_id__in=selection.ticket_types)
