@@ -8,8 +8,8 @@ by measured width):
   the name may take, the QR caption in the layout's language) is computed once per distinct
   layout content (``_geometry`` is cached on the values it depends on, so a layout edited in
   the admin — a new ``version`` — gets new geometry and an unchanged one reuses it);
-- the event's header (its name fitted to the header box) once per event name and layout;
-- per badge only the name and organisation are measured, and the band, texts and QR drawn.
+- texts that repeat (the event's name, organisations, ticket types) are fitted once
+  (``_placed``); per badge only the name is measured, and the texts, band and QR drawn.
 
 A badge, top to bottom: the header (the event's logo when it has one and the layout shows it,
 then the event's name), the attendee's name (large; shrinking to fit, then on two lines, then
@@ -198,31 +198,34 @@ def fit_box(text: str, font: str, largest: float, box: Box,
 
 
 def _draw_block(canvas: Canvas, text: str, font: str, largest: float, box: Box, x0: float,
-                y0: float, max_lines: int = 2, centre: bool = True) -> None:
+                y0: float, max_lines: int = 2, centre: bool = True, repeats: bool = True) -> None:
     """``text`` fitted into ``box`` (offset by the badge's origin ``x0, y0``), centred
-    vertically (and horizontally if ``centre``)."""
+    vertically (and horizontally if ``centre``). ``repeats=False`` for the names: fitted
+    afresh (caching a thousand unique names would only push out the texts that repeat)."""
     if not text:
         return
+    place = _placed if repeats else _placed.__wrapped__
+    for x, y, size, line in place(text, font, largest, box, max_lines, centre):
+        draw_text(canvas, line, font, size, x0 + x, y0 + y)
+
+
+@functools.lru_cache(maxsize=4096)
+def _placed(text: str, font: str, largest: float, box: Box, max_lines: int = 2,
+            centre: bool = True) -> tuple[tuple[float, float, float, str], ...]:
+    """Each line of ``text`` fitted into ``box``: (x, baseline, size, line) in the badge.
+    Cached: ticket types, organisations and the event's name repeat across a bulk print (263
+    organisations for 1,000 people); only the names are measured every time."""
     size, lines = fit_box(text, font, largest, box, max_lines)
-    _draw_fitted(canvas, size, lines, font, box, x0, y0, centre)
-
-
-def _draw_fitted(canvas: Canvas, size: float, lines: list[str], font: str, box: Box, x0: float,
-                 y0: float, centre: bool) -> None:
     pad = max(0.0, (box.h - _block_height(size, len(lines))) / 2)
-    y = y0 + box.top - pad - ASCENT * size
+    y = box.top - pad - ASCENT * size
+    placed = []
     for line in lines:
-        x = x0 + box.x
+        x = box.x
         if centre:
             x += max(0.0, (box.w - measure(line, font, size)) / 2)
-        draw_text(canvas, line, font, size, x, y)
+        placed.append((x, y, size, line))
         y -= size * LEADING
-
-
-@functools.lru_cache(maxsize=256)
-def _title(text: str, font: str, largest: float, box: Box) -> tuple[float, tuple[str, ...]]:
-    size, lines = fit_box(text, font, largest, box)
-    return size, tuple(lines)
+    return tuple(placed)
 
 
 @functools.lru_cache(maxsize=64)
@@ -286,10 +289,10 @@ class BadgeWriter:
             canvas.drawImage(self.logo, x0 + g.logo.x, y0 + g.logo.y, g.logo.w, g.logo.h,
                              preserveAspectRatio=True, anchor="w", mask="auto")
         canvas.setFillColor(GREY)
-        size, lines = _title(self.event_name, BOLD, min(14.0, g.title.h * 0.4), g.title)
-        _draw_fitted(canvas, size, list(lines), BOLD, g.title, x0, y0, centre=g.logo is None)
+        _draw_block(canvas, self.event_name, BOLD, min(14.0, g.title.h * 0.4), g.title, x0,
+                    y0, centre=g.logo is None)
         canvas.setFillColor(INK)
-        _draw_block(canvas, badge.name, BOLD, g.name_max, g.name, x0, y0)
+        _draw_block(canvas, badge.name, BOLD, g.name_max, g.name, x0, y0, repeats=False)
         if g.organisation is not None:
             canvas.setFillColor(GREY)
             _draw_block(canvas, badge.organisation, REGULAR, g.organisation_max,
