@@ -8,8 +8,8 @@ import pytest
 
 from badges import printing, services
 from core.errors import ServiceError
-from tests.support.ticket_files import pdf_page_count, pdf_page_texts
 from tests.badges.conftest import PEOPLE
+from tests.support.ticket_files import pdf_page_count, pdf_page_texts
 from tickets import services as ticket_services
 
 pytestmark = pytest.mark.django_db

@@ -53,7 +53,7 @@ def test_another_organisers_event_is_not_found(event, api):
     assert_error(api.get(_url(other_event)), 404)
     assert api.get("/api/v1/events/999999/badges.pdf").status_code == 404
     # ...and that organiser sees their own, not ours.
-    user, _, token = onboarding.create_staff_user(other_team, "altro", "a@example.org", "pw")
+    _user, _, token = onboarding.create_staff_user(other_team, "altro", "a@example.org", "pw")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get(_url(other_event)).status_code == 200

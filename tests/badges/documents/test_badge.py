@@ -54,7 +54,7 @@ def _inside(chars, width, height, margin) -> None:
 def test_any_name_prints_whole_inside_the_badge(event, preset, name):
     layout = _layout(event, preset, show_lead_qr=True)
     document = badges.render_badge(layout, event, _badge(name))
-    chars, page_w, page_h = pdf_chars(document)
+    chars, _page_w, _page_h = pdf_chars(document)
     spec = PRESETS[preset]
     x0, y0 = spec.slot_origin(0)
     badge_w, badge_h = spec.badge
