@@ -12,6 +12,7 @@ from tests.support.factories import make_event
 from tests.support.ticket_files import pdf_text
 from tickets import onboarding
 from tickets import services as ticket_services
+from tickets.models import TicketType
 
 pytestmark = pytest.mark.django_db
 ADMIN = "/admin/badges/badgelayout"
@@ -79,3 +80,18 @@ def test_adding_goes_through_the_services(browser, event, ticket_type, theirs):
     response = browser.post(f"{ADMIN}/add/", {**form, "event": theirs[1].event_id,
                                               "name": "Intruso"})
     assert response.status_code == 200 and not BadgeLayout.objects.filter(name="Intruso")
+
+
+def test_a_second_default_layout_is_a_form_error(browser, event, ticket_type):
+    services.create_layout(event, name="Primo")
+    form = {"event": event.pk, "ticket_type": "", "name": "Secondo", "preset": "a6",
+            "language": "it"}
+    response = browser.post(f"{ADMIN}/add/", form)
+    assert response.status_code == 200  # the form again, with the error; no 500
+    assert not BadgeLayout.objects.filter(name="Secondo").exists()
+    other = TicketType.objects.create(event=make_event(event.organiser, slug="altro"),
+                                      name="Altro")
+    response = browser.post(f"{ADMIN}/add/", {**form, "ticket_type": other.pk,
+                                              "name": "Straniero"})
+    assert response.status_code == 200
+    assert not BadgeLayout.objects.filter(name="Straniero").exists()
