@@ -167,3 +167,31 @@ def test_geometry_is_prepared_once_per_layout_content(event):
     layout.preset = "ql-62"  # an edited layout: new geometry
     badges.render_badge(layout, event, _badge("Giulia Rossi"))
     assert badges._geometry.cache_info().misses == 2
+
+
+def test_the_events_logo_when_there_is_one(event, monkeypatch, tmp_path):
+    """Events have no logo field yet; ``logo.event_logo`` is the one reader. When it answers an
+    image, the badge draws it in the header and moves the event's name beside it."""
+    import io as _io
+
+    from reportlab.lib.utils import ImageReader
+
+    from badges.documents import logo
+
+    png = _io.BytesIO()
+    Image.new("RGB", (60, 30), "#b3261e").save(png, "PNG")
+    monkeypatch.setattr(logo, "event_logo", lambda event: ImageReader(_io.BytesIO(png.getvalue())))
+    spec = PRESETS["a6"]
+    with_logo = badges.render_badge(_layout(event, "a6"), event, _badge("Giulia Rossi"))
+    without = badges.render_badge(_layout(event, "a6", show_logo=False), event,
+                                  _badge("Giulia Rossi"))
+    assert b"/Subtype /Image" in with_logo and b"/Subtype /Image" not in without
+    chars, _w, _h = pdf_chars(with_logo)
+    _inside(chars, *spec.badge, spec.margin)
+    header = badges._geometry(badges.LayoutSpec.of(_layout(event, "a6")), True)
+    first = next(box for c, box, *_ in chars if c == "M")  # "Ma come gira..."
+    assert first[0] >= header.title.x - 0.5  # the name starts right of the logo
+    image = _raster(with_logo, tmp_path)
+    red = image.getpixel((int(header.logo.x + 5), int(spec.page[1] - header.logo.top
+                                                        + header.logo.h / 2)))
+    assert red < 150  # the logo's colour, in grey levels
