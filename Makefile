@@ -1,24 +1,43 @@
 # Varco — the two commands: `make run` (set up + serve the demo) and `make test` (whole suite).
 SHELL := /bin/bash
-PYTHON ?= python3.11
-VENV := .venv
+# Python: any python3 >= 3.11 on the PATH, the first of these that runs (a pyenv shim of a
+# version that is not enabled exists but fails, hence running each, not `command -v`);
+# PYTHON=/path/to/python3.x picks one. VENV: where the environment goes (.ci/run keeps one per
+# Python: VENV=.venv-3.13).
+PYTHON_CANDIDATES := python3 python3.13 python3.12 python3.11
+ifndef PYTHON
+PYTHON := $(shell for c in $(PYTHON_CANDIDATES); do \
+  $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$c; break; }; done)
+endif
+VENV ?= .venv
 PY := $(VENV)/bin/python
+# make run / serve: where gunicorn listens. The links Varco prints, exports and e-mails (SITE_URL)
+# follow HOST and PORT unless SITE_URL is set (an IPv6 HOST is bracketed in both).
 HOST ?= 127.0.0.1
 PORT ?= 8000
+URL_HOST = $(if $(findstring :,$(HOST)),[$(HOST)],$(HOST))
+BIND = $(URL_HOST):$(PORT)
+run serve worker: export SITE_URL ?= http://$(URL_HOST):$(PORT)
 
-.PHONY: node run test drills fuzz install dev-install chromium fonts migrate serve worker lint bench-tickets bench-checkin bench-attendance bench-badges clean messages frontend frontend-deps
+.PHONY: node run test drills event-day fuzz install dev-install chromium fonts migrate serve worker lint bench-registration bench-tickets bench-checkin bench-attendance bench-badges clean messages frontend frontend-deps
 
 $(VENV)/bin/activate:
-	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
+	@[ -n "$(PYTHON)" ] || { echo "Varco needs Python 3.11 or newer: none of $(PYTHON_CANDIDATES)" \
+	  "on the PATH runs as one. Install one, or set PYTHON=/path/to/python3.x" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "PYTHON=$(PYTHON) is not a Python 3.11 or newer" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
+# Every setuptools editable mode prints a boxed "be careful" banner (a UserWarning of the build
+# backend, whose process inherits PYTHONWARNINGS); the code that runs is the working tree's.
+PIP_INSTALL := PYTHONWARNINGS=ignore::UserWarning $(PY) -m pip install -q
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/activate
-	$(PY) -m pip install -q -e .
+	$(PIP_INSTALL) -e .
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(VENV)/bin/activate
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PIP_INSTALL) -e ".[dev]"
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -56,16 +75,25 @@ migrate: install
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py collectstatic --no-input -v0
 
-## make run: install, migrate, seed the demo, start a background worker and serve on :8000
+## make run: install, migrate, seed the demo, start a background worker and serve on HOST:PORT
+## (127.0.0.1:8000). Ctrl-C (or a TERM to make) stops both: the trap stops them once, and waits.
+## (`trap 'kill 0' INT TERM EXIT` signalled its own shell, whose trap signalled it again: bash
+## recursed until it crashed, "Segmentation fault", leaving the worker behind.) Both run in the
+## background so that `wait` returns at once on a signal; a TERM to a foreground command's shell
+## waits for the command to end first.
 run: migrate
 	$(PY) manage.py seed_demo --attendees 300 --export var/demo
-	@echo "Starting the worker and the web server on http://$(HOST):$(PORT)/ (Ctrl-C stops both)"
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(PY) -m worker --concurrency 2 >var/worker.log 2>&1 & \
-	  $(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) backend.wsgi
+	@echo "Starting the worker and the web server on $$SITE_URL/ (Ctrl-C stops both)"
+	@worker= web=; \
+	  stop() { trap - INT TERM EXIT; echo "Stopping (the worker first finishes the e-mails in hand)"; \
+	    kill -TERM $$web $$worker 2>/dev/null; wait; }; \
+	  trap 'stop; exit 0' INT TERM; trap stop EXIT; \
+	  $(PY) -m worker --concurrency 2 >var/worker.log 2>&1 & worker=$$!; \
+	  $(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(BIND) backend.wsgi & web=$$!; \
+	  wait $$web
 
 serve: migrate
-	$(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) backend.wsgi
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(BIND) backend.wsgi
 
 worker: install
 	$(PY) -m worker
@@ -82,6 +110,15 @@ test: dev-install chromium fonts frontend-deps
 ## DATABASE_URL=postgres://... REDIS_URL=redis://...), printing what each did and counted
 drills: dev-install
 	$(PY) -m pytest -m drills -s $(PYTEST_ARGS)
+
+## make event-day: the convegno day drill (docs/event-day.md): 600 rush + 100 invited, 3 gates,
+## on loopback against gunicorn, the worker and an SMTP relay (PostgreSQL + Redis when
+## DATABASE_URL/REDIS_URL are set, else embedded); prints the reconciliation, exits non-zero on
+## any mismatch. DAY_ARGS passes more options (python manage.py simulate_day --help).
+ATTENDEES ?= 600
+event-day: dev-install
+	$(PY) manage.py simulate_day --attendees $(ATTENDEES) --json-out var/event-day/day.json \
+	  --html-out var/event-day/day.html $(DAY_ARGS)
 
 ## make fuzz: only the schemathesis run over the whole API (make test includes it)
 fuzz: dev-install
@@ -106,6 +143,12 @@ frontend: frontend-deps
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/varco_bench
 bench-checkin: dev-install
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) benchmarks/bench_checkin.py $(BENCH_ARGS)
+
+## make bench-registration: the public registration rush under gunicorn on PostgreSQL with a
+## Redis broker (not in CI). BENCH_DATABASE_URL / BENCH_REDIS_URL name a database and a Redis db
+## it may fill and empty (defaults varco_bench_registration, redis db 15); docs/benchmarks.md.
+bench-registration: dev-install
+	$(PY) benchmarks/bench_registration.py $(BENCH_ARGS)
 
 ## make bench-attendance: live dashboards under a scan load (PostgreSQL, gunicorn; not in CI).
 ## BENCH_DATABASE_URL names a database it may empty and fill (default varco_bench_attendance).

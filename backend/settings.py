@@ -79,9 +79,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "core",
+    "audit",
     "tickets",
     "checkin",
     "badges",
+    # The project itself: its management commands (simulate_day, the event-day drill).
+    "backend",
 ]
 
 MIDDLEWARE = [
@@ -97,6 +100,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who acts, for the audit log (read lazily: DRF sets request.user after token auth).
+    "audit.context.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its 429 page.
@@ -130,6 +135,10 @@ DATABASES = {
         DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, with the per-request health check skipped for a connection used less
+    # than a second ago (backend/postgres/base.py says why).
+    DATABASES["default"]["ENGINE"] = "backend.postgres"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let the web server and the local worker share the file.
     DATABASES["default"]["OPTIONS"] = {
@@ -158,7 +167,8 @@ else:
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    # A host name it ignores, so kombu does not warn "No hostname was supplied" at every start.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
@@ -192,11 +202,17 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+# PEM file of the CA that signed the SMTP server's certificate (a private relay's CA); empty:
+# the system's CAs. A client certificate, if the relay wants one: EMAIL_SSL_CERTFILE/KEYFILE.
+EMAIL_SSL_CAFILE = os.environ.get("EMAIL_SSL_CAFILE", "") or None
+EMAIL_SSL_CERTFILE = os.environ.get("EMAIL_SSL_CERTFILE", "") or None
+EMAIL_SSL_KEYFILE = os.environ.get("EMAIL_SSL_KEYFILE", "") or None
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Varco <tickets@varco.invalid>")
 if EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_BACKEND = "tickets.delivery.connection.EmailBackend"
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    # Embedded mode: one .eml file per message (core/mail_files.py), a mail client opens it.
+    EMAIL_BACKEND = "core.mail_files.EmlFileBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
@@ -289,6 +305,10 @@ VARCO_REGISTRATION_RATE = env_rate("VARCO_REGISTRATION_RATE", "30/min")
 VARCO_API_RATE = env_rate("VARCO_API_RATE", "1200/min")
 # CSV imports (each parses up to VARCO_MAX_IMPORT_BYTES and writes thousands of rows), per user.
 VARCO_IMPORT_RATE = env_rate("VARCO_IMPORT_RATE", "60/hour")
+# "Send my ticket again" on the public pages: per client address, and per address asked for
+# (whoever asks: one attendee's mailbox cannot be flooded from many connections).
+VARCO_TICKET_RESEND_RATE = env_rate("VARCO_TICKET_RESEND_RATE", "10/hour")
+VARCO_TICKET_RESEND_ADDRESS_RATE = env_rate("VARCO_TICKET_RESEND_ADDRESS_RATE", "3/hour")
 
 # Login (admin and session): django-axes locks a username out from one client address after
 # this many failures, for this long; a success resets the count. Records live in the database.
@@ -419,6 +439,10 @@ VARCO_LIVE_HEARTBEAT_SECONDS = env_int("VARCO_LIVE_HEARTBEAT_SECONDS", 15)
 
 # Bulk e-mail: how many tickets one worker task sends over one SMTP connection.
 VARCO_DELIVERY_BATCH_SIZE = env_int("VARCO_DELIVERY_BATCH_SIZE", 50)
+# The most messages sent over one SMTP connection before the worker opens a new one (relays
+# limit messages per session); 0: no limit of our own. A relay that ends the session with
+# "421" or hangs up between messages is reconnected to anyway (tickets/delivery/batch.py).
+VARCO_SMTP_MESSAGES_PER_CONNECTION = env_int("VARCO_SMTP_MESSAGES_PER_CONNECTION", 0)
 # A delivery still "queued" or "sending" after this many seconds is re-queued by the sweep.
 VARCO_DELIVERY_STALE_SECONDS = env_int("VARCO_DELIVERY_STALE_SECONDS", 90)
 VARCO_DELIVERY_MAX_ATTEMPTS = env_int("VARCO_DELIVERY_MAX_ATTEMPTS", 8)

@@ -1,13 +1,21 @@
 """Top-level URLs. Each app owns its API under /api/v1/ and its pages."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from backend.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Browsers ask for /favicon.ico by themselves (the admin's pages, which link no icon).
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=f"{settings.STATIC_URL}core/favicon.ico", permanent=True),
+        name="favicon",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("checkin.api.urls")),
     path("api/v1/", include("tickets.api.urls")),

@@ -53,7 +53,7 @@ def main() -> None:
     from badges.documents import badge as badges
     from badges.models import BadgeLayout
     from tickets.documents import qr
-    from tickets.documents.typeset import BOLD, REGULAR, fonts, qr_operators
+    from tickets.documents.typesetting import BOLD, REGULAR, fonts
     from tickets.models import Event
 
     event = Event(pk=1, name="Ma come gira questo Welfare")
@@ -77,7 +77,7 @@ def main() -> None:
             canvas.drawString(10, height / 2, item.name)
             canvas.setFont(REGULAR, 10)
             canvas.drawString(10, height / 2 - 20, item.organisation)
-            canvas.addLiteral(qr_operators(qr.matrix(item.lead_code), geometry.qr.x,
+            canvas.addLiteral(qr.pdf_path(qr.matrix(item.lead_code), geometry.qr.x,
                                            geometry.qr.top, geometry.qr.w))
             canvas.setFillColor(HexColor(item.colour))
             canvas.rect(0, 0, width, geometry.band.h, stroke=0, fill=1)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from checkin.devices import DeviceInfo
 from checkin.models import CheckinList, Device, Presence, Result, ScanLog
 from checkin.scanning import iso
-from tickets.models import Event, EventKey, Ticket, TicketType
-from tickets.signing import normalise_reference
+from tickets import selectors as ticket_selectors
+from tickets.models import Attendee, Event, EventKey, Ticket, TicketType
 
 # Rows committed out of id/time order (concurrent transactions) are caught by re-reading this
 # much of the recent past on every poll; clients de-duplicate by id.
@@ -36,20 +36,28 @@ def scans_for_event(event: Event) -> QuerySet[ScanLog]:
     )
 
 
+def search_matches(event_id: int, query: str) -> QuerySet[Ticket]:
+    """The door's search as one statement: tickets of the event whose attendee the query finds
+    by name, organisation or ticket reference, accent-, case- and script-blind
+    (``tickets.selectors.matching_attendees``; not by e-mail: the door shows no addresses, so
+    it does not look them up either)."""
+    attendees = ticket_selectors.matching_attendees(
+        Attendee.objects.filter(event_id=event_id), query, emails=False, event_id=event_id
+    )
+    # attendee IN (the matches): a semi-join the planner starts from the search index
+    return (
+        Ticket.objects.filter(event_id=event_id, attendee__in=attendees)
+        .select_related("attendee", "ticket_type")
+        .order_by("-status", "attendee__name", "id")
+    )
+
+
 def search_tickets(device: DeviceInfo, query: str, list_id: int | None = None) -> list[dict]:
-    """Attendees of the device's event by name, organisation or ticket reference."""
-    query = query.strip()[:100]
+    """Attendees of the device's event found by ``search_matches``, with their presence."""
+    query = query.strip()
     if len(query) < 2:
         return []
-    match = Q(attendee__name__icontains=query) | Q(attendee__organisation__icontains=query)
-    reference = normalise_reference(query)
-    if reference:
-        match |= Q(reference=reference)
-    tickets = list(
-        Ticket.objects.filter(match, event_id=device.event_id)
-        .select_related("attendee", "ticket_type")
-        .order_by("-status", "attendee__name", "id")[:SEARCH_LIMIT]
-    )
+    tickets = list(search_matches(device.event_id, query)[:SEARCH_LIMIT])
     lists = [list_id] if list_id is not None else list(device.lists)
     state = {
         p.ticket_id: p
@@ -101,6 +109,9 @@ def snapshot(device: DeviceInfo) -> dict:
     now = timezone.now()
     tickets = Ticket.objects.filter(event_id=device.event_id)
     rows = _ticket_rows(tickets)
+    types = list(
+        TicketType.objects.filter(event_id=device.event_id).values_list("pk", "name", "name_i18n")
+    )
     return {
         "generated_at": iso(now),
         "cursor": iso(now),
@@ -112,11 +123,10 @@ def snapshot(device: DeviceInfo) -> dict:
             for pk, event_id, public in EventKey.objects.filter(event_id=device.event_id)
             .values_list("pk", "event_id", "public_key")
         ],
-        "ticket_types": {
-            str(pk): name
-            for pk, name in TicketType.objects.filter(event_id=device.event_id)
-            .values_list("pk", "name")
-        },
+        "ticket_types": {str(pk): name for pk, name, _ in types},
+        # The names in the event's other languages (the organiser's ``name_i18n``), so the door
+        # page shows the ticket type in its own language, offline too.
+        "ticket_type_names": {str(pk): translations or {} for pk, _, translations in types},
         "ticket_fields": TICKET_FIELDS,
         "tickets": [row for row in rows if row[2] == Ticket.Status.VALID],
         "revoked": [[row[0], row[1]] for row in rows if row[2] != Ticket.Status.VALID],

@@ -17,6 +17,7 @@ from django.db.models import Case, F, When
 from django.utils import timezone
 from qrcode.image.svg import SvgPathImage
 
+from audit import services as audit
 from checkin import devices, scanning
 from checkin.devices import DeviceInfo, ListRule
 from checkin.models import (
@@ -85,13 +86,31 @@ def create_list(event: Event, name: str, *, ticket_types: Iterable[TicketType] |
         event=event, name=name, all_ticket_types=not types, **fields
     )
     checkin_list.ticket_types.set(types)
+    _record("list.created", checkin_list)
     _forget_devices_on_commit()
     return checkin_list
+
+
+def _record(action: str, target: CheckinList | Device, **data) -> None:
+    event = target.event
+    audit.record(action, organiser_id=event.organiser_id, event_id=event.pk, target=target,
+                 data=data)
+
+
+def _state(target: CheckinList | Device) -> dict:
+    fields = [f.attname if f.is_relation else f.name for f in target._meta.concrete_fields
+              if f.editable and not f.primary_key and f.name != "token_hash"]
+    values = audit.snapshot(target, fields)
+    relation = "ticket_types" if isinstance(target, CheckinList) else "lists"
+    if target.pk is not None:
+        values[relation] = sorted(getattr(target, relation).values_list("pk", flat=True))
+    return values
 
 
 @transaction.atomic
 def update_list(checkin_list: CheckinList, *, ticket_types: Iterable[TicketType] | None = None,
                 **fields) -> CheckinList:
+    before = _state(checkin_list)
     for name, value in fields.items():
         setattr(checkin_list, name, value)
     check_hours(checkin_list.opens_at, checkin_list.closes_at)
@@ -102,6 +121,9 @@ def update_list(checkin_list: CheckinList, *, ticket_types: Iterable[TicketType]
         checkin_list.all_ticket_types = not types
         checkin_list.ticket_types.set(types)
     checkin_list.save()
+    changed = audit.changes(before, _state(checkin_list))
+    if changed:
+        _record("list.changed", checkin_list, changes=changed)
     _forget_devices_on_commit()
     return checkin_list
 
@@ -111,6 +133,7 @@ def delete_list(checkin_list: CheckinList) -> None:
     """A list nobody scanned on (the scan log keeps every scan's list)."""
     if checkin_list.scans.exists():
         raise ServiceError("list", "This list has scans; it cannot be deleted.")
+    _record("list.deleted", checkin_list)
     checkin_list.delete()
     _forget_devices_on_commit()
 
@@ -146,6 +169,7 @@ def create_device(event: Event, name: str, gate: str = "", *,
         token_hint=token[-4:], created_by=created_by,
     )
     device.lists.set(allowed)
+    _record("device.created", device, gate=gate)
     _forget_devices_on_commit()
     return device, token
 
@@ -153,23 +177,31 @@ def create_device(event: Event, name: str, gate: str = "", *,
 @transaction.atomic
 def update_device(device: Device, *, lists: Iterable[CheckinList] | None = None,
                   **fields) -> Device:
+    before = _state(device)
     for name, value in fields.items():
         setattr(device, name, value)
     device.save()
     if lists is not None:
         device.lists.set(check_lists(device.event, lists))
+    changed = audit.changes(before, _state(device))
+    if changed:
+        _record("device.changed", device, changes=changed)
     _forget_devices_on_commit()
     return device
 
 
+@transaction.atomic
 def revoke_device(device: Device) -> Device:
     """The token stops working (in every process within VARCO_DEVICE_CACHE_SECONDS)."""
-    Device.objects.filter(pk=device.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if Device.objects.filter(pk=device.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()):
+        _record("device.revoked", device)
     devices.device_cache.clear()
     device.refresh_from_db()
     return device
 
 
+@transaction.atomic
 def rotate_device_token(device: Device) -> tuple[Device, str]:
     """A new token for the device (e.g. a lost phone); the old one stops working."""
     if device.is_revoked:
@@ -178,6 +210,7 @@ def rotate_device_token(device: Device) -> tuple[Device, str]:
     Device.objects.filter(pk=device.pk).update(
         token_hash=devices.hash_token(token), token_hint=token[-4:]
     )
+    _record("device.token_rotated", device)
     devices.device_cache.clear()
     device.refresh_from_db()
     return device, token

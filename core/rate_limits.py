@@ -8,7 +8,9 @@ to the service it guards draws on that same budget:
   (``POST /api/v1/public/events/{slug}/register/``) and the HTML form (``/e/{slug}/register/``);
 - organiser calls (``OrganiserThrottle``, per user): every API call, and every change made in
   the admin (registering an attendee, resending or reissuing tickets, ...);
-- CSV imports (``ImportThrottle``, per user), on top of the organiser budget.
+- CSV imports (``ImportThrottle``, per user), on top of the organiser budget;
+- "send my ticket again" on the public pages (``TicketResendThrottle``, per client address,
+  and ``TicketResendAddressThrottle``, per event and address asked for, whoever asks).
 
 DRF views list the classes in ``throttle_classes``; the other ways in (Django views, the admin)
 call ``refused``. Logins have their own lockout (django-axes, ``AXES_*`` settings), which
@@ -72,12 +74,38 @@ class ImportThrottle(OrganiserThrottle):
     rate_setting = "VARCO_IMPORT_RATE"
 
 
-def refused(request: HttpRequest, *limits: type[SettingsRateThrottle]) -> int | None:
-    """Charge a request that does not go through DRF (a page, the admin) to ``limits``, as DRF
-    does for the API: the seconds to wait when one of them refuses it, else None."""
+class TicketResendThrottle(RegistrationThrottle):
+    """An attendee asking for their ticket again (the public pages): per client address."""
+
+    scope = "ticket_resend"
+    rate_setting = "VARCO_TICKET_RESEND_RATE"
+
+
+class TicketResendAddressThrottle(SettingsRateThrottle):
+    """The same, per event and e-mail address asked for, whoever asks: a mailbox cannot be
+    flooded with its ticket from many connections. ``ident`` is a digest naming the event and
+    the address (no address is written into the cache's keys). Charged for every address,
+    registered or not, so its answer tells a prober nothing."""
+
+    scope = "ticket_resend_address"
+    rate_setting = "VARCO_TICKET_RESEND_ADDRESS_RATE"
+
+    def __init__(self, ident: str = "") -> None:
+        super().__init__()
+        self.ident = ident
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.ident}
+
+
+def refused(request: HttpRequest,
+            *limits: type[SettingsRateThrottle] | SettingsRateThrottle) -> int | None:
+    """Charge a request that does not go through DRF (a page, the admin) to ``limits`` (classes,
+    or instances made with their key), as DRF does for the API: the seconds to wait when one
+    of them refuses it, else None."""
     waits = []
     for limit in limits:
-        throttle = limit()
+        throttle = limit() if isinstance(limit, type) else limit
         if not throttle.allow_request(request, None):
             waits.append(throttle.wait() or 1)
     return max(1, math.ceil(max(waits))) if waits else None

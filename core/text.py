@@ -15,9 +15,11 @@ sequences such as 👩‍💻).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import idna
+from anyascii import anyascii
 
 # Zero-width non-joiner and joiner: part of correct spelling in several scripts and of emoji.
 JOINERS = frozenset("\u200c\u200d")
@@ -88,3 +90,50 @@ def email_key(address: str) -> str:
     if not local or not domain:
         raise TextRefused(f"Not a valid e-mail address: {address!r}.")
     return f"{_fold(local)}@{ascii_domain(domain)}"
+
+
+# --- search keys ----------------------------------------------------------------------------
+#
+# What a search compares: the stored text and the query, each folded by ``search_key``, so that
+# "zoe", "ZOË" and "Zoë" meet, and so do "muller"/"Müller", "lukasiewicz"/"Łukasiewicz",
+# "strasse"/"Straße", "αθηνα"/"Αθηνά", "иван"/"Иван".
+#
+# Why ``anyascii`` (ISC, maintained, one table per code point for all of Unicode) and not a
+# hand table over NFKD: NFKD + stripping combining marks handles é/ë/å, but not the letters
+# that are not "base + mark" in Unicode (ł ø æ ß đ þ ŋ, dotless i ...), and a hand list of those is
+# never finished (Vietnamese ơ/ư decompose, Icelandic þ does not; Maltese ħ does not...).
+# anyascii transliterates every script to ASCII with one rule per character, so a key is
+# also script-blind where people expect it: "athina" finds "Αθηνά", "ivan" finds "Иван" (the
+# door staff's keyboard may not have the attendee's script). The cost is that transliteration
+# merges some letters (Cyrillic ha and Latin kh both give "kh"): a search shows a few more
+# names, never fewer.
+#
+# Apostrophes vanish ("dangelo" and "d'angelo" find "D\u2019Angelo"); other punctuation and
+# spaces become one space, so "jean luc" finds "Jean-Luc" and an e-mail
+# "mario.rossi@example.org" is found by "mario rossi"; this also means LIKE's wildcards
+# (% and _) never reach the database from a query. A character anyascii does not know (an
+# unassigned or private-use code point) is kept case-folded when it is a letter or digit, so
+# a name made of such characters is still found by itself.
+
+_APOSTROPHES = str.maketrans("", "", "'`")  # U+2019 and U+02BC are "'" after anyascii
+# Anything but a letter or digit of any script (``\W`` is Unicode-aware; ``_`` is a "word"
+# character to ``re`` but punctuation here).
+_SEPARATORS = re.compile(r"[\W_]+")
+
+
+def _ascii(char: str) -> str:
+    folded = anyascii(char)
+    if folded:
+        return folded
+    return char.casefold() if char.isalnum() else " "
+
+
+def search_key(text: str) -> str:
+    """The folded form a search compares (see above): lower-case ASCII words (plus any letter
+    anyascii cannot transliterate, case-folded) separated by single spaces, none at either
+    end; ``""`` for text with nothing searchable in it."""
+    # NFC first: anyascii maps a lone combining mark to nothing, so "e" + U+0301 already gives
+    # "e"; NFC is for the scripts where composing changes the letter (Hangul jamo → syllable).
+    text = unicodedata.normalize("NFC", text)
+    folded = "".join(_ascii(char) for char in text).lower().translate(_APOSTROPHES)
+    return " ".join(_SEPARATORS.sub(" ", folded).split())

@@ -14,7 +14,10 @@ from django.utils.html import format_html
 from core import rate_limits
 from core.errors import ServiceError
 from tickets import selectors, services
+from tickets.admin_audit import AuditHistoryMixin
+from tickets.admin_import import ImportAttendeesMixin
 from tickets.delivery.queue import resend
+from tickets.forms import EventDesignFields
 from tickets.models import Attendee, Delivery, Event, EventKey, Organiser, Ticket, TicketType
 
 
@@ -238,10 +241,13 @@ class TicketTypeInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(OrganiserScopedAdmin):
+class EventAdmin(ImportAttendeesMixin, AuditHistoryMixin, OrganiserScopedAdmin):
+    change_form_template = "tickets/admin/event_change_form.html"
     event_path = "pk"
     cascade_ok = (EventKey,)
-    form = _checked_form(services.EVENT_TEXT)
+    # The ticket's look (logo, colour, practical information) as plain fields: forms.py.
+    form = type("EventForm", (EventDesignFields, _checked_form(services.EVENT_TEXT)), {})
+    exclude = ["practical_info"]  # edited as one text box per language and section
     list_display = ["name", "slug", "start", "venue", "capacity", "issued_count",
                     "registration_open"]
     list_filter = ["registration_open", ("organiser", _ONLY_OWN)]
@@ -403,7 +409,8 @@ class AttendeeChangeForm(forms.ModelForm):
 
 
 @admin.register(Attendee)
-class AttendeeAdmin(OrganiserScopedAdmin):
+class AttendeeAdmin(AuditHistoryMixin, OrganiserScopedAdmin):
+    audit_filter = "attendee_id"
     form = AttendeeChangeForm
     list_display = ["name", "email", "organisation", "language", "event", "created_at"]
     list_filter = [("event", _ONLY_OWN), "language"]
@@ -425,6 +432,14 @@ class AttendeeAdmin(OrganiserScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         return ["event"] if obj else []
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Attendee],
+                           search_term: str) -> tuple[QuerySet[Attendee], bool]:
+        """The door's and the API's search (accent-, case- and script-blind, indexed), not
+        Django's ``icontains`` over ``search_fields`` (which only keep the search box shown)."""
+        if not search_term.strip():
+            return queryset, False
+        return selectors.matching_attendees(queryset, search_term), False
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """The form checks places and duplicates, but a registration elsewhere can take the

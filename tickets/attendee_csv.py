@@ -24,6 +24,7 @@ from core.text import email_key
 from tickets import services
 from tickets.models import Attendee, Event, Ticket, TicketType
 from tickets.selectors import current_ticket
+from tickets.services import trail
 
 REQUIRED_COLUMNS = ("name", "email")
 KNOWN_COLUMNS = ("name", "email", "organisation", "language", "ticket_type")
@@ -198,6 +199,39 @@ def _validate_row(
     return registration, []
 
 
+@dataclass
+class ImportPlan:
+    """What an import would do, checked row by row without writing (the console's preview)."""
+
+    rows: list[tuple[int, services.Registration]] = field(default_factory=list)
+    skipped: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+def plan_import(event: Event, data: bytes | str, *, skip_existing: bool = False) -> ImportPlan:
+    """Read and check every row (the services' rules, duplicates in the file and in the
+    event); nothing is written. ``CSVFormatError`` if the file as a whole cannot be read."""
+    plan = ImportPlan()
+    rows = list(_rows(_decode(data)))
+    if not rows:
+        raise CSVFormatError("The file has a header but no attendee rows.")
+    types = {t.name.lower(): t for t in TicketType.objects.filter(event=event)}
+    existing = set(Attendee.objects.filter(event=event).values_list("email_key", flat=True))
+    seen: set[str] = set()
+    for line, row in rows:
+        registration, errors = _validate_row(line, row, event, types, seen)
+        if registration and email_key(registration.email) in existing:
+            if skip_existing:
+                plan.skipped += 1
+                continue
+            errors = [RowError(line, "email", f"{registration.email} is already registered.")]
+        if errors:
+            plan.errors.extend(errors)
+        else:
+            plan.rows.append((line, registration))
+    return plan
+
+
 def import_attendees(
     event: Event,
     data: bytes | str,
@@ -212,32 +246,16 @@ def import_attendees(
     good rows are imported, bad ones reported. ``skip_existing``: an e-mail already
     registered is skipped (counted) instead of being an error, so a list can be re-imported.
     """
-    result = ImportResult()
-    rows = list(_rows(_decode(data)))
-    types = {t.name.lower(): t for t in TicketType.objects.filter(event=event)}
-    existing = set(Attendee.objects.filter(event=event).values_list("email_key", flat=True))
-    seen: set[str] = set()
-    good: list[tuple[int, services.Registration]] = []
-    for line, row in rows:
-        registration, errors = _validate_row(line, row, event, types, seen)
-        if registration and email_key(registration.email) in existing:
-            if skip_existing:
-                result.skipped += 1
-                continue
-            errors = [RowError(line, "email", f"{registration.email} is already registered.")]
-        if errors:
-            result.errors.extend(errors)
-        else:
-            good.append((line, registration))
-    if not rows:
-        raise CSVFormatError("The file has a header but no attendee rows.")
+    plan = plan_import(event, data, skip_existing=skip_existing)
+    result = ImportResult(skipped=plan.skipped, errors=list(plan.errors))
     if result.errors and not partial:
         return result
+    good = plan.rows
     with transaction.atomic():
         for done, (line, registration) in enumerate(good, start=1):
             try:
                 with transaction.atomic():
-                    services.register(event, registration)
+                    services.register(event, registration, audited=False)
             except ServiceError as exc:
                 result.errors.append(RowError(line, exc.field, exc.message))
                 if not partial:
@@ -249,6 +267,9 @@ def import_attendees(
             if progress:
                 progress(done, len(good))
         result.committed = True
+        if result.created:
+            trail.event("attendees.imported", event, created=result.created,
+                        skipped=result.skipped, rejected=len(result.errors))
     return result
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import formats, translation
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from tickets.models import Event
 
@@ -35,3 +37,15 @@ def event_when(event: Event, language: str) -> str:
     if start.date() == end.date():
         return f"{_day(start, language)}, {start:%H:%M}{DASH}{end:%H:%M}"
     return f"{_day(start, language)} {start:%H:%M} {DASH} {_day(end, language)} {end:%H:%M}"
+
+
+def event_when_html(event: Event, language: str) -> SafeString:
+    """``event_when`` for a web page: each clock time stays on one line with its dash (at
+    390 px the range broke into "09:30-" and "17:00"; a line may break only between words)."""
+    start, end = local_span(event)
+    if start.date() == end.date():
+        return format_html('{}, <span class="nowrap">{}{}{}</span>', _day(start, language),
+                           f"{start:%H:%M}", DASH, f"{end:%H:%M}")
+    return format_html('{} <span class="nowrap">{} {}</span> {} <span class="nowrap">{}</span>',
+                       _day(start, language), f"{start:%H:%M}", DASH, _day(end, language),
+                       f"{end:%H:%M}")

@@ -25,6 +25,25 @@ EVENT = {
     "address": "Corso Buenos Aires 33, 20124 Milano",
     "timezone": "Europe/Rome",
     "languages": list(languages.CODES),
+    # Demo data only: what an organiser would enter for the ticket's practical information.
+    "practical_info": {
+        "it": {
+            "directions": "Teatro Elfo Puccini, Corso Buenos Aires 33, Milano.\n"
+                          "Metropolitana M1 Lima o Porta Venezia; tram 5 e 33.\n"
+                          "Nessun parcheggio riservato: vi consigliamo i mezzi pubblici.",
+            "programme": "09:30 accoglienza e registrazione\n10:00 apertura dei lavori\n"
+                         "13:00 pranzo\n14:30 i 27 progetti si presentano\n17:00 chiusura",
+            "contact": "Segreteria organizzativa: welfare@example.org",
+        },
+        "en": {
+            "directions": "Teatro Elfo Puccini, Corso Buenos Aires 33, Milan.\n"
+                          "Underground M1 Lima or Porta Venezia; trams 5 and 33.\n"
+                          "No reserved parking: please come by public transport.",
+            "programme": "09:30 welcome and registration\n10:00 opening\n13:00 lunch\n"
+                         "14:30 the 27 projects present themselves\n17:00 close",
+            "contact": "Organisers' office: welfare@example.org",
+        },
+    },
 }
 _TZ = zoneinfo.ZoneInfo("Europe/Rome")
 START = dt.datetime(2017, 9, 22, 9, 30, tzinfo=_TZ)

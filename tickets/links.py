@@ -12,7 +12,8 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from tickets.models import Ticket
+from tickets.documents.logo import logo_version
+from tickets.models import Event, Ticket
 
 SALT = "varco.tickets.attendee-link"
 
@@ -46,3 +47,12 @@ def ticket_for_token(token: str) -> Ticket:
     if ticket is None or ticket.version != version or ticket.status != Ticket.Status.VALID:
         raise LinkExpired(f"ticket {ticket_id} v{version}")
     return ticket
+
+
+def logo_url(event: Event) -> str | None:
+    """Path of the event's logo (served by ``views.event_logo``), or None without one. The
+    ``v`` parameter is the logo's version, so a browser may cache it for as long as it likes."""
+    version = logo_version(event)
+    if version is None:
+        return None
+    return f"{reverse('event-logo', args=[event.slug])}?v={version}"

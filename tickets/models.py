@@ -17,7 +17,7 @@ from django.utils import timezone as dj_timezone
 
 from core import instants, languages
 from core.instants import range_check, validate_instant
-from core.text import TextRefused, email_key
+from core.text import TextRefused, email_key, search_key
 
 
 def _timezone_choices() -> list[tuple[str, str]]:
@@ -77,6 +77,21 @@ class Event(models.Model):
     last_serial = models.PositiveIntegerField(default=0, editable=False)
     registration_open = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    # The ticket's look (tickets/services/event_design.py validates all four). The logo is kept
+    # in the database, already normalised (a flattened PNG of bounded size): every web and
+    # worker host reads it with the event, with no shared file storage to set up or back up.
+    logo = models.BinaryField(blank=True, default=b"", editable=False)
+    brand_color = models.CharField(max_length=7, blank=True, default="")
+    # {language: {"directions": text, "programme": text, "contact": text}}, multi-line texts.
+    practical_info = models.JSONField(default=dict, blank=True)
+
+    class TicketLanguages(models.TextChoices):
+        ATTENDEE = "attendee", "the attendee's language"
+        ALL = "all", "all the event's languages on one ticket"
+
+    ticket_languages = models.CharField(
+        max_length=10, choices=TicketLanguages.choices, default=TicketLanguages.ATTENDEE
+    )
 
     class Meta:
         ordering = ["start", "id"]
@@ -89,6 +104,10 @@ class Event(models.Model):
             models.CheckConstraint(
                 condition=Q(capacity__isnull=True) | Q(issued_count__lte=F("capacity")),
                 name="event_not_oversold",
+            ),
+            models.CheckConstraint(
+                condition=Q(brand_color="") | Q(brand_color__regex=r"^#[0-9a-f]{6}$"),
+                name="event_brand_color_hex",
             ),
         ]
 
@@ -198,6 +217,13 @@ class Attendee(models.Model):
         max_length=8, choices=list(languages.LANGUAGES), default=languages.DEFAULT
     )
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    # What searches compare (``core.text.search_key``: accent-, case- and script-blind),
+    # derived on every save like ``email_key``: the door searches ``search_name`` (name and
+    # organisation, one line each so that no match spans both), the organiser API and the
+    # console also ``search_email``. On PostgreSQL each has a pg_trgm GIN index (migration
+    # 0007), which ``LIKE '%q%'`` uses; ``tickets.selectors.attendee_match`` builds the match.
+    search_name = models.TextField(editable=False, default="")
+    search_email = models.TextField(editable=False, default="")
 
     class Meta:
         ordering = ["event", "name", "id"]
@@ -220,9 +246,24 @@ class Attendee(models.Model):
             self.email_key = email_key(self.email)
         except TextRefused:  # not an address: refused by validation before any save
             self.email_key = self.email
-        if kwargs.get("update_fields") is not None and "email" in kwargs["update_fields"]:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "email_key"}
+        self.search_name, self.search_email = self.search_keys()
+        fields = kwargs.get("update_fields")
+        if fields is not None:
+            derived = {"email": {"email_key", "search_email"}, "name": {"search_name"},
+                       "organisation": {"search_name"}}
+            kwargs["update_fields"] = {*fields, *(k for f in fields for k in derived.get(f, ()))}
         super().save(*args, **kwargs)
+
+    def search_keys(self) -> tuple[str, str]:
+        """(``search_name``, ``search_email``) as they must be for the current values."""
+        return attendee_search_keys(self.name, self.organisation, self.email)
+
+
+def attendee_search_keys(name: str, organisation: str, email: str) -> tuple[str, str]:
+    """An attendee's (``search_name``, ``search_email``): one function for ``save``, the data
+    migration (which has no model methods) and the test holding every write path to it."""
+    # "\n" joins the two lines: a folded query never holds one, so no match spans both.
+    return f"{search_key(name)}\n{search_key(organisation)}", search_key(email)
 
 
 class Ticket(models.Model):

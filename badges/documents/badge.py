@@ -1,7 +1,7 @@
 """Name badges as PDF: one badge per ticket, on the layout's medium (``presets``).
 
 Prepared once, like the ticket PDF (``tickets/documents/pdf.py``), whose typesetting it shares
-(``tickets.documents.typeset``: fonts registered once per process, every script, names fitted
+(``tickets.documents.typesetting``: fonts registered once per process, every script, names fitted
 by measured width):
 
 - the geometry of a layout (the boxes of header, name, organisation, QR and band, the sizes
@@ -37,9 +37,9 @@ from reportlab.pdfgen.canvas import Canvas
 from badges.documents import logo as logos
 from badges.documents.presets import PRESETS, Preset
 from tickets.documents import qr
-from tickets.documents.typeset import BOLD, LEADING, REGULAR, draw_text, fonts, qr_operators
-from tickets.documents.typeset import text_width as measure
-from tickets.documents.typeset import wrap as wrap_text
+from tickets.documents.typesetting import BOLD, LEADING, REGULAR, draw_text, fonts
+from tickets.documents.typesetting import text_width as measure
+from tickets.documents.typesetting import wrap as wrap_text
 
 INK = HexColor("#111111")
 GREY = HexColor("#5f6b7a")
@@ -120,8 +120,10 @@ def _geometry(spec: LayoutSpec, has_logo: bool) -> Geometry:
     band = Box(0, 0, width, max(8 * mm, height * 0.13))
     header_h = height * 0.15
     header = Box(m, height - m - header_h, inner_w, header_h)
-    logo = Box(m, header.y, header_h, header_h) if has_logo and spec.show_logo else None
-    title_x = m + (header_h + 2 * mm if logo else 0)
+    # Stored logos are at most 2:1 (600 x 300 px): a box twice as wide as high holds any.
+    logo_w = min(2 * header_h, inner_w * 0.4)
+    logo = Box(m, header.y, logo_w, header_h) if has_logo and spec.show_logo else None
+    title_x = m + (logo_w + 2 * mm if logo else 0)
     title = Box(title_x, header.y, width - m - title_x, header_h)
     gap = 2 * mm
     body = Box(m, band.top + gap, inner_w, header.y - gap - band.top - gap)
@@ -299,7 +301,7 @@ class BadgeWriter:
                         g.organisation, x0, y0)
         if g.qr is not None and badge.lead_code:
             canvas.setFillColor(INK)
-            canvas.addLiteral(qr_operators(qr.matrix(badge.lead_code), x0 + g.qr.x,
+            canvas.addLiteral(qr.pdf_path(qr.matrix(badge.lead_code), x0 + g.qr.x,
                                            y0 + g.qr.top, g.qr.w))
             canvas.setFont(REGULAR, g.caption_size)
             canvas.drawCentredString(x0 + g.qr.x + g.qr.w / 2, y0 + g.qr.y - g.caption_size,

@@ -197,6 +197,12 @@ COMPONENTS: dict[str, Schema] = {
                 {"id": {"type": "integer"}, "event": {"type": "integer"},
                  "public_key": {"type": "string"}}, ["id", "event", "public_key"])},
             "ticket_types": {"type": "object", "additionalProperties": {"type": "string"}},
+            "ticket_type_names": {
+                "type": "object",
+                "additionalProperties": {"type": "object",
+                                         "additionalProperties": {"type": "string"}},
+                "description": "ticket type id -> {language: name} (translations of "
+                               "`ticket_types`)"},
             "ticket_fields": {"type": "array", "items": {"type": "string"}},
             "tickets": {"type": "array", "items": {"type": "array"},
                         "description": "rows in the order of `ticket_fields`"},
@@ -206,7 +212,7 @@ COMPONENTS: dict[str, Schema] = {
             "presence": {"type": "array", "items": {"type": "array"}},
         },
         ["generated_at", "cursor", "event", "device", "lists", "keys", "ticket_types",
-         "ticket_fields", "tickets", "revoked", "presence_fields", "presence"],
+         "ticket_type_names", "ticket_fields", "tickets", "revoked", "presence_fields", "presence"],
     ),
     "DoorChanges": _object(
         {

@@ -13,6 +13,8 @@ import math
 from html import escape
 
 WIDTH = 720
+PHONE_WIDTH = 360  # the dashboard's phone layout: drawn narrow, never scrolled sideways
+MIN_LABEL_GAP = 40  # user units between two clock labels ("12:00" is about 30 wide)
 PLOT_HEIGHT = 200
 MARGIN_LEFT = 40
 MARGIN_RIGHT = 48
@@ -48,17 +50,20 @@ def render(
     legend: tuple[str, str] = ("", ""),
     label: str = "Arrivals per 5 minutes",
     now: dt.datetime | None = None,
+    width: int = WIDTH,
 ) -> str:
     """SVG markup for ``arrivals`` (the API object); ``legend`` names (bars, cumulative line).
 
     With ``now`` inside the window, the cumulative line stops there (the future is not flat).
+    ``width`` is the drawing's width in user units: the same text size on a narrower drawing
+    reads larger once scaled to a phone, and the clock labels thin out to keep apart.
     """
     buckets = arrivals["buckets"]
     counts = [b["count"] for b in buckets]
     n = max(len(counts), 1)
     top_margin = TITLE_HEIGHT if title else 14
     height = top_margin + PLOT_HEIGHT + MARGIN_BOTTOM
-    plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
+    plot_w = width - MARGIN_LEFT - MARGIN_RIGHT
     bar_w = plot_w / n
     peak = max(counts, default=0)
     step = _nice_step(peak)
@@ -71,7 +76,7 @@ def render(
         return top_margin + PLOT_HEIGHT - PLOT_HEIGHT * value / scale
 
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="{escape(label)}" font-family="system-ui, sans-serif" '
         f'font-size="11" fill="{TEXT_COLOUR}">',
         f"<title>{escape(title or label)}</title>",
@@ -83,7 +88,7 @@ def render(
         if subtitle:
             out.append(f'<text x="{MARGIN_LEFT}" y="35">{escape(subtitle)}</text>')
         if any(legend):
-            lx = WIDTH - MARGIN_RIGHT - 230
+            lx = width - MARGIN_RIGHT - 230
             out.append(
                 f'<rect x="{lx}" y="27" width="10" height="10" fill="{BAR_COLOUR}"/>'
                 f'<text x="{lx + 14}" y="36">{escape(legend[0])}</text>'
@@ -128,7 +133,7 @@ def render(
     base = top_margin + PLOT_HEIGHT
     out.append(f'<line x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT + plot_w}" y1="{base}" y2="{base}" '
                f'stroke="{TEXT_COLOUR}"/>')
-    every = 30 if n <= 36 else 60
+    every = _label_every(n, bar_w)
     for i, bucket in enumerate(buckets):
         moment = dt.datetime.fromisoformat(bucket["start"])
         if (moment.hour * 60 + moment.minute) % every:
@@ -140,6 +145,17 @@ def render(
                    f"{moment:%H:%M}</text>")
     out.append("</svg>")
     return "".join(out)
+
+
+def _label_every(buckets: int, bar_w: float) -> int:
+    """Minutes between clock labels: each half hour on a short window, else each hour, or
+    fewer when the labels would touch (a phone-width drawing of a whole day)."""
+    for every in (30, 60, 120, 180, 240, 360, 720, 1440):
+        if every == 30 and buckets > 36:
+            continue
+        if every / 5 * bar_w >= MIN_LABEL_GAP:
+            return every
+    return 1440
 
 
 def _clock(value: str) -> str:

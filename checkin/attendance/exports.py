@@ -137,6 +137,11 @@ def arrivals_svg(event: Event, language: str) -> str:
             "count": figures["checked_in"],
             "registered": figures["registered"],
         }
+        if figures["arrivals"]["rehearsal"]:
+            day = dt.date.fromisoformat(figures["arrivals"]["rehearsal"])
+            subtitle = pgettext(
+                "attendance", "Rehearsal: scans of %(day)s, outside the event's day · %(rest)s"
+            ) % {"day": day.strftime("%d/%m/%Y"), "rest": subtitle}
         return chart.render(
             figures["arrivals"],
             title=event.name,

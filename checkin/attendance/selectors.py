@@ -45,8 +45,10 @@ def live_view(event: Event) -> LiveView:
         return current_view(state)
 
 
-def wait_for_change(event: Event, version: int, timeout: float) -> LiveView | None:
-    """Block until the event's figures differ from ``version`` (or ``timeout`` seconds pass).
+def wait_for_change(event: Event, since: LiveView, timeout: float) -> LiveView | None:
+    """Block until the event's view differs from ``since`` (or ``timeout`` seconds pass): new
+    figures, or time moving the gates' pace on with no new scan (a gate that stopped scanning
+    must not keep showing its last pace).
 
     The thread that finds the tick due runs it for every waiter of the process.
     """
@@ -55,8 +57,11 @@ def wait_for_change(event: Event, version: int, timeout: float) -> LiveView | No
         while True:
             state = hub.states.get(event.pk) or hub.state_for(event)
             state.last_read = time.monotonic()
-            if state.version != version:
+            if state.version != since.version:
                 return current_view(state)
+            view = current_view(state)  # (cached; computed again once per pace step)
+            if view.etag != since.etag:
+                return view
             now = time.monotonic()
             if now >= deadline:
                 return None

@@ -26,6 +26,12 @@ class ArrivalsSerializer(serializers.Serializer):
     end = serializers.DateTimeField()
     buckets = ArrivalBucketSerializer(many=True)
     outside = serializers.IntegerField(help_text="First entries on other days than the event's.")
+    rehearsal = serializers.DateField(
+        allow_null=True,
+        help_text="Set while no first entry falls on the event's day(s): the buckets are then "
+        "those of this other day, the latest with first entries (a rehearsal, test scans), "
+        "from the hour of its first arrival to the end of the hour of its last.",
+    )
 
 
 class TicketTypeFiguresSerializer(_Figures):
@@ -61,7 +67,9 @@ class GateFiguresSerializer(_ScanCounts):
     per_minute = serializers.ListField(
         child=serializers.IntegerField(), help_text="Scans in each of the last 15 minutes."
     )
-    last_minute = serializers.IntegerField(help_text="Scans in the last complete minute.")
+    last_minute = serializers.IntegerField(
+        help_text="The pace: scans in the sliding minute up to now (5-second steps)."
+    )
     devices = DeviceFiguresSerializer(many=True)
 
 

@@ -12,7 +12,14 @@ import zoneinfo
 from django.core.serializers.json import DjangoJSONEncoder
 
 from checkin.attendance import chart
-from checkin.attendance.state import BUCKET_SECONDS, UTC, EventState, LiveView, bucket_of
+from checkin.attendance.state import (
+    BUCKET_SECONDS,
+    PACE_STEP_SECONDS,
+    UTC,
+    EventState,
+    LiveView,
+    bucket_of,
+)
 from checkin.models import Device, Reason
 from checkin.scanning import iso
 from tickets.models import TicketType
@@ -30,7 +37,13 @@ def _arrivals(state: EventState) -> dict:
     """Arrivals per 5 minutes over the event's day(s), in the event's time zone.
 
     The window is the event's hours, widened to arrivals on the same local day(s) (doors
-    often open before the start); arrivals on other days are only counted in ``outside``.
+    often open before the start); arrivals on other days are counted in ``outside``.
+
+    Rehearsal: while no first entry falls on the event's day(s), the window is instead the
+    latest other day that has some (``rehearsal``: that date), from the hour of its first
+    arrival to the end of the hour of its last. An organiser testing the doors the day before,
+    or a newcomer scanning the demo (dated 2017) today, sees those scans, labelled as such by
+    the dashboard; the event's first real arrival brings the chart back to the event's day.
     """
     tz = zoneinfo.ZoneInfo(state.timezone)
     start_local, end_local = state.start.astimezone(tz), state.end.astimezone(tz)
@@ -44,6 +57,7 @@ def _arrivals(state: EventState) -> dict:
     hi = min(hi, bucket_of(day_end, BUCKET_SECONDS))
     outside = 0
     inside_day = {}
+    other_days: dict[dt.date, dict[int, int]] = {}
     for bucket, count in state.arrivals.items():
         if count <= 0:
             continue
@@ -53,6 +67,14 @@ def _arrivals(state: EventState) -> dict:
             hi = max(hi, bucket + BUCKET_SECONDS)
         else:
             outside += count
+            day = dt.datetime.fromtimestamp(bucket, tz).date()
+            other_days.setdefault(day, {})[bucket] = count
+    rehearsal = None
+    if not inside_day and other_days:
+        rehearsal = max(other_days)
+        inside_day = other_days[rehearsal]
+        lo = bucket_of(dt.datetime.fromtimestamp(min(inside_day), tz), 3600)
+        hi = bucket_of(dt.datetime.fromtimestamp(max(inside_day), tz), 3600) + 3600
     buckets = []
     for bucket in range(lo, hi, BUCKET_SECONDS):
         moment = dt.datetime.fromtimestamp(bucket, tz)
@@ -64,6 +86,7 @@ def _arrivals(state: EventState) -> dict:
         "end": dt.datetime.fromtimestamp(hi, tz).isoformat(),
         "buckets": buckets,
         "outside": outside,
+        "rehearsal": rehearsal.isoformat() if rehearsal else None,
     }
 
 
@@ -97,6 +120,7 @@ def _gates(state: EventState, devices: dict[int, tuple[str, str]], now: dt.datet
                 "rejected": 0,
                 "annulled": 0,
                 "per_minute": [0] * GATE_MINUTES,
+                "last_minute": 0,
                 "devices": [],
             },
         )
@@ -104,6 +128,8 @@ def _gates(state: EventState, devices: dict[int, tuple[str, str]], now: dt.datet
         for key in ("scans", "entries", "exits", "rejected", "annulled"):
             entry[key] += getattr(counts, key)
         entry["per_minute"] = [a + b for a, b in zip(entry["per_minute"], per_minute, strict=True)]
+        # The gate's current pace: its scans in the sliding minute up to now.
+        entry["last_minute"] += state.pace(device_id, now)
         entry["devices"].append(
             {
                 "id": device_id,
@@ -116,9 +142,8 @@ def _gates(state: EventState, devices: dict[int, tuple[str, str]], now: dt.datet
                 "last_scan_at": iso(counts.last_scan_at),
             }
         )
+    state.forget_old_steps(now)
     for entry in gates.values():
-        # Scans in the last complete minute: the gate's current pace.
-        entry["last_minute"] = entry["per_minute"][-2] if GATE_MINUTES > 1 else 0
         entry["devices"].sort(key=lambda d: (d["name"] or "", d["id"] or 0))
     return sorted(gates.values(), key=lambda g: (g["gate"] is None, g["gate"] or ""))
 
@@ -196,7 +221,7 @@ def _attendance(state: EventState, now: dt.datetime) -> dict:
 
 def _feed(state: EventState, devices: dict[int, tuple[str, str]]) -> list[dict]:
     items = []
-    for item in reversed(state.feed):
+    for item in reversed(state.feed):  # newest scan first
         name, gate = devices.get(item["device_id"], (None, None))
         items.append(
             item | {"scanned_at": iso(item["scanned_at"]), "device": name, "gate": gate or name}
@@ -204,23 +229,27 @@ def _feed(state: EventState, devices: dict[int, tuple[str, str]]) -> list[dict]:
     return items
 
 
-def _chart_svg(state: EventState, arrivals: dict, now: dt.datetime) -> str:
+def _chart_svg(state: EventState, arrivals: dict, now: dt.datetime) -> tuple[str, str]:
+    """The chart at a laptop's and at a phone's width (the page shows the one that fits)."""
     # Redrawn only when the bars change or the line's end moves to another 5 minutes.
     key = (tuple(b["count"] for b in arrivals["buckets"]), arrivals["start"],
            bucket_of(now, BUCKET_SECONDS))
     if state.chart_key != key:
         state.chart = chart.render(arrivals, now=now)
+        state.chart_phone = chart.render(arrivals, now=now, width=chart.PHONE_WIDTH)
         state.chart_key = key
-    return state.chart
+    return state.chart, state.chart_phone
 
 
 def _live_view(state: EventState, now: dt.datetime) -> LiveView:
     figures = _attendance(state, now)
     as_of = figures.pop("as_of")
+    wide, phone = _chart_svg(state, figures["arrivals"], now)
     payload = {
         "attendance": figures,
         "feed": _feed(state, state.device_names),
-        "chart": _chart_svg(state, figures["arrivals"], now),
+        "chart": wide,
+        "chart_phone": phone,
         # Every scan-log row up to this id is counted (bar a few still being committed).
         "seq": state.last_row_id,
     }
@@ -235,11 +264,13 @@ def _live_view(state: EventState, now: dt.datetime) -> LiveView:
     return LiveView(version=state.version, etag=digest, payload=payload, text=text)
 
 
-def current_view(state: EventState) -> LiveView:
-    now = dt.datetime.now(UTC)
-    minute = bucket_of(now, 60)
+def current_view(state: EventState, now: dt.datetime | None = None) -> LiveView:
+    """The cached view, computed again when the figures changed or when time moved it on: a
+    new pace step (5 s) shifts the gates' sliding minute even with no new scan."""
+    now = now or dt.datetime.now(UTC)
+    step = bucket_of(now, PACE_STEP_SECONDS)
     view = state.view
-    if view is None or view.version != state.version or state.view_minute != minute:
+    if view is None or view.version != state.version or state.view_step != step:
         view = state.view = _live_view(state, now)
-        state.view_minute = minute
+        state.view_step = step
     return view

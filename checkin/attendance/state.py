@@ -4,6 +4,7 @@ it is kept up to date)."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -16,6 +17,10 @@ from tickets.models import Ticket
 UTC = dt.UTC
 BUCKET_SECONDS = 5 * 60  # arrivals per 5 minutes
 FEED_LENGTH = 30  # recent scans on the dashboard
+# A gate's pace is its scans over a sliding minute counted in 5-second steps: the last complete
+# calendar minute said "0/min" right after 20 scans in the current one.
+PACE_STEP_SECONDS = 5
+PACE_WINDOW_SECONDS = 60
 CONFLICTS_LISTED = 20
 
 
@@ -108,10 +113,14 @@ class EventState:
     arrivals: Counter = field(default_factory=Counter)
     devices: dict[int | None, DeviceCounts] = field(default_factory=dict)
     minutes: Counter = field(default_factory=Counter)  # (device_id, minute epoch) -> scans
+    # (device_id, 5-second epoch) -> scans; steps older than the pace window are dropped.
+    steps: Counter = field(default_factory=Counter)
     rejected: Counter = field(default_factory=Counter)
     conflicts: int = 0
     recent_conflicts: deque = field(default_factory=lambda: deque(maxlen=CONFLICTS_LISTED))
-    feed: deque = field(default_factory=lambda: deque(maxlen=FEED_LENGTH))
+    # The most recent scans by scan time, oldest first (an offline upload arrives after newer
+    # scans but takes its place by the time the device scanned it).
+    feed: list = field(default_factory=list)
     version: int = 0
     last_row_id: int = 0  # the highest scan-log id counted (the payload's "seq")
     built_at: float = 0.0
@@ -119,11 +128,12 @@ class EventState:
     rebuild_wanted: bool = False
     last_read: float = 0.0
     view: LiveView | None = None
-    view_minute: int = -1
+    view_step: int = -1  # the pace step the cached view was computed in
     device_names: dict[int, tuple[str, str]] = field(default_factory=dict)
     type_names: list[tuple] = field(default_factory=list)
     names_read_at: float = -1e9
     chart: str = ""
+    chart_phone: str = ""  # the same chart drawn for a phone's width
     chart_key: tuple | None = None
 
     # --- per-attendee records and their sums ---------------------------------------------
@@ -219,13 +229,14 @@ class EventState:
                     earlier["annulled"] = True
                     item["name"] = item["name"] or earlier["name"]
                     item["organisation"] = item["organisation"] or earlier["organisation"]
-            self.feed.append(item)
+            self._add_to_feed(item)
             return r.ticket_id or r.annuls_ticket_id
         counts = self.devices.setdefault(r.device_id, DeviceCounts())
         counts.scans += 1
         if counts.last_scan_at is None or r.scanned_at > counts.last_scan_at:
             counts.last_scan_at = r.scanned_at
         self.minutes[(r.device_id, bucket_of(r.scanned_at, 60))] += 1
+        self.steps[(r.device_id, bucket_of(r.scanned_at, PACE_STEP_SECONDS))] += 1
         if r.result == Result.OK:
             if r.direction == Direction.ENTRY:
                 counts.entries += 1
@@ -247,8 +258,29 @@ class EventState:
                     "first_checked_in_at": r.first_checked_in_at,
                 }
             )
-        self.feed.append(self._feed_item(r))
+        self._add_to_feed(self._feed_item(r))
         return r.ticket_id if r.result == Result.OK else None
+
+    def _add_to_feed(self, item: dict) -> None:
+        """Keep the ``FEED_LENGTH`` latest scans by scan time (ties by log id)."""
+        bisect.insort(self.feed, item, key=_feed_order)
+        if len(self.feed) > FEED_LENGTH:
+            del self.feed[0]
+
+    def pace(self, device_id: int | None, now: dt.datetime) -> int:
+        """The device's scans in the sliding minute up to ``now`` (5-second steps)."""
+        current = bucket_of(now, PACE_STEP_SECONDS)
+        first = current - PACE_WINDOW_SECONDS + PACE_STEP_SECONDS
+        return sum(
+            self.steps.get((device_id, step), 0)
+            for step in range(first, current + PACE_STEP_SECONDS, PACE_STEP_SECONDS)
+        )
+
+    def forget_old_steps(self, now: dt.datetime) -> None:
+        """Drop the steps the pace window has left behind (a day holds 17,280 of them)."""
+        oldest = bucket_of(now, PACE_STEP_SECONDS) - PACE_WINDOW_SECONDS
+        for key in [key for key in self.steps if key[1] < oldest]:
+            del self.steps[key]
 
     @staticmethod
     def _feed_item(r: Row) -> dict:
@@ -265,3 +297,7 @@ class EventState:
             "name": r.name,
             "organisation": r.organisation,
         }
+
+
+def _feed_order(item: dict) -> tuple[dt.datetime, int]:
+    return item["scanned_at"], item["id"]

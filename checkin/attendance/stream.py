@@ -102,7 +102,7 @@ class EventStream:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            newer = selectors.wait_for_change(self.event, view.version, min(heartbeat, remaining))
+            newer = selectors.wait_for_change(self.event, view, min(heartbeat, remaining))
             if newer is None:
                 yield b": keep-alive\n\n"
                 continue

@@ -230,6 +230,11 @@ def _labels() -> dict:
         "per_minute": pgettext("attendance", "/min"),
         "none": pgettext("attendance", "Nothing yet"),
         "outside": pgettext("attendance", "Arrivals outside the event's day:"),
+        # %(day)s: a date formatted by the browser in the page's language.
+        "rehearsal": pgettext(
+            "attendance",
+            "Rehearsal: no arrivals on the event's day yet, so here are the scans of %(day)s.",
+        ),
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -212,3 +213,50 @@ def test_camera_is_allowed_here_and_other_features_are_not(world, watched):
     assert allowed == {"camera": True, "microphone": False, "geolocation": False,
                        "payment": False, "usb": False}
     watched.assert_clean("permissions policy")
+
+
+def _no_horizontal_overflow(page) -> bool:
+    return page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+
+def test_import_attendees_with_a_preview(world, watched, tmp_path):
+    """The organiser uploads a CSV with a bad row, sees it (line, column, reason) and the rows
+    that would be created, uploads the fixed file and imports it: issue 12, item 5."""
+    from tickets.models import Attendee
+
+    artifacts = Path(__file__).resolve().parents[2] / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    bad = tmp_path / "ospiti.csv"
+    bad.write_text("nome;email;ente\nAnna Neri;anna@example.org;Coop\n"
+                   "Bruno Blu;bruno(at)example.org;\nCarla Gialli;carla@example.org;Caritas\n")
+    good = tmp_path / "ospiti-corretto.csv"
+    good.write_text(bad.read_text().replace("bruno(at)example.org", "bruno@example.org"))
+    event = world["event"]
+    page = watched.page
+    page.set_viewport_size({"width": 1366, "height": 900})
+    log_in(watched)
+    watched.visit(f"/admin/tickets/event/{event.pk}/change/")
+    page.click(f"a[href='/admin/tickets/event/{event.pk}/import/']")
+    page.set_input_files("#id_file", str(bad))
+    page.click("form.varco-import-upload button[type=submit]")
+    errors = page.locator("#import-errors tbody tr")
+    assert errors.count() == 1
+    assert [c.strip() for c in errors.first.locator("td").all_inner_texts()][:2] == ["3",
+                                                                                      "email"]
+    assert page.locator("button[name=confirm]").count() == 0
+    assert _no_horizontal_overflow(page)
+    page.screenshot(path=str(artifacts / "console-import-errors.png"), full_page=True)
+    page.set_input_files("#id_file", str(good))
+    page.click("form.varco-import-upload button[type=submit]")
+    assert page.locator("#import-rows tbody tr").count() == 3
+    assert _no_horizontal_overflow(page)
+    page.screenshot(path=str(artifacts / "console-import-preview.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(artifacts / "console-import-preview-phone.png"), full_page=True)
+    assert Attendee.objects.filter(event=event).count() == 1  # the world's one person
+    page.click("button[name=confirm]")
+    page.wait_for_url("**/admin/tickets/attendee/**")
+    assert "3 attendees imported" in page.inner_text("ul.messagelist")
+    assert Attendee.objects.filter(event=event).count() == 4
+    watched.assert_clean("import")

@@ -171,6 +171,14 @@ def test_snapshot_has_lists_keys_tickets_revoked_and_presence(door, register, ev
     assert data["cursor"]
 
 
+def test_snapshot_carries_the_ticket_type_translations(door, ticket_type):
+    """The door page shows the ticket type in its own language, offline too (issue 13)."""
+    kind = ticket_type
+    data = door.get("/api/v1/checkin/snapshot/").json()
+    assert data["ticket_types"][str(kind.pk)] == kind.name
+    assert data["ticket_type_names"] == {str(kind.pk): {"en": "Admission"}}
+
+
 def test_offline_upload_reconciles_two_offline_devices(door, other_door, register):
     ticket = register()
     code = services.ticket_code(ticket)

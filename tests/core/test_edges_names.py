@@ -282,8 +282,11 @@ def test_the_migration_keys_existing_rows_and_keeps_legacy_aliases(event):
         assert keys[first.pk] == "sam@example.org"
         assert keys[alias.pk] == f"sam@example.org#legacy-duplicate-{alias.pk}"
         assert keys[idn.pk] == "info@xn--mller-kva.de"
+        # the model as of this migration: today's has columns later migrations add
+        new = executor.loader.project_state(after).apps.get_model("tickets", "Attendee")
         with pytest.raises(IntegrityError), transaction.atomic():
-            Attendee.objects.create(event=event, name="Again", email="SAM@example.org")
+            new.objects.create(event_id=event.pk, name="Again", email="SAM@example.org",
+                               email_key="sam@example.org")
     finally:
         # Leave the schema as every later test expects it: all migrations applied.
         executor = MigrationExecutor(connection)

@@ -10,5 +10,6 @@ import os
 
 from django.conf import settings
 
-ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+# "backend.postgres" (backend/settings.py) or Django's own "django.db.backends.postgresql"
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith(("postgresql", "postgres"))
 HAS_REDIS = bool(os.environ.get("REDIS_URL"))

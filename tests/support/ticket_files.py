@@ -36,39 +36,32 @@ def pdf_page_count(data: bytes) -> int:
         document.close()
 
 
-def pdf_chars(data: bytes, page_index: int = 0
-              ) -> tuple[list[tuple[str, tuple, str, bool]], float, float]:
-    """(char, (left, right, bottom, top), font name, embedded) for every character on a page,
-    and the page's width and height (points)."""
-    doc = pdfium.PdfDocument(data)
-    try:
-        page = doc[page_index]
-        width, height = page.get_size()
-        text = page.get_textpage()
-        result = []
-        for index in range(text.count_chars()):
-            char = chr(pdfium_c.FPDFText_GetUnicode(text, index))
-            left, right, bottom, top = (ctypes.c_double() for _ in range(4))
-            pdfium_c.FPDFText_GetCharBox(text, index, left, right, bottom, top)
-            obj = pdfium_c.FPDFText_GetTextObject(text, index)
-            font = pdfium_c.FPDFTextObj_GetFont(obj) if obj else None
-            name, embedded = "", False
-            if font:
-                buffer = ctypes.create_string_buffer(256)
-                pdfium_c.FPDFFont_GetBaseFontName(font, buffer, 256)
-                name = buffer.value.decode()
-                embedded = bool(pdfium_c.FPDFFont_GetIsEmbedded(font))
-            if result and "\udc00" <= char <= "\udfff" and "\ud800" <= result[-1][0] <= "\udbff":
-                # PDFium gives characters past U+FFFF as two UTF-16 halves: join them
-                pair = (result[-1][0] + char).encode("utf-16-be", "surrogatepass").decode(
-                    "utf-16-be")
-                result[-1] = (pair, *result[-1][1:])
-                continue
-            result.append((char, (left.value, right.value, bottom.value, top.value), name,
-                           embedded))
-        return result, width, height
-    finally:
-        doc.close()
+def pdf_chars(document: bytes) -> tuple[list[tuple[str, tuple, str, bool]], float, float]:
+    """(char, box, font name, embedded) for every character on the page, and the page size."""
+    doc = pdfium.PdfDocument(document)
+    page = doc[0]
+    width, height = page.get_size()
+    text = page.get_textpage()
+    result = []
+    for index in range(text.count_chars()):
+        char = chr(pdfium_c.FPDFText_GetUnicode(text, index))
+        left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+        pdfium_c.FPDFText_GetCharBox(text, index, left, right, bottom, top)
+        obj = pdfium_c.FPDFText_GetTextObject(text, index)
+        font = pdfium_c.FPDFTextObj_GetFont(obj) if obj else None
+        name, embedded = "", False
+        if font:
+            buffer = ctypes.create_string_buffer(256)
+            pdfium_c.FPDFFont_GetBaseFontName(font, buffer, 256)
+            name = buffer.value.decode()
+            embedded = bool(pdfium_c.FPDFFont_GetIsEmbedded(font))
+        if result and "\udc00" <= char <= "\udfff" and "\ud800" <= result[-1][0] <= "\udbff":
+            # PDFium gives characters past U+FFFF as two UTF-16 halves: join them
+            pair = (result[-1][0] + char).encode("utf-16-be", "surrogatepass").decode("utf-16-be")
+            result[-1] = (pair, *result[-1][1:])
+            continue
+        result.append((char, (left.value, right.value, bottom.value, top.value), name, embedded))
+    return result, width, height
 
 
 def pdf_page_texts(data: bytes) -> list[str]:

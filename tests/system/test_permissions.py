@@ -284,6 +284,8 @@ ORGANISER_API = [
           lambda w, action=action: f"{ev(w)}/tickets/{w.marker_a.pk}/{action}/",
           organiser_api(ok))
       for action, ok in (("revoke", 200), ("reissue", 200), ("resend", 202))],
+    Row("GET", "/api/v1/events/{event_pk}/audit/", lambda w: ev(w) + "/audit/",
+        organiser_api(200)),
     Row("GET", "/api/v1/events/{event_pk}/checkin-lists/", lambda w: ev(w) + "/checkin-lists/",
         organiser_api(200)),
     Row("POST", "/api/v1/events/{event_pk}/checkin-lists/", lambda w: ev(w) + "/checkin-lists/",
@@ -424,6 +426,7 @@ def tampered_link(w: World) -> str:
 PAGES = [
     Row("GET", "/", lambda w: "/", everyone(302)),
     Row("GET", "/healthz", lambda w: "/healthz", everyone(200)),
+    Row("GET", "/favicon.ico", lambda w: "/favicon.ico", everyone(301)),
     # Public, but DRF authenticates a "Token" header when one is sent: a device's is refused.
     Row("GET", "/api/schema/", lambda w: "/api/schema/", public_docs()),
     Row("GET", "/api/docs/", lambda w: "/api/docs/", public_docs()),
@@ -439,6 +442,12 @@ PAGES = [
     # the form.
     Row("GET", "/e/{slug}/registered/", lambda w: f"/e/{w.event_a.slug}/registered/",
         everyone(302)),
+    # "Send my ticket again": public, the same answer for any address (registered or not).
+    Row("GET", "/e/{slug}/resend/", lambda w: f"/e/{w.event_a.slug}/resend/", everyone(200)),
+    Row("POST", "/e/{slug}/resend/", lambda w: f"/e/{w.event_a.slug}/resend/", everyone(200),
+        body=lambda w, r: {"email": f"nuova-{r}@example.org"}, form=True),
+    # The logo printed on every ticket is public; this event has none.
+    Row("GET", "/e/{slug}/logo", lambda w: f"/e/{w.event_a.slug}/logo", everyone(404)),
     # The signed link is the attendee's only credential: whoever holds it sees that ticket.
     Row("GET", "/t/{token}/", ticket_link, everyone(200)),
     Row("GET", "/t/{token}/", tampered_link, everyone(404), variant="tampered"),

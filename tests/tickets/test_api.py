@@ -677,6 +677,26 @@ def test_public_registration_refuses_non_public_type(event, ticket_type):
     assert not Attendee.objects.exists()
 
 
+def test_public_registration_default_type_is_the_first_public_one_by_position(event):
+    """The view reads the default type with the event (one query); naming it or another
+    public type still works, and the counters follow the type actually taken."""
+    TicketType.objects.create(event=event, name="Staff", public=False, position=0)
+    later = TicketType.objects.create(event=event, name="Ridotto", position=2)
+    first = TicketType.objects.create(event=event, name="Intero", position=1)
+    url = f"{V1}/public/events/{event.slug}/register/"
+    for email, chosen in [("a@example.org", None), ("b@example.org", first.pk),
+                          ("c@example.org", later.pk)]:
+        body = {"name": "A", "email": email} | ({"ticket_type": chosen} if chosen else {})
+        assert APIClient().post(url, body, format="json").status_code == 201
+    taken = dict(Ticket.objects.filter(event=event).values_list("attendee__email",
+                                                                  "ticket_type__name"))
+    assert taken == {"a@example.org": "Intero", "b@example.org": "Intero",
+                     "c@example.org": "Ridotto"}
+    first.refresh_from_db()
+    later.refresh_from_db()
+    assert (first.issued_count, later.issued_count) == (2, 1)
+
+
 def test_public_registration_bad_input_and_unknown_event(event, ticket_type):
     client = APIClient()
     assert_error(client.post(f"{V1}/public/events/{event.slug}/register/", {"name": "A"},

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from core import instants, languages
 from core.api.serializers import ErrorSerializer, StrictFieldsMixin, plausible_datetime
+from tickets.links import logo_url
 from tickets.models import (
     Attendee,
     Delivery,
@@ -83,12 +84,34 @@ class EventSerializer(EventLocalTimesMixin, StrictFieldsMixin, serializers.Model
     )
     timezone = serializers.CharField(max_length=64, required=False)
     issued_count = serializers.IntegerField(read_only=True)
+    # The ticket's look; shapes here, rules in tickets.services.event_design (one owner).
+    logo = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, allow_null=True, trim_whitespace=True,
+        help_text="The logo image (PNG, JPEG, GIF or WebP, at most 160 KB) in base64, or a "
+                  "data: URL; empty or null removes it. Read it back at logo_url.",
+    )
+    logo_url = serializers.SerializerMethodField()
+    brand_color = serializers.CharField(
+        required=False, allow_blank=True, max_length=16, help_text="#rrggbb, or empty.",
+    )
+    practical_info = serializers.DictField(
+        child=serializers.DictField(child=serializers.CharField(allow_blank=True,
+                                                                max_length=2000)),
+        required=False,
+        help_text="{language: {directions|programme|contact: text}}; multi-line texts.",
+    )
+    ticket_languages = serializers.ChoiceField(
+        choices=Event.TicketLanguages.choices, required=False,
+        help_text="attendee: each ticket in its attendee's language; all: every language of "
+                  "the event on each ticket.",
+    )
 
     class Meta:
         model = Event
         fields = [
             "id", "organiser", "name", "slug", "description", "venue", "address", "timezone",
             "start", "end", "languages", "capacity", "issued_count", "registration_open",
+            "logo", "logo_url", "brand_color", "practical_info", "ticket_languages",
         ]
         extra_kwargs = {"capacity": {"max_value": MAX_COUNT}}
 
@@ -97,6 +120,10 @@ class EventSerializer(EventLocalTimesMixin, StrictFieldsMixin, serializers.Model
         request = self.context.get("request")
         if request is not None:
             self.fields["organiser"].queryset = organisers_for_user(request.user)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_logo_url(self, event: Event) -> str | None:
+        return logo_url(event)
 
     def validate_timezone(self, value: str) -> str:
         if value not in zoneinfo.available_timezones():
@@ -278,3 +305,23 @@ class ImportUploadSerializer(serializers.Serializer):
     """The multipart form of the import (the other form is a raw ``text/csv`` body)."""
 
     file = serializers.FileField(help_text="the CSV file")
+
+
+class AuditEntrySerializer(serializers.Serializer):
+    """One entry of the event's audit log: who did what, when (``audit.actions``)."""
+
+    id = serializers.IntegerField(read_only=True)
+    at = serializers.DateTimeField(read_only=True)
+    action = serializers.CharField(read_only=True)
+    action_label = serializers.CharField(read_only=True)
+    who = serializers.CharField(source="actor_label", read_only=True)
+    via = serializers.CharField(read_only=True)
+    object_type = serializers.CharField(read_only=True)
+    object_id = serializers.IntegerField(read_only=True, allow_null=True)
+    object = serializers.CharField(source="object_label", read_only=True)
+    attendee_id = serializers.IntegerField(read_only=True, allow_null=True)
+    data = serializers.JSONField(read_only=True)
+
+
+class AuditQuerySerializer(serializers.Serializer):
+    attendee = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)

@@ -11,6 +11,7 @@ event_router = SimpleRouter()
 event_router.register("ticket-types", views.TicketTypeViewSet, basename="tickettype")
 event_router.register("attendees", views.AttendeeViewSet, basename="attendee")
 event_router.register("tickets", views.TicketViewSet, basename="ticket")
+event_router.register("audit", views.AuditViewSet, basename="audit")
 
 urlpatterns = [
     path("", include(router.urls)),

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit import selectors as audit_selectors
 from core import languages
 from core.api.views import EVENT_PARAM, EventScopedMixin
 from core.rate_limits import ImportThrottle, OrganiserThrottle, RegistrationThrottle
@@ -22,7 +23,7 @@ from core.request_limits import body_limit
 from tickets import attendee_csv, selectors, services
 from tickets.api import serializers as s
 from tickets.delivery import queue
-from tickets.models import Event, Ticket
+from tickets.models import Event, Ticket, TicketType
 
 # Room for the multipart framing around an uploaded file of the largest accepted size.
 MULTIPART_SLACK = 64 * 1024
@@ -215,7 +216,8 @@ def _flag(value: str | None) -> bool:
     return (value or "").lower() in {"1", "true", "yes"}
 
 
-def _register(event: Event, data, *, public: bool) -> Response:
+def _register(event: Event, data, *, public: bool,
+              default_ticket_type: TicketType | None = None) -> Response:
     serializer = s.RegistrationSerializer(data=data)
     serializer.is_valid(raise_exception=True)
     v = serializer.validated_data
@@ -225,16 +227,37 @@ def _register(event: Event, data, *, public: bool) -> Response:
             name=v["name"], email=v["email"], organisation=v.get("organisation", ""),
             language=v.get("language", ""), ticket_type_id=v.get("ticket_type"),
         ),
-        public=public,
+        public=public, default_ticket_type=default_ticket_type,
     )
-    body = {
-        "attendee": s.AttendeeSerializer(ticket.attendee).data,
-        "ticket": s.TicketSerializer(ticket).data,
-    }
     if public:  # the public answer does not echo other attendees' data, only the caller's own
+        # Built directly, not by the organiser's serializers: those read the ticket's deliveries
+        # (a query per registration) for fields this answer leaves out.
         body = {"ticket": {"reference": ticket.reference, "status": ticket.status},
                 "attendee": {"name": ticket.attendee.name, "email": ticket.attendee.email}}
+    else:
+        body = {
+            "attendee": s.AttendeeSerializer(ticket.attendee).data,
+            "ticket": s.TicketSerializer(ticket).data,
+        }
     return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(parameters=[EVENT_PARAM, OpenApiParameter(
+    "attendee", OpenApiTypes.INT, description="only the entries about this attendee")])
+class AuditViewSet(EventScoped, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The event's audit log, newest first: every organiser action that changed its data,
+    kept when what it names is deleted."""
+
+    serializer_class = s.AuditEntrySerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return audit_selectors.entries([])
+        query = s.AuditQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return audit_selectors.entries(
+            [self.event.organiser_id], event_id=self.event.pk,
+            attendee_id=query.validated_data.get("attendee"))
 
 
 @extend_schema(parameters=[EVENT_PARAM])
@@ -292,5 +315,6 @@ class PublicRegistrationView(APIView):
     @extend_schema(request=s.RegistrationSerializer,
                    responses={201: s.PublicRegistrationResultSerializer})
     def post(self, request: Request, slug: str) -> Response:
-        event = get_object_or_404(Event, slug=slug)
-        return _register(event, request.data, public=True)
+        default = selectors.default_public_ticket_type(slug)
+        event = default.event if default is not None else get_object_or_404(Event, slug=slug)
+        return _register(event, request.data, public=True, default_ticket_type=default)

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from tickets.delivery.message import render
 from tickets.delivery.queue import CLAIMABLE, State
-from tickets.delivery.smtp import ConnectionLost, smtp_error, transmit
+from tickets.delivery.smtp import ConnectionLost, ConnectionSpent, smtp_error, transmit
 from tickets.models import Delivery, EventKey, Ticket
 from tickets.selectors import active_signing_keys
 
@@ -152,8 +152,21 @@ def send_batch(ids: list[int], top_up: int | None = None) -> BatchResult:
         except (OSError, smtplib.SMTPException) as exc:
             raise ConnectionLost(smtp_error(exc)[1]) from exc
         opened = True
+        limit = settings.VARCO_SMTP_MESSAGES_PER_CONNECTION if smtp_backend else 0
+        carried = 0  # messages this connection has carried
         while pending:
-            _send_one(connection, smtp_backend, pending[0], token, result, keys)
+            if limit and carried >= limit:
+                _reconnect(connection)
+                carried = 0
+            try:
+                _send_one(connection, smtp_backend, pending[0], token, result, keys, carried)
+            except ConnectionSpent:
+                # The relay ended the session between messages (its per-connection limit):
+                # the same message again on a new connection, which fails normally if dead.
+                _reconnect(connection)
+                carried = 0
+                continue
+            carried += 1
             pending.pop(0)
     except ConnectionLost as exc:
         # Rows not tried yet: a refused connection counts as a try for all (so backoff grows
@@ -175,9 +188,19 @@ def send_batch(ids: list[int], top_up: int | None = None) -> BatchResult:
     return result
 
 
+def _reconnect(connection) -> None:
+    connection.close()
+    try:
+        connection.open()
+    except (OSError, smtplib.SMTPException) as exc:
+        raise ConnectionLost(smtp_error(exc)[1]) from exc
+
+
 def _send_one(connection, smtp_backend: bool, delivery: Delivery, token: str,
-              result: BatchResult, keys: dict[int, EventKey]) -> None:
-    """Send one claimed delivery; raise ConnectionLost when the rest must wait."""
+              result: BatchResult, keys: dict[int, EventKey], carried: int = 0) -> None:
+    """Send one claimed delivery; raise ConnectionLost when the rest must wait, and
+    ConnectionSpent when a connection that already carried messages (``carried``) was ended
+    by the server before this one was handed over (so it is tried again, not counted)."""
     ticket = delivery.ticket
     now = timezone.now()
     if ticket.status != Ticket.Status.VALID or ticket.version != delivery.version:
@@ -223,6 +246,8 @@ def _send_one(connection, smtp_backend: bool, delivery: Delivery, token: str,
         # The server answered: the message was not accepted, whatever the step.
         code, error = smtp_error(exc)
         now = timezone.now()
+        if code == 421 and carried and not handed:
+            raise ConnectionSpent(error) from exc
         if code is not None and 500 <= code < 600:
             _fail(delivery, token, error, result, count_attempt=not handed, now=now)
         else:
@@ -233,6 +258,8 @@ def _send_one(connection, smtp_backend: bool, delivery: Delivery, token: str,
     except OSError as exc:  # no answer: disconnected, timed out, reset (SMTPException too)
         error = smtp_error(exc)[1]
         now = timezone.now()
+        if carried and not handed:  # hung up between messages: a session limit, not an error
+            raise ConnectionSpent(error) from exc
         if handed:  # the text may have reached the server: the in-doubt rule applies
             _in_doubt(delivery, token, f"connection lost after hand-over ({error})", result, now)
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from email.mime.text import MIMEText
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives
@@ -17,6 +18,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from core import mail_files
 from tickets import links, services
 from tickets.dates import event_when
 from tickets.documents import ics, pdf
@@ -59,13 +61,27 @@ def ticket_message(delivery: Delivery, key: EventKey | None = None) -> EmailMult
         headers={
             "Message-ID": delivery.message_id,
             "X-Varco-Ticket": f"{ticket.pk}.{ticket.version}",
+            # The reference the attendee sees on the ticket; in embedded mode it names the
+            # message's .eml file (core/mail_files.py).
+            "X-Varco-Reference": ticket.reference,
             "Auto-Submitted": "auto-generated",
         },
     )
     message.attach_alternative(html, "text/html")
     message.attach(f"ticket-{ticket.reference}.pdf", document, "application/pdf")
-    message.attach("event.ics", calendar_entry, "text/calendar; charset=utf-8; method=PUBLISH")
+    message.attach(_calendar_part(calendar_entry))
     return message
+
+
+def _calendar_part(calendar_entry: bytes) -> MIMEText:
+    """The ``event.ics`` part. Built here rather than by ``attach(name, content, mimetype)``:
+    Django reads a text mimetype's parameters as part of its subtype and adds its own
+    charset, which wrote ``charset`` twice (``text/calendar; charset=utf-8;
+    method=PUBLISH; charset="utf-8"``), a header some clients refuse."""
+    part = MIMEText(calendar_entry.decode("utf-8"), "calendar", "utf-8")
+    part.set_param("method", "PUBLISH")
+    part.add_header("Content-Disposition", "attachment", filename="event.ics")
+    return part
 
 
 @dataclass
@@ -89,5 +105,5 @@ def render(delivery: Delivery, key: EventKey | None, smtp: bool) -> Rendered:
             # for it with a regex compiled per message (a fifth of its 2 ms); a random one
             # cannot occur in the parts.
             part.set_boundary(f"=_varco_{uuid.uuid4().hex}")
-    return Rendered(message, mime.as_bytes(linesep="\r\n"))
+    return Rendered(message, mail_files.wire_bytes(mime))
 

@@ -12,11 +12,13 @@ from email.utils import make_msgid
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
 from core.errors import ServiceError
 from tickets.models import Delivery, Event, Ticket
+from tickets.selectors import valid_ticket_for_email
+from tickets.services import trail
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,19 @@ def queue_tickets(tickets: Iterable[Ticket], reason: str = Delivery.Reason.ISSUE
     tickets = [t for t in tickets if t.status == Ticket.Status.VALID]
     if not tickets:
         return []
+    if len(tickets) == 1 and not transaction.get_connection().in_atomic_block:
+        # The common case, a registration's e-mail queued once its ticket is committed: one
+        # INSERT in autocommit mode, no transaction around it, then the publish. An
+        # IntegrityError is a delivery already open or already made for this version (the
+        # unique constraints): the general path below then finds it.
+        try:
+            delivery = new_delivery(tickets[0], reason)
+            delivery.save(force_insert=True)
+        except IntegrityError:
+            pass
+        else:
+            publish([delivery.pk])
+            return [delivery.pk]
     with transaction.atomic():
         Delivery.objects.bulk_create(
             [new_delivery(t, reason) for t in tickets], ignore_conflicts=True, batch_size=500
@@ -75,7 +90,9 @@ def resend(ticket: Ticket) -> Delivery:
     """
     if ticket.status != Ticket.Status.VALID:
         raise ServiceError("ticket", "A revoked ticket cannot be sent.", code="revoked")
-    queue_tickets([ticket], reason=Delivery.Reason.RESEND)
+    with transaction.atomic():
+        queue_tickets([ticket], reason=Delivery.Reason.RESEND)
+        trail.ticket("ticket.resent", ticket)
     return Delivery.objects.filter(ticket=ticket, version=ticket.version).order_by("-id").first()
 
 
@@ -100,6 +117,8 @@ def queue_unsent(event: Event) -> list[int]:
     )
     for start in range(0, len(tickets), 1000):
         ids += _queue_mixed(tickets[start : start + 1000], issued_before)
+    if tickets:
+        trail.event("tickets.sent", event, queued=len(tickets))
     open_ids = Delivery.objects.filter(ticket__event=event, state__in=OPEN)
     return sorted(set(ids) | set(open_ids.values_list("pk", flat=True)))
 
@@ -123,3 +142,13 @@ def publish(ids: list[int], countdown: float | None = None) -> None:
             current_app.signature(SEND_TASK, args=(chunk,)).apply_async(countdown=countdown)
         except Exception:  # broker down: the rows are queued in the database; the sweep retries
             log.exception("could not publish %d deliveries; the sweep will", len(chunk))
+
+
+def resend_on_request(event: Event, email_key: str) -> None:
+    """An attendee's "send my ticket again": the valid ticket of the attendee registered with
+    this address (compared by its key) is sent again, as a ``resend`` through the usual rows,
+    to the address stored at registration (``new_delivery``), never to one typed now. Returns
+    nothing, found or not: the page's answer must not say whether an address is registered."""
+    ticket = valid_ticket_for_email(event, email_key)
+    if ticket is not None:
+        resend(ticket)

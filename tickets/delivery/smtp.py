@@ -20,6 +20,11 @@ class ConnectionLost(Exception):
     """The SMTP connection is gone; the rest of the batch goes back to the queue."""
 
 
+class ConnectionSpent(Exception):
+    """The server ended a session that had carried messages before the next was handed over
+    (a per-connection limit: "421" or a hang-up): reconnect and send that message again."""
+
+
 def envelope_address(address: str) -> str:
     """The address for the SMTP envelope (``MAIL FROM``/``RCPT TO``) of a header address.
 

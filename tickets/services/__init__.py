@@ -6,6 +6,7 @@ import services; services.register(...)``). One module per process:
 
 - ``validation``: the text and e-mail rules of every write path;
 - ``events``: organisers, events, ticket types;
+- ``event_design``: the ticket's look (logo, brand colour, practical information, languages);
 - ``registration``: registering an attendee and issuing their ticket, editing an attendee;
 - ``capacity``: taking and freeing places (the lock order);
 - ``lifecycle``: revoking, reissuing, deleting an attendee;
@@ -14,6 +15,14 @@ import services; services.register(...)``). One module per process:
 Issuing, reissuing and revoking send the signals of ``tickets.signals`` after commit.
 """
 
+from tickets.services.event_design import (
+    LOGO_MAX_BYTES,
+    PRACTICAL_SECTIONS,
+    clean_brand_color,
+    clean_design_fields,
+    clean_logo,
+    clean_practical_info,
+)
 from tickets.services.events import (
     create_event,
     create_organiser,
@@ -55,11 +64,17 @@ from tickets.services.validation import (
 __all__ = [
     "ATTENDEE_TEXT",
     "EVENT_TEXT",
+    "LOGO_MAX_BYTES",
     "ORGANISER_TEXT",
+    "PRACTICAL_SECTIONS",
     "TICKET_TYPE_TEXT",
     "KeyNotOpened",
     "Registration",
+    "clean_brand_color",
+    "clean_design_fields",
     "clean_email",
+    "clean_logo",
+    "clean_practical_info",
     "clean_text_fields",
     "create_event",
     "create_organiser",

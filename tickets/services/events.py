@@ -7,6 +7,8 @@ from django.utils.text import slugify
 
 from core.errors import ServiceError
 from tickets.models import Event, Organiser, TicketType
+from tickets.services import trail
+from tickets.services.event_design import clean_design_fields
 from tickets.services.keys import ensure_event_key
 from tickets.services.validation import (
     EVENT_TEXT,
@@ -24,10 +26,11 @@ def create_organiser(name: str, slug: str | None = None) -> Organiser:
 
 
 def create_event(organiser: Organiser, **fields) -> Event:
-    fields = clean_text_fields(EVENT_TEXT, fields)
+    fields = clean_design_fields(clean_text_fields(EVENT_TEXT, fields))
     with transaction.atomic():
         event = Event.objects.create(organiser=organiser, **fields)
         ensure_event_key(event)
+        trail.event("event.created", event)
     return event
 
 
@@ -46,20 +49,30 @@ def save_ticket_type(event: Event, changes: dict, ticket_type: TicketType | None
     name = changes.get("name")
     if name is not None and ticket_type_name_taken(event, name, ticket_type):
         raise ServiceError("name", "A ticket type with this name already exists.")
-    if ticket_type is None:
-        return TicketType.objects.create(event=event, **changes)
-    for field, value in changes.items():
-        setattr(ticket_type, field, value)
-    ticket_type.save()
+    with transaction.atomic():
+        if ticket_type is None:
+            ticket_type = TicketType(event=event)
+        adding, before = ticket_type.pk is None, trail.stored_state(ticket_type)
+        for field, value in changes.items():
+            setattr(ticket_type, field, value)
+        ticket_type.save()
+        if adding:
+            trail.ticket_type("ticket_type.created", ticket_type)
+        elif changed := trail.audit.changes(before, trail.state(ticket_type)):
+            trail.ticket_type("ticket_type.changed", ticket_type, changes=changed)
     return ticket_type
 
 
 def update_event(event: Event, changes: dict) -> Event:
-    """An organiser's edit of an event (API PUT/PATCH); its texts follow the text rule."""
-    changes = clean_text_fields(EVENT_TEXT, changes)
-    for field, value in changes.items():
-        setattr(event, field, value)
-    event.save()
+    """An organiser's edit of an event (API PUT/PATCH); its texts follow the text rule, its
+    logo, colour and practical information the design rules (``event_design``)."""
+    changes = clean_design_fields(clean_text_fields(EVENT_TEXT, changes))
+    with transaction.atomic():
+        before = trail.stored_state(event)
+        for field, value in changes.items():
+            setattr(event, field, value)
+        event.save()
+        trail.event_changed(event, before)
     return event
 
 
@@ -67,16 +80,27 @@ def save_event(event: Event) -> Event:
     """Save an event edited as a whole (the admin's form, texts already cleaned by the text
     rule) and make sure it has a signing key, in one transaction."""
     with transaction.atomic():
+        adding, before = event.pk is None, trail.stored_state(event)
         event.save()
         ensure_event_key(event)
+        if adding:
+            trail.event("event.created", event)
+        else:
+            trail.event_changed(event, before)
     return event
 
 
 def set_registration_open(events, is_open: bool) -> int:
     """Open or close self-service registration for these events; the number changed."""
-    return Event.objects.filter(pk__in=[event.pk for event in events]).update(
-        registration_open=is_open
-    )
+    action = "event.registration_opened" if is_open else "event.registration_closed"
+    with transaction.atomic():
+        changing = list(Event.objects.select_for_update().filter(
+            pk__in=[event.pk for event in events]).exclude(registration_open=is_open))
+        Event.objects.filter(pk__in=[event.pk for event in changing]).update(
+            registration_open=is_open)
+        for event in changing:
+            trail.event(action, event)
+    return len(changing)
 
 
 def delete_event(event: Event) -> None:
@@ -86,11 +110,15 @@ def delete_event(event: Event) -> None:
         raise ServiceError(
             "event", "This event has tickets; close registration instead of deleting it."
         )
-    event.delete()
+    with transaction.atomic():
+        trail.event("event.deleted", event)
+        event.delete()
 
 
 def delete_ticket_type(ticket_type: TicketType) -> None:
     """Delete a ticket type no ticket uses (the PROTECT foreign key is the last guard)."""
     if ticket_type.tickets.exists():
         raise ServiceError("ticket_type", "Tickets of this type exist; it cannot go.")
-    ticket_type.delete()
+    with transaction.atomic():
+        trail.ticket_type("ticket_type.deleted", ticket_type)
+        ticket_type.delete()

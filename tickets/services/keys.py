@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from core import encryption
 from tickets import signing
 from tickets.models import Event, EventKey, Ticket
+from tickets.services import trail
 
 
 def ensure_event_key(event: Event) -> EventKey:
@@ -26,7 +27,9 @@ def ensure_event_key(event: Event) -> EventKey:
 def rotate_event_key(event: Event) -> EventKey:
     """Make a new key sign new codes; codes signed by older keys stay valid."""
     EventKey.objects.select_for_update().filter(event=event, active=True).update(active=False)
-    return EventKey.objects.create(event=event, **_new_keypair())
+    key = EventKey.objects.create(event=event, **_new_keypair())
+    trail.event("event.key_rotated", event, key_id=key.pk)
+    return key
 
 
 def _new_keypair() -> dict[str, str]:

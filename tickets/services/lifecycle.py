@@ -15,6 +15,7 @@ from django.utils import timezone
 from core.errors import ServiceError
 from tickets import signals
 from tickets.models import Attendee, Ticket
+from tickets.services import trail
 from tickets.services.capacity import release_place
 
 log = logging.getLogger(__name__)
@@ -25,11 +26,12 @@ def delete_attendee(attendee: Attendee) -> None:
     """Delete an attendee, first revoking their tickets so that their places are freed."""
     for ticket in Ticket.objects.filter(attendee=attendee, status=Ticket.Status.VALID):
         revoke_ticket(ticket)
+    trail.attendee("attendee.deleted", attendee)
     attendee.delete()
 
 
 @transaction.atomic
-def revoke_ticket(ticket: Ticket) -> Ticket:
+def revoke_ticket(ticket: Ticket, *, reason: str = "") -> Ticket:
     """Revoke: the code stops working everywhere and the place is freed."""
     updated = Ticket.objects.filter(pk=ticket.pk, status=Ticket.Status.VALID).update(
         status=Ticket.Status.REVOKED, version=F("version") + 1, updated_at=timezone.now()
@@ -39,6 +41,8 @@ def revoke_ticket(ticket: Ticket) -> Ticket:
         signals.send_on_commit(signals.ticket_revoked, ticket)
         log.info("ticket %s revoked", ticket.pk)
     ticket.refresh_from_db()
+    if updated:
+        trail.ticket("ticket.revoked", ticket, **({"reason": reason} if reason else {}))
     return ticket
 
 
@@ -52,5 +56,6 @@ def reissue_ticket(ticket: Ticket) -> Ticket:
         version=F("version") + 1, updated_at=timezone.now()
     )
     ticket.refresh_from_db()
+    trail.ticket("ticket.reissued", ticket)
     signals.send_on_commit(signals.ticket_issued, ticket, reissued=True)
     return ticket

@@ -5,14 +5,16 @@ Issuing a ticket sends ``tickets.signals.ticket_issued`` once the transaction co
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from core import text
 from core.errors import ServiceError
-from tickets import signals, signing
+from tickets import selectors, signals, signing
 from tickets.models import Attendee, Event, Ticket, TicketType
+from tickets.services import postgres, trail
 from tickets.services.capacity import reserve_place
 from tickets.services.validation import ATTENDEE_TEXT, clean_email, clean_text_fields
 
@@ -59,22 +61,27 @@ def update_attendee(attendee: Attendee, changes: dict) -> Attendee:
     languages = attendee.event.languages
     if language is not None and languages and language not in languages:
         raise ServiceError("language", f"Language must be one of: {', '.join(languages)}.")
+    before = trail.stored_state(attendee)
     for field, value in changes.items():
         setattr(attendee, field, value)
     try:
         with transaction.atomic():
             attendee.save()
+            changed = trail.audit.changes(before, trail.state(attendee))
+            if changed:
+                trail.attendee("attendee.changed", attendee, changes=changed)
     except IntegrityError:  # the same address registered at the same moment
         raise duplicate_email() from None
     return attendee
 
 
-def _pick_ticket_type(event: Event, ticket_type_id: int | None, public_only: bool) -> TicketType:
-    types = TicketType.objects.filter(event=event)
-    if public_only:
-        types = types.filter(public=True)
+def _pick_ticket_type(event: Event, ticket_type_id: int | None, public_only: bool,
+                      default: TicketType | None = None) -> TicketType:
+    if default is not None and ticket_type_id in (None, default.pk):
+        return default  # read by the caller with the event (selectors.default_public_...)
+    types = selectors.offered_ticket_types(public_only).filter(event=event)
     if ticket_type_id is None:
-        ticket_type = types.order_by("position", "id").first()
+        ticket_type = types.first()
         if ticket_type is None:
             raise ServiceError("ticket_type", "This event has no ticket type to register for.")
         return ticket_type
@@ -112,12 +119,19 @@ def _issue_ticket(
     return ticket
 
 
-def register(event: Event, data: Registration, *, public: bool = False) -> Ticket:
+def register(event: Event, data: Registration, *, public: bool = False,
+             audited: bool = True,
+             default_ticket_type: TicketType | None = None) -> Ticket:
     """Register one attendee and issue their ticket, atomically.
 
     ``public=True`` is the self-service path: registration must be open and only public
     ticket types are offered. Duplicate e-mail policy: one attendee per e-mail per event
     (case-insensitive); a second registration with the same address is refused.
+
+    An organiser's registration (not ``public``) goes to the audit log unless ``audited`` is
+    False (the CSV import records one entry for the whole file).
+    ``default_ticket_type``: the type a registration naming none gets, if the caller read it
+    already with the event (``selectors.default_public_ticket_type``, for ``public=True``).
     """
     if public and not event.registration_open:
         raise ServiceError("event", "Registration for this event is closed.", code="closed")
@@ -128,8 +142,23 @@ def register(event: Event, data: Registration, *, public: bool = False) -> Ticke
             "language", f"Language must be one of: {', '.join(event.languages)}."
         )
     duplicate = duplicate_email()
+    if connection.vendor == "postgresql":
+        ticket_type = _pick_ticket_type(event, data.ticket_type_id, public_only=public,
+                                        default=default_ticket_type)
+        attendee = Attendee(event=event, name=name, email=email,
+                            email_key=text.email_key(email), organisation=organisation,
+                            language=language)
+        # the statement writes the row without save(): the derived search keys are set here
+        attendee.search_name, attendee.search_email = attendee.search_keys()
+        if public or not audited:
+            return _register_in_one_statement(event, ticket_type, attendee)
+        with transaction.atomic():  # the organiser's registration and its audit entry, together
+            ticket = _register_in_one_statement(event, ticket_type, attendee)
+            trail.attendee("attendee.added", attendee, ticket=ticket.reference)
+        return ticket
     with transaction.atomic():
-        ticket_type = _pick_ticket_type(event, data.ticket_type_id, public_only=public)
+        ticket_type = _pick_ticket_type(event, data.ticket_type_id, public_only=public,
+                                        default=default_ticket_type)
         # Cheap early answer before queueing on the event row; the unique constraint below
         # is what actually guarantees it.
         if email_taken(event, email):
@@ -143,7 +172,53 @@ def register(event: Event, data: Registration, *, public: bool = False) -> Ticke
                 )
         except IntegrityError:
             raise duplicate from None
-        return _issue_ticket(event, attendee, ticket_type, serial)
+        ticket = _issue_ticket(event, attendee, ticket_type, serial)
+        if audited and not public:
+            trail.attendee("attendee.added", attendee, ticket=ticket.reference)
+        return ticket
+
+
+def _register_in_one_statement(event: Event, ticket_type: TicketType, attendee: Attendee
+                               ) -> Ticket:
+    """``register`` on PostgreSQL: the place, the attendee and the ticket in one statement, so
+    that the event row's lock, which every registration of the event queues on, is held while
+    the server runs that statement only (``tickets.services.postgres`` explains)."""
+    # Alone, the statement is its own transaction and commits without waiting for the disk,
+    # which frees the event row at once; ``flush_wal`` makes it durable right after, before the
+    # ticket is announced (its e-mail queued) and before anyone is answered. Inside another
+    # transaction (a CSV import's) it runs in a savepoint and that transaction's COMMIT decides.
+    alone = not connection.in_atomic_block
+    for _ in range(5):
+        ticket = Ticket(event=event, attendee=attendee, ticket_type=ticket_type, serial=0,
+                        reference=signing.new_reference())
+        try:
+            with nullcontext() if alone else transaction.atomic():
+                outcome = postgres.take_place_and_issue(
+                    event, ticket_type, attendee, ticket, commit_asynchronously=alone
+                )
+        except postgres.Refused:
+            # Rolled back whole: find out why (rare: the ticket type's last place, a known
+            # address, or a reference already drawn, which the next round draws again).
+            if email_taken(event, attendee.email):
+                raise duplicate_email() from None
+            ticket_type.refresh_from_db(fields=["capacity", "issued_count"])
+            if ticket_type.capacity is not None and (
+                ticket_type.issued_count >= ticket_type.capacity
+            ):
+                raise ServiceError("ticket_type", "This ticket type is sold out.",
+                                   code="sold_out") from None
+            continue
+        if outcome.ticket_id is None:  # the event is full; nothing was changed
+            # As before: a known address is told so even when the event is full (the answer
+            # that lets them find their ticket).
+            if email_taken(event, attendee.email):
+                raise duplicate_email()
+            raise ServiceError("event", "This event is full.", code="sold_out")
+        if alone:
+            postgres.flush_wal()
+        signals.send_on_commit(signals.ticket_issued, ticket, reissued=False)
+        return ticket
+    raise RuntimeError("could not draw a unique ticket reference")  # pragma: no cover
 
 
 def issue_ticket_for(attendee: Attendee, ticket_type: TicketType) -> Ticket:

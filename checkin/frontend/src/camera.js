@@ -1,7 +1,7 @@
 // Camera scanning with ZXing (@zxing/browser's camera loop around the QR code reader only;
 // see zxing-qr.js for why and how the other formats stay out of the bundle). Cameras need a
-// secure context (HTTPS or localhost); without one the page falls back to the keyboard-wedge
-// field.
+// secure context (HTTPS, or http://localhost / 127.0.0.1); without one the page says so and
+// falls back to the keyboard-wedge field.
 import { BrowserQRCodeReader } from "@zxing/browser/esm/readers/BrowserQRCodeReader.js";
 
 export class Camera {
@@ -12,9 +12,25 @@ export class Camera {
     this.reader = new BrowserQRCodeReader(undefined, { delayBetweenScanAttempts: 80 });
   }
 
-  static available() {
-    return Boolean(window.isSecureContext && navigator.mediaDevices &&
-                   navigator.mediaDevices.getUserMedia);
+  /**
+   * Why the camera cannot be used here, before trying: "insecure" (plain HTTP on a host other
+   * than localhost: browsers keep cameras to secure contexts, window.isSecureContext),
+   * "unsupported" (no getUserMedia), or null. 127.0.0.1 and localhost are secure contexts.
+   */
+  static problem() {
+    if (!window.isSecureContext) return "insecure";
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return "unsupported";
+    return null;
+  }
+
+  /** Why start() failed, from the browser's error: "denied", "missing" or "unavailable". */
+  static failure(error) {
+    const name = error && error.name;
+    if (name === "NotAllowedError" || name === "SecurityError" ||
+        name === "PermissionDeniedError") return "denied";
+    if (name === "NotFoundError" || name === "OverconstrainedError" ||
+        name === "DevicesNotFoundError") return "missing";
+    return "unavailable";
   }
 
   get running() {

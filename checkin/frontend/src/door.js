@@ -6,12 +6,19 @@
 // snapshot (signature, ticket versions, presence) and queues the scan with the same nonce, so a
 // request that did reach the server is never counted twice. While online it polls the changes
 // feed, so its offline copy knows other gates' scans within seconds.
+//
+// Hardware scanners type into whatever has focus: listenForScanners() (wedge.js) routes their
+// keystrokes to the scan wherever focus is, so tapping a button never loses the next scan.
 import { Api, newNonce, Offline } from "./api.js";
 import { Camera } from "./camera.js";
-import { parseCode } from "./codes.js";
+import { CODE_LENGTH, parseCode } from "./codes.js";
 import { beep, unlockAudio } from "./feedback.js";
 import { formatTime, getLanguage, setLanguage, t } from "./i18n.js";
+import { isPairingLink, tokenFrom, tokenFromHash } from "./pairing.js";
+import { Recent } from "./recent.js";
+import { renderResults, searchOffline, searchOnline } from "./search.js";
 import { Store } from "./store.js";
+import { listenForScanners } from "./wedge.js";
 
 const API = "/api/v1/checkin";
 const SCAN_TIMEOUT_MS = 2500;
@@ -23,6 +30,7 @@ const RESULT_MS = { ok: 900, warn: 1600, bad: 1600 };
 
 const $ = (id) => document.getElementById(id);
 const store = new Store();
+const recent = new Recent(store, $("recent-list"), (item) => undo(item));
 const state = {
   api: null,
   online: navigator.onLine,
@@ -35,7 +43,6 @@ const state = {
   direction: "entry",
   lastCode: null,
   lastCodeAt: 0,
-  recent: [],
   resultTimer: null,
   camera: null,
   loop: null,
@@ -48,18 +55,14 @@ async function main() {
   bindUi();
   await store.open();
   registerServiceWorker();
-  const fromLink = new URLSearchParams(location.hash.slice(1)).get("pair");
-  if (fromLink) {
-    history.replaceState(null, "", location.pathname);
-    await pair(fromLink);
-    return;
-  }
+  if (await pairFromHash()) return;
   const token = await store.getToken();
   if (!token) {
     showPairing();
     return;
   }
   state.api = new Api(token);
+  await recent.load(store.device ? store.device.id : null);
   showDoor();
   if (!store.ready) await loadSnapshot();
   startLoop();
@@ -78,8 +81,22 @@ function registerServiceWorker() {
 
 // --- pairing -----------------------------------------------------------------------------------
 
-async function pair(token) {
-  token = token.trim();
+/** A `#pair=` link opened in this tab, at load or later (hashchange): pair with its token. */
+async function pairFromHash() {
+  const token = tokenFromHash(location.hash);
+  if (!token) return false;
+  history.replaceState(null, "", location.pathname + location.search);
+  await pair(token);
+  return true;
+}
+
+async function pair(text) {
+  // A pasted or scanned pairing link works as well as the bare token.
+  const token = tokenFrom(text);
+  if (!token) {
+    showPairing(t("pair_failed"));
+    return;
+  }
   const api = new Api(token);
   let answer;
   try {
@@ -92,9 +109,12 @@ async function pair(token) {
     showPairing(t("pair_failed"));
     return;
   }
+  stopCamera();
   await store.forget();
   await store.setToken(token);
   state.api = api;
+  const device = answer.data && answer.data.device ? answer.data.device.id : null;
+  await recent.paired(device);
   showDoor();
   await loadSnapshot();
   startLoop();
@@ -238,8 +258,8 @@ async function renderSync() {
 async function handleCode(raw, fromCamera = false) {
   const code = String(raw).trim();
   if (!code || !state.api) return;
-  if (code.includes("#pair=")) {
-    await pair(code.split("#pair=")[1]);
+  if (isPairingLink(code)) {
+    await pair(code);
     return;
   }
   if (fromCamera) {
@@ -271,13 +291,18 @@ async function submit(scan, ticketId, url, decideLocally) {
         if (answer.data.status === "ok") {
           await store.noteAccepted(scan.list, ticketId, scan.type, answer.data.checked_in_at);
         }
-        showResult(answer.data, { nonce: scan.nonce, type: scan.type, offline: false });
+        showResult(answer.data, { nonce: scan.nonce, type: scan.type, offline: false,
+                                  code: scan.code, ticket: ticketId });
         return;
       }
       if (answer.status === 401) return unpair(t("pair_failed"));
-      const detail = answer.data && answer.data.detail ? ` — ${answer.data.detail}` : "";
-      if (answer.status === 429) return showMessage(t("error_flood"));  // see checkin/scanning/flood.py
-      showMessage(answer.status === 403 ? t("error_list") : t("error_request") + detail);
+      const detail = answer.data && answer.data.detail ? answer.data.detail : "";
+      const row = { code: scan.code, ticket: scan.ticket, status: "rejected", reason: "" };
+      if (answer.status === 429) {  // see checkin/scanning/flood.py
+        return showMessage("error_flood", "", { ...row, reason: "invalid" });
+      }
+      if (answer.status === 403) return showMessage("error_list", "", row);
+      showMessage("error_request", detail, row);
       return;
     } catch (error) {
       if (!(error instanceof Offline)) throw error;
@@ -294,10 +319,12 @@ async function submit(scan, ticketId, url, decideLocally) {
   }
   renderSync();
   if (!store.ready) {
-    showMessage(t("no_snapshot"));
+    showMessage("no_snapshot", "", { code: scan.code, ticket: scan.ticket, status: "rejected",
+                                     reason: "", nonce: scan.nonce, offline: true });
     return;
   }
-  showResult(answer, { nonce: scan.nonce, type: scan.type, offline: true });
+  showResult(answer, { nonce: scan.nonce, type: scan.type, offline: true, code: scan.code,
+                       ticket: ticketId });
 }
 
 // --- the answer ----------------------------------------------------------------------------------
@@ -315,7 +342,8 @@ function showResult(answer, meta) {
   const attendee = answer.attendee;
   $("result-name").textContent = attendee ? attendee.name : "";
   $("result-org").textContent = attendee ? attendee.organisation : "";
-  $("result-type").textContent = attendee ? attendee.ticket_type : "";
+  $("result-type").textContent = attendee
+    ? store.ticketTypeName(attendee.ticket_type, getLanguage()) : "";
   $("result-detail").textContent = answer.first_checked_in_at
     ? `${t("checked_in_at")} ${formatTime(answer.first_checked_in_at)}` : "";
   $("result-badge").textContent = meta.offline ? t("offline_badge") : "";
@@ -326,9 +354,11 @@ function showResult(answer, meta) {
   focusWedge();
 }
 
-function showMessage(text) {
+/** A red answer with a message (`key` in i18n.js) instead of a decision; `row`: its scan. */
+function showMessage(key, detail = "", row = null) {
   showResult({ status: "rejected", reason: "", attendee: null }, { type: "entry" });
-  $("result-title").textContent = text;
+  $("result-title").textContent = t(key) + (detail ? ` — ${detail}` : "");
+  if (row) recent.add({ ...row, message: key, detail });
 }
 
 function hideResult() {
@@ -337,50 +367,23 @@ function hideResult() {
 
 function addRecent(answer, meta) {
   if (!meta.nonce) return;
-  state.recent.unshift({
-    at: new Date().toISOString(),
-    name: answer.attendee ? answer.attendee.name : "—",
+  recent.add({
+    name: answer.attendee ? answer.attendee.name : "",
+    code: meta.code || null,
+    ticket: meta.ticket || null,
     status: answer.status,
     reason: answer.reason,
     nonce: meta.nonce,
     type: meta.type,
     offline: meta.offline,
-    undone: false,
   });
-  state.recent = state.recent.slice(0, 12);
-  renderRecent();
 }
 
 function noteConflict(result) {
-  const item = state.recent.find((r) => r.nonce === result.nonce);
-  if (item) item.conflict = true;
-  else state.recent.unshift({ at: new Date().toISOString(), name: result.attendee
-    ? result.attendee.name : "—", status: "rejected", reason: result.reason,
-    nonce: result.nonce, conflict: true });
-  renderRecent();
-}
-
-function renderRecent() {
-  const list = $("recent-list");
-  list.replaceChildren();
-  for (const item of state.recent) {
-    const li = document.createElement("li");
-    li.dataset.kind = item.status === "ok" ? "ok"
-      : item.reason === "already_checked_in" ? "warn" : "bad";
-    const text = document.createElement("span");
-    const label = item.status === "ok" ? "✓" : t(`reasons.${item.reason}`);
-    text.textContent = `${formatTime(item.at)} ${item.name} — ${label}` +
-      (item.conflict ? ` — ${t("conflict")}` : "") + (item.undone ? ` — ${t("undone")}` : "");
-    li.append(text);
-    if (item.status === "ok" && !item.undone) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = t("undo");
-      button.addEventListener("click", () => undo(item));
-      li.append(button);
-    }
-    list.append(li);
-  }
+  const item = recent.find(result.nonce);
+  if (item) recent.update(item, { conflict: true });
+  else recent.add({ name: result.attendee ? result.attendee.name : "", status: "rejected",
+                    reason: result.reason, nonce: result.nonce, conflict: true });
 }
 
 async function undo(item) {
@@ -388,23 +391,21 @@ async function undo(item) {
   if (queued) {
     // Not uploaded yet: forget it locally; the next snapshot/changes poll corrects presence.
     await store.dequeue([item.nonce]);
-    item.undone = true;
     state.lastSnapshot = 0;
   } else {
     try {
       const answer = await state.api.post(`${API}/annul/`, { nonce: item.nonce }, 5000);
       if (answer.status !== 200) {
-        showMessage(answer.data ? answer.data.detail : t("error_request"));
+        showMessage("error_request", answer.data ? answer.data.detail : "");
         return;
       }
-      item.undone = true;
       state.lastChanges = 0;
     } catch (error) {
-      showMessage(t("undo_offline"));
+      showMessage("undo_offline");
       return;
     }
   }
-  renderRecent();
+  await recent.update(item, { undone: true });
   renderSync();
 }
 
@@ -429,41 +430,14 @@ async function runSearch() {
   let results = null;
   if (state.online) {
     try {
-      const answer = await state.api.get(
-        `${API}/search/?q=${encodeURIComponent(q)}&list=${state.listId}`, 4000);
-      if (answer.status === 200) results = answer.data.results;
+      results = await searchOnline(state.api, q, state.listId);
     } catch (error) {
+      if (!(error instanceof Offline)) throw error;
       setOnline(false);
     }
   }
-  if (results === null) {
-    results = store.search(q).map((ticket) => {
-      const p = store.presenceOf(state.listId, ticket.id);
-      return { ticket: ticket.id, reference: ticket.reference, status: ticket.status,
-               name: ticket.name, organisation: ticket.organisation,
-               checked_in: Boolean(p && p.entries),
-               first_checked_in_at: p ? p.first_entry_at : null };
-    });
-  }
-  const list = $("search-results");
-  list.replaceChildren();
-  if (!results.length && q.trim().length >= 2) {
-    const li = document.createElement("li");
-    li.textContent = t("search_none");
-    list.append(li);
-  }
-  for (const r of results) {
-    const li = document.createElement("li");
-    const text = document.createElement("span");
-    text.textContent = `${r.name} — ${r.organisation || ""} (${r.reference})` +
-      (r.checked_in ? ` — ${t("checked_in_at")} ${formatTime(r.first_checked_in_at)}` : "");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = t("check_in");
-    button.addEventListener("click", () => checkInTicket(r.ticket));
-    li.append(text, button);
-    list.append(li);
-  }
+  if (results === null) results = searchOffline(store, q, state.listId);
+  renderResults($("search-results"), q, results, checkInTicket);
 }
 
 // --- header, lists, direction, language, camera --------------------------------------------------
@@ -495,9 +469,25 @@ function focusWedge() {
   if ($("search").hidden && !$("door").hidden) $("code").focus({ preventScroll: true });
 }
 
+// --- keyboard-wedge scanners, wherever focus is (wedge.js) ------------------------------------
+
+/** The field a scanner's keystrokes belong in now: the pairing token, the search box, or the code. */
+function scanField() {
+  if (!$("pair").hidden) return $("pair-token");
+  if (!$("search").hidden) return $("search-q");
+  return $("door").hidden ? null : $("code");
+}
+
+/** Say why the camera cannot scan (Camera.problem/failure), in the page's language. */
+function cameraNote(el, problem) {
+  el.dataset.problem = problem || "";
+  el.textContent = problem ? t(`camera_${problem}`) : "";
+}
+
 async function toggleCamera() {
-  if (!Camera.available()) {
-    $("camera-note").textContent = t("camera_unavailable");
+  const problem = Camera.problem();
+  if (problem) {
+    cameraNote($("camera-note"), problem);
     return;
   }
   if (!state.camera) state.camera = new Camera($("camera"), (code) => handleCode(code, true));
@@ -507,11 +497,12 @@ async function toggleCamera() {
   }
   try {
     $("camera").hidden = false;
+    cameraNote($("camera-note"), null);
     await state.camera.start();
     $("camera-toggle").textContent = t("camera_stop");
   } catch (error) {
     $("camera").hidden = true;
-    $("camera-note").textContent = t("camera_unavailable");
+    cameraNote($("camera-note"), Camera.failure(error));
   }
 }
 
@@ -529,20 +520,22 @@ function bindUi() {
     pair($("pair-token").value);
   });
   $("pair-camera").addEventListener("click", async () => {
-    if (!Camera.available()) {
-      $("pair-error").textContent = t("camera_unavailable");
+    const problem = Camera.problem();
+    if (problem) {
+      cameraNote($("pair-error"), problem);
       return;
     }
     const camera = new Camera($("pair-video"), (text) => {
-      if (text.includes("#pair=")) {
+      if (isPairingLink(text)) {
         camera.stop();
         $("pair-video").hidden = true;
-        pair(text.split("#pair=")[1]);
+        pair(text);
       }
     });
     $("pair-video").hidden = false;
-    camera.start().catch(() => {
-      $("pair-error").textContent = t("camera_unavailable");
+    camera.start().catch((error) => {
+      $("pair-video").hidden = true;
+      cameraNote($("pair-error"), Camera.failure(error));
     });
   });
   $("wedge").addEventListener("submit", (event) => {
@@ -580,12 +573,23 @@ function bindUi() {
     localStorage.setItem("varco-lang", next);
     setLanguage(next);
     renderSync();
-    renderRecent();
-    focusWedge();
+    recent.render();
+    for (const id of ["camera-note", "pair-error"]) {
+      const note = $(id);
+      if (note.dataset.problem) cameraNote(note, note.dataset.problem);
+    }
   });
   $("unpair").addEventListener("click", () => {
     if (confirm(t("unpair_confirm"))) unpair("");
   });
+  listenForScanners(window, {
+    field: scanField,
+    formFields: [$("code"), $("pair-token")],
+    search: $("search-q"),
+    onCode: (code, field) => (field === $("pair-token") ? pair(code) : handleCode(code)),
+    codeAtEnd: (text) => (parseCode(text.slice(-CODE_LENGTH)) ? CODE_LENGTH : 0),
+  });
+  window.addEventListener("hashchange", () => pairFromHash());
   window.addEventListener("online", () => probe());
   window.addEventListener("offline", () => setOnline(false));
 }

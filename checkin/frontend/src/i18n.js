@@ -24,12 +24,27 @@ const MESSAGES = {
   pair_failed: pgettext("door", "Invalid token or revoked device."),
   unpair: pgettext("door", "Unpair"),
   unpair_confirm: pgettext("door", "Unpair this device? Scans not yet synced stay queued."),
-  scan_placeholder: pgettext("door", "Scan or type the code and press Enter"),
+  // Short: it must fit the field on a 360–390 px phone (the Enter key says "go").
+  scan_placeholder: pgettext("door", "Scan or type a code"),
   camera_start: pgettext("door", "Start camera"),
   camera_stop: pgettext("door", "Stop camera"),
+  // Camera.problem() / Camera.failure(): what is wrong, then what to do instead.
+  camera_insecure: pgettext(
+    "door",
+    "The camera needs a secure connection (HTTPS). Use a scanner or type the code.",
+  ),
+  camera_unsupported: pgettext(
+    "door",
+    "This browser cannot use the camera. Use a scanner or type the code.",
+  ),
+  camera_denied: pgettext(
+    "door",
+    "Camera permission denied: allow it in the browser's settings, or use a scanner.",
+  ),
+  camera_missing: pgettext("door", "No camera found. Use a scanner or type the code."),
   camera_unavailable: pgettext(
     "door",
-    "Camera unavailable (HTTPS needed). Use a scanner or type the code.",
+    "Camera unavailable. Use a scanner or type the code.",
   ),
   entry: pgettext("door", "Entry"),
   exit: pgettext("door", "Exit"),
@@ -42,6 +57,11 @@ const MESSAGES = {
   recent: pgettext("door", "Recent scans"),
   undo: pgettext("door", "Undo"),
   undone: pgettext("door", "Undone"),
+  no_attendee: pgettext("door", "No attendee"),
+  direction: pgettext("door", "Direction"),
+  close_search: pgettext("door", "Close search"),
+  code_label: pgettext("door", "Ticket code"),
+  search_label: pgettext("door", "Search attendees"),
   undo_offline: pgettext("door", "Undo needs a connection."),
   online: pgettext("door", "Online"),
   offline: pgettext("door", "Offline"),
@@ -80,6 +100,9 @@ export function setLanguage(code) {
   }
   for (const el of document.querySelectorAll("[data-i18n-placeholder]")) {
     el.placeholder = t(el.dataset.i18nPlaceholder);
+  }
+  for (const el of document.querySelectorAll("[data-i18n-label]")) {
+    el.setAttribute("aria-label", t(el.dataset.i18nLabel));
   }
 }
 

@@ -24,6 +24,7 @@ export class Store {
     this.lists = new Map();
     this.keys = new Map();
     this.ticketTypes = {};
+    this.ticketTypeNames = {}; // id -> {language: name}: the names' translations
     this.tickets = new Map(); // id -> {id, version, status, name, organisation, ticket_type, reference}
     this.revoked = new Map(); // id -> version
     this.presence = new Map(); // "list:ticket" -> {inside, entries, first_entry_at, last_entry_at}
@@ -80,6 +81,7 @@ export class Store {
       this.keys.set(key.id, { event: key.event, key: base64urlDecode(key.public_key) });
     }
     this.ticketTypes = data.ticket_types || {};
+    this.ticketTypeNames = data.ticket_type_names || {};
     this._applyTickets(data.ticket_fields, data.tickets);
     for (const [id, version] of data.revoked) this.revoked.set(id, version);
     if (withPresence) this._applyPresence(data.presence_fields, data.presence);
@@ -135,6 +137,31 @@ export class Store {
       organisation: ticket.organisation || "",
       ticket_type: this.ticketTypes[String(ticket.ticket_type)] || "",
     };
+  }
+
+  /**
+   * A ticket type's name (as the server and the local decisions give it) in `language`: the
+   * organiser's translation when there is one, else the name itself.
+   */
+  ticketTypeName(name, language) {
+    if (!name) return "";
+    for (const [id, base] of Object.entries(this.ticketTypes)) {
+      if (base === name) {
+        const translations = this.ticketTypeNames[id] || {};
+        return translations[language] || name;
+      }
+    }
+    return name;
+  }
+
+  // --- this device's recent scans (kept across reloads; see recent.js) -------------------------
+
+  async getRecent() {
+    return (await this.db.get("kv", "recent")) || null;
+  }
+
+  async setRecent(value) {
+    await this.db.put("kv", value, "recent");
   }
 
   /** Decide a scan offline; same answer shape as POST /api/v1/checkin/scan/. */

@@ -169,23 +169,22 @@ def test_geometry_is_prepared_once_per_layout_content(event):
     assert badges._geometry.cache_info().misses == 2
 
 
-def test_the_events_logo_when_there_is_one(event, monkeypatch, tmp_path):
-    """Events have no logo field yet; ``logo.event_logo`` is the one reader. When it answers an
-    image, the badge draws it in the header and moves the event's name beside it."""
+def test_the_events_logo_when_there_is_one(event, tmp_path):
+    """The logo the ticket prints (``Event.logo``) is drawn in the header, the event's name
+    beside it, everything inside the badge; without one, or with ``show_logo`` off, none."""
     import io as _io
 
-    from reportlab.lib.utils import ImageReader
-
-    from badges.documents import logo
-
-    png = _io.BytesIO()
-    Image.new("RGB", (60, 30), "#b3261e").save(png, "PNG")
-    monkeypatch.setattr(logo, "event_logo", lambda event: ImageReader(_io.BytesIO(png.getvalue())))
     spec = PRESETS["a6"]
+    without = badges.render_badge(_layout(event, "a6"), event, _badge("Giulia Rossi"))
+    assert b"/Subtype /Image" not in without
+    png = _io.BytesIO()
+    Image.new("RGB", (600, 300), "#b3261e").save(png, "PNG")
+    event.logo = png.getvalue()
+    event.save(update_fields=["logo"])
     with_logo = badges.render_badge(_layout(event, "a6"), event, _badge("Giulia Rossi"))
-    without = badges.render_badge(_layout(event, "a6", show_logo=False), event,
-                                  _badge("Giulia Rossi"))
-    assert b"/Subtype /Image" in with_logo and b"/Subtype /Image" not in without
+    hidden = badges.render_badge(_layout(event, "a6", show_logo=False), event,
+                                 _badge("Giulia Rossi"))
+    assert b"/Subtype /Image" in with_logo and b"/Subtype /Image" not in hidden
     chars, _w, _h = pdf_chars(with_logo)
     _inside(chars, *spec.badge, spec.margin)
     header = badges._geometry(badges.LayoutSpec.of(_layout(event, "a6")), True)

@@ -194,7 +194,7 @@ def test_polling_answers_unchanged_until_a_scan(live_event, session, people, doo
     ticket = people(1)
     first = session.get(url).json()
     assert first["attendance"]["checked_in"] == 0
-    assert set(first) == {"attendance", "feed", "chart", "etag", "seq"}
+    assert set(first) == {"attendance", "feed", "chart", "chart_phone", "etag", "seq"}
     assert session.get(url, {"since": first["etag"]}).json() == {
         "etag": first["etag"], "unchanged": True}
     door.scan(services.ticket_code(ticket))
@@ -204,6 +204,7 @@ def test_polling_answers_unchanged_until_a_scan(live_event, session, people, doo
     assert after["feed"][0]["name"] == "Persona 1"
     assert after["feed"][0]["gate"] == "Ingresso A"
     assert after["chart"].startswith("<svg")
+    assert 'viewBox="0 0 360 ' in after["chart_phone"]
     assert after["seq"] == ScanLog.objects.get().pk
 
 

@@ -291,13 +291,19 @@ def test_unsent_tickets_and_queue_unsent(register, smtp_sink):
 
 
 def test_file_backend_in_embedded_mode(issue, settings, tmp_path):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    """Embedded mode's backend (the settings' default without EMAIL_HOST): one .eml per ticket
+    e-mail, named after its recipient and the ticket's reference."""
+    settings.EMAIL_BACKEND = "core.mail_files.EmlFileBackend"
     settings.EMAIL_FILE_PATH = str(tmp_path)
     ticket = issue()
     files = list(tmp_path.iterdir())
     assert len(files) == 1
+    assert files[0].suffix == ".eml"
+    assert f"_{ticket.reference}.eml" in files[0].name
     message = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
     assert message["X-Varco-Ticket"] == f"{ticket.pk}.1"
+    assert message["X-Varco-Reference"] == ticket.reference
+    assert message["To"] == ticket.attendee.email
     assert Delivery.objects.get(ticket=ticket).state == State.SENT
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from reportlab.pdfbase.ttfonts import TTFontFile
 
-from tests.support.ticket_files import pdf_chars as _chars
+from tests.support.ticket_files import pdf_chars
 from tickets import services
-from tickets.documents import pdf, typeset
+from tickets.documents import pdf
 
 pytestmark = pytest.mark.django_db
 
@@ -40,8 +40,8 @@ NAMES = {
 def _font_file_for(base_name: str) -> Path | None:
     """The installed font file behind a PDF font name such as ``ABCDEF+NotoSansThai-Regular``."""
     name = base_name.split("+", 1)[-1]
-    candidates = [typeset.FONT_DIR / f"{name}.ttf"]
-    candidates += [typeset.SYSTEM_FONTS / path for _, path in typeset.FALLBACK_FONTS
+    candidates = [pdf.FONT_DIR / f"{name}.ttf"]
+    candidates += [pdf.SYSTEM_FONTS / path for _, path in pdf.FALLBACK_FONTS
                    if Path(path).stem.replace("_hint", "") in name or name in Path(path).stem]
     return next((c for c in candidates if c.exists()), None)
 
@@ -62,7 +62,7 @@ def coverage():
 def test_any_name_prints_whole_inside_the_page_with_embedded_glyphs(register, name, coverage):
     ticket = register(name=name, email="someone@example.org")
     document = pdf.render_ticket_pdf(ticket, services.ticket_code(ticket))
-    chars, width, height = _chars(document)
+    chars, width, height = pdf_chars(document)
     text = "".join(c for c, *_ in chars)
     # The name comes back whole (wrapped lines are joined by the extraction's line breaks).
     compact = "".join(text.split())
@@ -90,10 +90,9 @@ def test_any_name_prints_whole_inside_the_page_with_embedded_glyphs(register, na
 
 def test_a_latin_name_is_one_string_in_dejavu(register):
     """The common case draws as before: one DejaVu run, one line at the largest size."""
-    assert typeset.font_runs("Giulia Rossi", pdf.BOLD) == [(pdf.BOLD, "Giulia Rossi")]
-    assert typeset.fit("Giulia Rossi", pdf.BOLD, (17, 15, 13, 11), 300, 12) == (
-        17, ["Giulia Rossi"])
-    size, lines = typeset.fit(LONG, pdf.BOLD, (17, 15, 13, 11), pdf.DETAILS_W, 11 * pdf.LEADING)
+    assert pdf._runs("Giulia Rossi", pdf.BOLD) == [(pdf.BOLD, "Giulia Rossi")]
+    assert pdf._fit("Giulia Rossi", pdf.BOLD, (17, 15, 13, 11), 300, 12) == (17, ["Giulia Rossi"])
+    size, lines = pdf._fit(LONG, pdf.BOLD, (17, 15, 13, 11), pdf.DETAILS_W, 11 * pdf.LEADING)
     assert "".join(lines) == LONG and len(lines) > 1
     assert (len(lines) - 1) * size * pdf.LEADING <= 11 * pdf.LEADING
 
@@ -106,7 +105,7 @@ def test_long_event_texts_stay_inside_the_page(organiser):
                        address="Via" * 100)
     TicketType.objects.create(event=event, name="Ingresso" * 25)
     ticket = services.register(event, services.Registration("Anna", "anna@example.org"))
-    chars, width, height = _chars(pdf.render_ticket_pdf(ticket, services.ticket_code(ticket)))
+    chars, width, height = pdf_chars(pdf.render_ticket_pdf(ticket, services.ticket_code(ticket)))
     compact = "".join(c for c, *_ in chars if not c.isspace())
     for text in (event.name, event.venue, event.address, "Ingresso" * 25):
         assert text in compact  # never cut

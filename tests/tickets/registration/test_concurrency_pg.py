@@ -189,3 +189,102 @@ def test_parallel_imports_of_overlapping_lists(event, ticket_type):
     duplicates = sum(1 for r in results for e in r.errors if e.field == "email")
     assert created == 50 and created + duplicates + sum(r.skipped for r in results) == 60
     assert_counters_match_tickets(event)
+
+
+def test_race_for_the_last_places_sells_them_exactly_and_mails_each_ticket_once(organiser):
+    """The one-statement registration (tickets/services/postgres.py): 40 people, 4 of them
+    twice with the same address, race for the last 7 places: exactly 7 sold, each with one
+    delivery and one e-mail, every loser refused cleanly, and nothing left half made."""
+    from django.core import mail
+
+    from tickets.models import Delivery
+
+    event = make_event(organiser, slug="last-places")
+    ticket_type = TicketType.objects.create(event=event, name="Ingresso", capacity=12)
+    for i in range(5):
+        services.register(event, services.Registration("Early", f"early{i}@example.org"))
+    mail.outbox.clear()
+    emails = [f"p{i}@example.org" for i in range(36)] + [f"P{i}@Example.org" for i in range(4)]
+
+    outcomes = in_parallel([registration(event, email) for email in emails])
+
+    sold = [o[1] for o in outcomes if o[0] == "ok"]
+    refusals = Counter(o[1:] for o in outcomes if o[0] == "refused")
+    assert len(sold) == 7
+    assert set(refusals) <= {("sold_out", "ticket_type"), ("duplicate", "email")}
+    assert sum(refusals.values()) == 33
+    ticket_type.refresh_from_db()
+    assert ticket_type.issued_count == ticket_type.capacity == 12
+    assert_counters_match_tickets(event)
+    assert Ticket.objects.filter(event=event).count() == 12
+    # the answers carry the rows the database holds, serials following the early ones
+    assert {t.pk for t in sold} == set(
+        Ticket.objects.filter(event=event, serial__gt=5).values_list("pk", flat=True))
+    assert sorted(t.serial for t in sold) == list(range(6, 13))
+    # one delivery per sold ticket, each e-mailed once (tasks run inline in the tests)
+    deliveries = Delivery.objects.filter(ticket__in=[t.pk for t in sold])
+    assert sorted(deliveries.values_list("ticket_id", flat=True)) == sorted(t.pk for t in sold)
+    assert sorted(m.to[0].lower() for m in mail.outbox) == sorted(
+        t.attendee.email for t in sold)
+
+
+def test_a_registration_is_flushed_to_disk_before_its_ticket_is_announced(event, ticket_type,
+                                                                         monkeypatch):
+    """Alone in its transaction, a registration commits without waiting for the disk (the
+    event row's lock is released at once) and is then flushed before anything acts on it;
+    inside another transaction (a CSV import) it leaves that transaction's commit alone."""
+    from django.db import transaction
+
+    from tickets import signals
+    from tickets.services import postgres
+
+    seen: list[str] = []
+    flush = postgres.flush_wal
+
+    def spy_flush() -> None:
+        seen.append(f"flush in_atomic={connection.in_atomic_block}")
+        flush()
+
+    def on_issued(**kwargs) -> None:
+        seen.append("ticket_issued")
+
+    def synchronous_commit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    configured = synchronous_commit()
+    assert configured != "off"
+    monkeypatch.setattr(postgres, "flush_wal", spy_flush)
+    signals.ticket_issued.connect(on_issued, dispatch_uid="flush-order")
+    try:
+        services.register(event, services.Registration("P", "alone@example.org"))
+        assert seen == ["flush in_atomic=False", "ticket_issued"]
+        assert synchronous_commit() == configured  # it was for that transaction only
+
+        seen.clear()
+        with transaction.atomic():
+            services.register(event, services.Registration("P", "inside@example.org"))
+            assert synchronous_commit() == configured
+        assert seen == ["ticket_issued"]
+    finally:
+        signals.ticket_issued.disconnect(dispatch_uid="flush-order")
+    assert_counters_match_tickets(event)
+
+
+def test_a_reference_drawn_twice_is_drawn_again_and_nothing_is_left_half_made(
+        event, ticket_type, monkeypatch):
+    """The statement's deliberate failure: the ticket's reference is taken after the event's
+    place was, so the whole statement rolls back and the service draws another reference."""
+    from tickets import signing
+
+    first = services.register(event, services.Registration("A", "a@example.org"))
+    draws = iter([first.reference, first.reference, "ZZZZ-ZZZ2"])
+    monkeypatch.setattr(signing, "new_reference", lambda: next(draws))
+
+    second = services.register(event, services.Registration("B", "b@example.org"))
+
+    assert second.reference == "ZZZZ-ZZZ2"
+    assert (second.serial, second.attendee.email) == (2, "b@example.org")
+    assert_counters_match_tickets(event)
+    assert Event.objects.get(pk=event.pk).issued_count == 2

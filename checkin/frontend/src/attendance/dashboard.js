@@ -59,6 +59,8 @@
     $("as-of").textContent = time(a.as_of);
     $("as-of").setAttribute("datetime", a.as_of);
     $("chart").innerHTML = payload.chart;
+    $("chart-phone").innerHTML = payload.chart_phone;
+    renderRehearsal(a.arrivals.rehearsal);
     const outside = $("outside");
     outside.hidden = !a.arrivals.outside;
     outside.textContent = `${L.outside} ${number.format(a.arrivals.outside)}`;
@@ -68,6 +70,15 @@
     renderConflicts(a.conflicts.recent);
     renderTypes(a.by_ticket_type);
     renderOrgs(a.by_organisation);
+  }
+
+  // The chart shows another day's scans while the event's day has none (server: snapshots.py).
+  const day = new Intl.DateTimeFormat(lang, { dateStyle: "full", timeZone: "UTC" });
+
+  function renderRehearsal(date) {
+    const note = $("rehearsal");
+    note.hidden = !date;
+    note.textContent = date ? L.rehearsal.replace("%(day)s", day.format(new Date(date))) : "";
   }
 
   function renderFeed(items) {
@@ -174,7 +185,9 @@
         el("td", { class: "num" }, number.format(o.inside)),
         el("td", { class: "num" }, number.format(o.registered)),
         el("td", { class: "bar-col" },
-          el("span", { class: "bar", "aria-label": `${pct}%` }, el("i", { style: `width:${pct}%` })))));
+          // role "img": a plain span may not carry a label (axe: aria-prohibited-attr).
+          el("span", { class: "bar", role: "img", "aria-label": `${pct}%` },
+            el("i", { style: `width:${pct}%` })))));
     }
     body.replaceChildren(...rows);
     $("org-count").textContent = `(${number.format(shown)})`;

@@ -1,21 +1,15 @@
-"""Text on PDF pages in every script a name may use, shared by every document Varco draws
-(the ticket PDF in ``pdf.py``, the name badges in ``badges/documents/``).
+"""Text on the ticket PDF: fonts (registered once per process), font runs for scripts DejaVu
+lacks, shaping, measuring, wrapping and fitting a text into a box.
 
-- fonts: DejaVu Sans (shipped in ``tickets/documents/fonts``; reportlab's own Vera covers
-  Latin-1 only) is parsed and registered once per process (``fonts()``); it covers Italian and
-  every Latin, Greek and Cyrillic name, and such a text is drawn as one string in one font. A
-  text with characters DejaVu lacks is cut into runs (``font_runs()``), each drawn in the first font
-  of ``FALLBACK_FONTS`` that has them (Noto Sans for Arabic, Hebrew, Indic scripts and Thai,
-  Droid Sans Fallback for Chinese/Japanese/Korean, Symbola for emoji: Debian packages
-  installed by ``make fonts`` and the Dockerfile), loaded on first use and shaped with
-  HarfBuzz (``uharfbuzz``: Arabic joins right to left, Devanagari conjuncts). Every font is
-  embedded as a subset of the glyphs the page uses. Limits: emoji are monochrome and a ZWJ
-  sequence shows as its parts; a name mixing a right-to-left run with left-to-right text keeps
-  the runs in typed order (no full bidi reordering).
-- measuring and fitting: ``text_width()``, ``wrap()`` (breaking over-long words), ``fit()`` (the
-  largest size at which a text fits, else wrapped lines), ``draw_text()``/``draw_lines()``.
-- QR codes as one filled vector path of merged horizontal runs (``qr_operators()``), with the
-  numbers pre-formatted once per QR version and place.
+DejaVu Sans (shipped in ``tickets/documents/fonts``; reportlab's own Vera covers Latin-1
+only) covers Italian and every Latin, Greek and Cyrillic name, and such a text is drawn as one
+string in one font. A text with characters DejaVu lacks is cut into runs, each drawn in the
+first font of ``FALLBACK_FONTS`` that has them (Noto Sans for Arabic, Hebrew, Indic scripts
+and Thai, Droid Sans Fallback for Chinese/Japanese, Nanum for Korean, Symbola for emoji:
+Debian packages installed by ``make fonts`` and the Dockerfile), loaded on first use and shaped
+with HarfBuzz (``uharfbuzz``). Every font is embedded as a subset of the glyphs the ticket uses.
+Limits: emoji are monochrome and a ZWJ sequence shows as its parts; a name mixing a
+right-to-left run with left-to-right text keeps the runs in typed order (no full bidi).
 """
 
 from __future__ import annotations
@@ -55,7 +49,6 @@ RIGHT_TO_LEFT = ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF))
 # Sizes a text may shrink to below its own smallest before it wraps onto more lines.
 SMALL_SIZES = (18, 15, 13, 11, 10, 9, 8, 7, 6, 5, 4.5, 4, 3.5, 3)
 LEADING = 1.15
-
 log = logging.getLogger(__name__)
 
 
@@ -78,7 +71,7 @@ ttfonts.makeToUnicodeCMap = _to_unicode_cmap
 
 
 @functools.cache
-def fonts() -> frozenset[int]:
+def _fonts() -> frozenset[int]:
     """Register the fonts once per process; return the code points DejaVu Sans covers."""
     regular = TTFont(REGULAR, str(FONT_DIR / "DejaVuSans.ttf"))
     pdfmetrics.registerFont(regular)
@@ -105,7 +98,7 @@ def _fallback(name: str) -> frozenset[int]:
 
 def _font_having(char: str, preferred: str) -> str | None:
     code = ord(char)
-    if code in fonts():
+    if code in _fonts():
         return preferred
     for name, _path in FALLBACK_FONTS:
         if code in _fallback(name):
@@ -113,19 +106,19 @@ def _font_having(char: str, preferred: str) -> str | None:
     return None
 
 
-def clings(char: str) -> bool:
+def _clings(char: str) -> bool:
     """Marks, joiners, spaces and punctuation stay in the run they are in (an Arabic name's
     space must not split it into two runs, which would put its words in the wrong order)."""
     return unicodedata.category(char)[0] in "MZP" or char in "\u200c\u200d"
 
 
-def font_runs(text: str, preferred: str) -> list[tuple[str, str]]:
+def _runs(text: str, preferred: str) -> list[tuple[str, str]]:
     """``text`` cut into (font, text) runs; one run in ``preferred`` for DejaVu's scripts."""
-    if fonts().issuperset(map(ord, text)):
+    if _fonts().issuperset(map(ord, text)):
         return [(preferred, text)]
     runs: list[list[str]] = []
     for char in text:
-        if runs and clings(char) and (
+        if runs and _clings(char) and (
             runs[-1][0] == preferred or ord(char) in _fallback(runs[-1][0])
         ):
             runs[-1][1] += char
@@ -148,16 +141,16 @@ def _shaped(chunk: str, font: str, size: float) -> tuple[str, float]:
     return shaped, pdfmetrics.stringWidth(shaped, font, size)
 
 
-def text_width(text: str, preferred: str, size: float) -> float:
-    runs = font_runs(text, preferred)
+def _width(text: str, preferred: str, size: float) -> float:
+    runs = _runs(text, preferred)
     if len(runs) == 1 and runs[0][0] == preferred:
         return pdfmetrics.stringWidth(text, preferred, size)
     return sum(_shaped(chunk, font, size)[1] for font, chunk in runs)
 
 
-def draw_text(canvas: Canvas, text: str, preferred: str, size: float, x: float,
+def _draw_text(canvas: Canvas, text: str, preferred: str, size: float, x: float,
                y: float) -> None:
-    runs = font_runs(text, preferred)
+    runs = _runs(text, preferred)
     if len(runs) == 1 and runs[0][0] == preferred:  # the common case, as fast as before
         canvas.setFont(preferred, size)
         canvas.drawString(x, y, text)
@@ -169,46 +162,7 @@ def draw_text(canvas: Canvas, text: str, preferred: str, size: float, x: float,
         line.textOut(drawn)
         canvas.drawText(line)
         x += width
-@functools.cache
-def _qr_grid(modules: int, x: float, top: float, size: float) -> tuple[list[str], list[str]]:
-    """Pre-formatted PDF numbers for a QR of ``modules`` modules: x offsets and row bottoms.
 
-    Formatting floats is most of the cost of drawing ~400 rectangles, and a ticket's QR
-    always has the same version and place, so the numbers are formatted once.
-    """
-    step = size / modules
-    xs = [f"{x + i * step:.3f}" for i in range(modules + 1)]
-    ys = [f"{top - (i + 1) * step:.3f} " for i in range(modules)]
-    return xs, ys
-
-
-def qr_operators(matrix: list[list[bool]], x: float, top: float, size: float) -> str:
-    """One filled path of the dark modules, merged into horizontal runs."""
-    modules = len(matrix)
-    xs, ys = _qr_grid(modules, x, top, size)
-    widths = _qr_widths(modules, size)
-    height = widths[1]
-    ops = []
-    for row_index, row in enumerate(matrix):
-        y = ys[row_index]
-        start = -1
-        for col, dark in enumerate(row):
-            if dark:
-                if start < 0:
-                    start = col
-            elif start >= 0:
-                ops.append(f"{xs[start]} {y}{widths[col - start]} {height} re")
-                start = -1
-        if start >= 0:
-            ops.append(f"{xs[start]} {y}{widths[modules - start]} {height} re")
-    ops.append("f")
-    return "\n".join(ops)
-
-
-@functools.cache
-def _qr_widths(modules: int, size: float) -> list[str]:
-    step = size / modules
-    return [f"{i * step:.3f}" for i in range(modules + 1)]
 
 def _break_word(word: str, preferred: str, size: float, width: float) -> list[str]:
     """A word wider than the line (a 200-letter name without spaces) cut into pieces that fit,
@@ -218,24 +172,24 @@ def _break_word(word: str, preferred: str, size: float, width: float) -> list[st
         low, high = 1, len(word)  # the longest prefix that fits: binary search
         while low < high:
             middle = (low + high + 1) // 2
-            if text_width(word[:middle], preferred, size) <= width:
+            if _width(word[:middle], preferred, size) <= width:
                 low = middle
             else:
                 high = middle - 1
-        while 1 < low < len(word) and clings(word[low]) and not word[low].isspace():
+        while 1 < low < len(word) and _clings(word[low]) and not word[low].isspace():
             low -= 1
         pieces.append(word[:low])
         word = word[low:]
     return pieces
 
 
-def wrap(text: str, preferred: str, size: float, width: float) -> list[str]:
+def _wrap(text: str, preferred: str, size: float, width: float) -> list[str]:
     """Greedy word wrap by measured width; over-long words are broken (``_break_word``)."""
     lines: list[str] = []
     current = ""
     for word in text.split(" "):
         candidate = f"{current} {word}" if current else word
-        if text_width(candidate, preferred, size) <= width:
+        if _width(candidate, preferred, size) <= width:
             current = candidate
             continue
         if current:
@@ -248,33 +202,43 @@ def wrap(text: str, preferred: str, size: float, width: float) -> list[str]:
     return lines
 
 
-def fit(text: str, preferred: str, sizes: tuple[float, ...], width: float,
+def _fit(text: str, preferred: str, sizes: tuple[float, ...], width: float,
          below: float) -> tuple[float, list[str]]:
     """The largest of ``sizes`` at which ``text`` fits one line; else the largest size (down
     to ``SMALL_SIZES``) at which it wraps into lines whose extra height stays within
     ``below`` points. Names are never cut short and never leave their box sideways."""
     for size in sizes:
-        if text_width(text, preferred, size) <= width:
+        if _width(text, preferred, size) <= width:
             return size, [text]
     smaller = (sizes[-1], *(size for size in SMALL_SIZES if size < sizes[-1]))
     for size in smaller:
-        lines = wrap(text, preferred, size, width)
+        lines = _wrap(text, preferred, size, width)
         if (len(lines) - 1) * size * LEADING <= below:
             return size, lines
     return size, lines
 
 
-def draw_fitted(canvas: Canvas, text: str, preferred: str, sizes: tuple[float, ...],
+def _draw_fitted(canvas: Canvas, text: str, preferred: str, sizes: tuple[float, ...],
                  x: float, y: float, width: float, below: float | None = None) -> None:
-    """``text`` at the size ``fit`` finds; ``below``: room for more lines (default: one
+    """``text`` at the size ``_fit`` finds; ``below``: room for more lines (default: one
     more line of the smallest size)."""
     below = sizes[-1] * LEADING if below is None else below
-    size, lines = fit(text, preferred, sizes, width, below)
-    draw_lines(canvas, size, lines, preferred, x, y)
+    size, lines = _fit(text, preferred, sizes, width, below)
+    _draw_lines(canvas, size, lines, preferred, x, y)
 
 
-def draw_lines(canvas: Canvas, size: float, lines: list[str], preferred: str, x: float,
+def _draw_lines(canvas: Canvas, size: float, lines: list[str], preferred: str, x: float,
                 y: float) -> None:
     for line in lines:
-        draw_text(canvas, line, preferred, size, x, y)
+        _draw_text(canvas, line, preferred, size, x, y)
         y -= size * LEADING
+
+
+# The names other rooms use (the name badges, ``badges/documents/badge.py``): the same
+# functions under public names, since no app may import another's underscored names.
+fonts = _fonts
+font_runs = _runs
+text_width = _width
+draw_text = _draw_text
+wrap = _wrap
+fit = _fit
