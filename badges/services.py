@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from audit import services as audit
 from badges.models import BadgeColour, BadgeLayout
 from core.errors import ServiceError
 from tickets.models import Event, TicketType
@@ -25,18 +26,33 @@ def _checked(layout: BadgeLayout) -> None:
         raise ServiceError(field, messages[0]) from None
 
 
+def _state(layout: BadgeLayout) -> dict:
+    return audit.snapshot(layout, [f.attname if f.is_relation else f.name
+                                   for f in layout._meta.concrete_fields
+                                   if f.editable and not f.primary_key])
+
+
 def save_layout(layout: BadgeLayout) -> BadgeLayout:
-    """Create or update ``layout``; an update raises its ``version`` (the renderer's prepared
-    geometry follows the values, the version tells a print job which edit it printed)."""
+    """Create or update ``layout`` (recorded in the audit log); an update raises its
+    ``version`` (the renderer's prepared geometry follows the values, the version tells a
+    print job which edit it printed)."""
     _checked(layout)
     try:
         with transaction.atomic():
+            event = layout.event
             if layout._state.adding:
                 layout.save()
+                audit.record("badge_layout.created", organiser_id=event.organiser_id,
+                             event_id=event.pk, target=layout)
             else:
+                stored = BadgeLayout.objects.filter(pk=layout.pk).first()
+                before = _state(stored) if stored is not None else {}
                 layout.version = F("version") + 1
                 layout.save()
                 layout.refresh_from_db(fields=["version"])
+                audit.record("badge_layout.changed", organiser_id=event.organiser_id,
+                             event_id=event.pk, target=layout,
+                             data=audit.changes(before, _state(layout)))
     except IntegrityError:
         raise ServiceError(
             "ticket_type",
@@ -69,6 +85,10 @@ def set_colour(ticket_type: TicketType, colour: str) -> BadgeColour:
                        validate_constraints=False)
     except ValidationError as exc:
         raise ServiceError("colour", exc.message_dict["colour"][0]) from None
-    row, _ = BadgeColour.objects.update_or_create(ticket_type=ticket_type,
-                                                  defaults={"colour": row.colour})
+    event = ticket_type.event
+    with transaction.atomic():
+        row, _ = BadgeColour.objects.update_or_create(ticket_type=ticket_type,
+                                                      defaults={"colour": row.colour})
+        audit.record("badge_colour.set", organiser_id=event.organiser_id, event_id=event.pk,
+                     target=ticket_type, data={"colour": row.colour})
     return row
