@@ -19,7 +19,7 @@ URL_HOST = $(if $(findstring :,$(HOST)),[$(HOST)],$(HOST))
 BIND = $(URL_HOST):$(PORT)
 run serve worker: export SITE_URL ?= http://$(URL_HOST):$(PORT)
 
-.PHONY: node run test drills event-day fuzz install dev-install chromium fonts migrate serve worker lint bench-registration bench-tickets bench-checkin bench-attendance clean messages frontend frontend-deps
+.PHONY: node run test drills event-day fuzz install dev-install chromium fonts migrate serve worker lint bench-registration bench-tickets bench-checkin bench-attendance bench-badges clean messages frontend frontend-deps
 
 $(VENV)/bin/activate:
 	@[ -n "$(PYTHON)" ] || { echo "Varco needs Python 3.11 or newer: none of $(PYTHON_CANDIDATES)" \
@@ -157,6 +157,11 @@ bench-attendance: dev-install
 
 clean:
 	rm -rf var/varco.sqlite3 var/broker var/cache var/mail var/static
+
+## make bench-badges: badge rendering (bulk and one per PDF) vs a raw reportlab floor in the same
+## run (no database; benchmarks/bench_badges.py). Not in CI.
+bench-badges: dev-install fonts
+	$(PY) benchmarks/bench_badges.py $(BENCH_ARGS)
 
 ## make bench-tickets: PDF render vs a raw floor, and 5,000 tickets e-mailed end to end
 ## (needs PostgreSQL and Redis on 127.0.0.1; see benchmarks/bench_tickets.py). Not in CI.

@@ -38,6 +38,10 @@ ACTIONS: dict[str, str] = {
     "device.changed": _("Door device changed"),
     "device.token_rotated": _("Door device re-paired (new token)"),
     "device.revoked": _("Door device revoked"),
+    # name badges
+    "badge_layout.created": _("Badge layout created"),
+    "badge_layout.changed": _("Badge layout changed"),
+    "badge_colour.set": _("Badge colour set"),
 }
 
 

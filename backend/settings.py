@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "audit",
     "tickets",
     "checkin",
+    "badges",
     # The project itself: its management commands (simulate_day, the event-day drill).
     "backend",
 ]

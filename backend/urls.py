@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("checkin.api.urls")),
     path("api/v1/", include("tickets.api.urls")),
+    path("api/v1/", include("badges.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its set-up script from a URL: no inline script under the CSP.
     path(

@@ -18,7 +18,8 @@ from tickets.auth import hash_token, new_token
 from tickets.models import ApiToken, Organiser
 
 # What an organiser's staff user may do in the admin (scoped to their team by the admin).
-STAFF_PERMISSION_APPS = ("tickets", "checkin")
+# (App labels, not imports: "badges" sits above tickets, which still imports nothing of it.)
+STAFF_PERMISSION_APPS = ("tickets", "checkin", "badges")
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ from audit import services as audit_services
 from audit.actions import ACTIONS
 from audit.context import Actor, acting_as
 from audit.models import AuditEntry
+from badges import services as badge_services
 from checkin import services as checkin_services
 from core.errors import ServiceError
 from tests.support.backends import ON_POSTGRES
@@ -72,6 +73,9 @@ def test_every_action_of_the_list_is_recorded_by_its_service(organiser, event, t
     spare = make_list(event, "Da cancellare")
     checkin_services.delete_list(spare)
     services.delete_event(other)
+    layout = badge_services.create_layout(event, name="Badge")
+    badge_services.update_layout(layout, preset="ql-62")
+    badge_services.set_colour(ticket_type, "#b3261e")
     assert set(actions()) == set(ACTIONS)
 
 

@@ -62,3 +62,12 @@ def pdf_chars(document: bytes) -> tuple[list[tuple[str, tuple, str, bool]], floa
             continue
         result.append((char, (left.value, right.value, bottom.value, top.value), name, embedded))
     return result, width, height
+
+
+def pdf_page_texts(data: bytes) -> list[str]:
+    """The text of each page."""
+    document = pdfium.PdfDocument(data)
+    try:
+        return [page.get_textpage().get_text_range() for page in document]
+    finally:
+        document.close()

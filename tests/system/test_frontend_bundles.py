@@ -73,7 +73,7 @@ def test_every_door_page_string_is_translated_in_the_checkin_catalogue():
 
 
 # The top-level packages (docs/architecture.md).
-ROOMS = ("core", "audit", "tickets", "checkin", "backend", "worker")
+ROOMS = ("core", "audit", "tickets", "checkin", "badges", "backend", "worker")
 
 
 def _copy_of_the_tree(target: Path) -> Path:

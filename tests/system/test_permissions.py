@@ -270,6 +270,8 @@ ORGANISER_API = [
           ("DELETE", 204, None))],
     Row("GET", "/api/v1/events/{event_pk}/attendees/export/",
         lambda w: ev(w) + "/attendees/export/", organiser_api(200)),
+    Row("GET", "/api/v1/events/{event_pk}/badges.pdf",
+        lambda w: ev(w) + "/badges.pdf", organiser_api(200)),
     Row("POST", "/api/v1/events/{event_pk}/attendees/import/",
         lambda w: ev(w) + "/attendees/import/", organiser_api(201),
         body=lambda w, r: f"name,email\nImportata,importata-{r}@example.org\n".encode(),
@@ -465,7 +467,8 @@ ADMIN = [
     *[Row("GET", f"/admin/{model}/", lambda w, model=model: f"/admin/{model}/",
           admin_page(200, 200))
       for model in ("tickets/event", "tickets/attendee", "tickets/ticket", "tickets/delivery",
-                    "checkin/scanlog", "checkin/presence", "checkin/device")],
+                    "checkin/scanlog", "checkin/presence", "checkin/device",
+                    "badges/badgelayout", "badges/badgecolour")],
     Row("GET", "/admin/tickets/attendee/{id}/change/",
         lambda w: f"/admin/tickets/attendee/{w.marker_a.attendee_id}/change/",
         admin_page(200, 302)),

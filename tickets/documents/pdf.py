@@ -304,53 +304,6 @@ def qr_matrix(code: str) -> list[list[bool]]:
     return qr.matrix(code)
 
 
-@functools.cache
-def _qr_grid(modules: int, x: float, top: float, size: float) -> tuple[list[str], list[str]]:
-    """Pre-formatted PDF numbers for a QR of ``modules`` modules: x offsets and row bottoms.
-
-    Formatting floats is most of the cost of drawing ~400 rectangles, and a ticket's QR
-    always has the same version and place, so the numbers are formatted once.
-    """
-    step = size / modules
-    xs = [f"{x + i * step:.3f}" for i in range(modules + 1)]
-    ys = [f"{top - (i + 1) * step:.3f} " for i in range(modules)]
-    return xs, ys
-
-
-def _qr_operators(matrix: list[list[bool]], x: float, top: float, size: float) -> str:
-    """One filled path of the dark modules, merged into horizontal runs."""
-    modules = len(matrix)
-    xs, ys = _qr_grid(modules, x, top, size)
-    widths = _qr_widths(modules, size)
-    height = widths[1]
-    ops = []
-    for row_index, row in enumerate(matrix):
-        y = ys[row_index]
-        start = -1
-        for col, dark in enumerate(row):
-            if dark:
-                if start < 0:
-                    start = col
-            elif start >= 0:
-                ops.append(f"{xs[start]} {y}{widths[col - start]} {height} re")
-                start = -1
-        if start >= 0:
-            ops.append(f"{xs[start]} {y}{widths[modules - start]} {height} re")
-    ops.append("f")
-    return "\n".join(ops)
-
-
-@functools.cache
-def _qr_widths(modules: int, size: float) -> list[str]:
-    step = size / modules
-    return [f"{i * step:.3f}" for i in range(modules + 1)]
-
-@functools.cache
-def _qr_widths(modules: int, size: float) -> list[str]:
-    step = size / modules
-    return [f"{i * step:.3f}" for i in range(modules + 1)]
-
-
 def _details(values: list[str]) -> str:
     return SEPARATOR.join(dict.fromkeys(v for v in values if v))
 
@@ -385,7 +338,7 @@ def render_ticket_pdf(ticket: Ticket, code: str) -> bytes:
     # The QR code, then the attendee's details beside it.
     qr_top = plan.qr_top
     canvas.setFillColor(BLACK)
-    canvas.addLiteral(_qr_operators(qr_matrix(code), QR_X, qr_top, QR_SIZE))
+    canvas.addLiteral(qr.pdf_path(qr_matrix(code), QR_X, qr_top, QR_SIZE))
     _draw_fitted(canvas, attendee.name, BOLD, (17, 15, 13, 11), DETAILS_X, qr_top - 13 * mm,
                  DETAILS_W)
     _draw_fitted(canvas, attendee.organisation or "—", REGULAR, (12, 11, 10, 9), DETAILS_X,

@@ -170,3 +170,50 @@ def matrix(code: str) -> list[list[bool]]:
     if qr.version >= 7:
         qr.setup_type_number(False)
     return qr.get_matrix()
+
+
+# --- the symbol as PDF drawing operators (the ticket PDF, the name badges) -------------------
+
+
+@functools.cache
+def _grid(modules: int, x: float, top: float, size: float) -> tuple[list[str], list[str]]:
+    """Pre-formatted PDF numbers for a QR of ``modules`` modules: x offsets and row bottoms.
+
+    Formatting floats is most of the cost of drawing ~400 rectangles, and a document's QR
+    always has the same version and place, so the numbers are formatted once.
+    """
+    step = size / modules
+    xs = [f"{x + i * step:.3f}" for i in range(modules + 1)]
+    ys = [f"{top - (i + 1) * step:.3f} " for i in range(modules)]
+    return xs, ys
+
+
+@functools.cache
+def _widths(modules: int, size: float) -> list[str]:
+    step = size / modules
+    return [f"{i * step:.3f}" for i in range(modules + 1)]
+
+
+def pdf_path(symbol: list[list[bool]], x: float, top: float, size: float) -> str:
+    """One filled PDF path of the dark modules of ``symbol`` (``matrix(code)``), merged into
+    horizontal runs, ``size`` points wide with its top-left corner at (x, top): crisp at any
+    zoom, unlike a scaled image."""
+    modules = len(symbol)
+    xs, ys = _grid(modules, x, top, size)
+    widths = _widths(modules, size)
+    height = widths[1]
+    ops = []
+    for row_index, row in enumerate(symbol):
+        y = ys[row_index]
+        start = -1
+        for col, dark in enumerate(row):
+            if dark:
+                if start < 0:
+                    start = col
+            elif start >= 0:
+                ops.append(f"{xs[start]} {y}{widths[col - start]} {height} re")
+                start = -1
+        if start >= 0:
+            ops.append(f"{xs[start]} {y}{widths[modules - start]} {height} re")
+    ops.append("f")
+    return "\n".join(ops)

@@ -232,3 +232,13 @@ def _draw_lines(canvas: Canvas, size: float, lines: list[str], preferred: str, x
     for line in lines:
         _draw_text(canvas, line, preferred, size, x, y)
         y -= size * LEADING
+
+
+# The names other rooms use (the name badges, ``badges/documents/badge.py``): the same
+# functions under public names, since no app may import another's underscored names.
+fonts = _fonts
+font_runs = _runs
+text_width = _width
+draw_text = _draw_text
+wrap = _wrap
+fit = _fit

@@ -30,7 +30,8 @@ from django.core.management.base import BaseCommand
 ROOT = Path(__file__).resolve().parents[3]
 # app directory -> whether it has JavaScript sources (checkin/frontend/src)
 # (core has no texts of its own to translate: its pages extend the admin's, Django translates)
-APPS: dict[str, bool] = {"audit": False, "tickets": False, "checkin": True, "console": False}
+APPS: dict[str, bool] = {"audit": False, "tickets": False, "checkin": True, "badges": False,
+                         "console": False}
 # never JavaScript sources: the built bundles, npm's packages, the build script itself
 JS_IGNORE = ["static", "static/*", "frontend/node_modules", "frontend/node_modules/*",
              "frontend/build.mjs"]
