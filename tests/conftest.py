@@ -8,12 +8,15 @@ need a real broker: without those services they are deselected with a notice, an
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.support.backends import HAS_REDIS, ON_POSTGRES
+from tests.support.checkin import Door, make_device, make_list
 from tests.support.factories import make_event
 from tickets import onboarding, services
 from tickets.models import Event, Organiser, TicketType
@@ -124,6 +127,27 @@ def api(staff) -> APIClient:
 @pytest.fixture
 def event(organiser) -> Event:
     return make_event(organiser)
+
+
+@pytest.fixture
+def live_event(organiser) -> Event:
+    """An event happening now, so that live scans fall inside its hours."""
+    now = timezone.now()
+    return make_event(organiser, slug="live-conf", start=now - dt.timedelta(hours=2),
+                      end=now + dt.timedelta(hours=6))
+
+
+@pytest.fixture
+def hall(live_event):
+    """The live event's main entrance: re-entry and exits allowed."""
+    return make_list(live_event, "Ingresso principale", allow_reentry=True, allow_exit=True)
+
+
+@pytest.fixture
+def door(live_event, hall) -> Door:
+    """A paired device at the hall (tests.support.checkin.Door)."""
+    _, token = make_device(live_event, [hall], name="Porta A", gate="Ingresso A")
+    return Door(token, hall)
 
 
 @pytest.fixture

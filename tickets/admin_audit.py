@@ -40,6 +40,22 @@ class ActionFilter(admin.SimpleListFilter):
         return queryset.filter(action=self.value()) if self.value() else queryset
 
 
+class ViaFilter(admin.SimpleListFilter):
+    """Through what the action came, named for a person (a bare field filter would offer the
+    stored codes, and an unnamed link for entries with none)."""
+
+    title = _("via")
+    parameter_name = "via"
+
+    def lookups(self, request, model_admin):
+        return [("admin", _("the console")), ("api", _("the API")),
+                ("command", _("a command")), ("", _("the system"))]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset if value is None else queryset.filter(via=value)
+
+
 class EventFilter(admin.SimpleListFilter):
     """Only the user's own events (ids are plain numbers: no relation to filter through)."""
 
@@ -80,7 +96,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
     fields = ["at", "actor_label", "via", "action_label", "object_kind", "object_label",
               "details"]
     readonly_fields = fields
-    list_filter = [EventFilter, AttendeeFilter, ActionFilter, "via"]
+    list_filter = [EventFilter, AttendeeFilter, ActionFilter, ViaFilter]
     search_fields = ["actor_label", "object_label"]
     date_hierarchy = "at"
     list_per_page = 50

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from checkin import services as checkin_services
-from tests.support.axe_console import assert_no_axe_violations
+from tests.support.axe import assert_no_axe_violations
 from tickets import onboarding, services
 from tickets.models import Delivery, Ticket, TicketType
 
@@ -155,7 +155,11 @@ def test_the_organisers_day(live_server, browser, settings, organiser, event, sm
                        ("list-form", f"/admin/checkin/checkinlist/{checkin_list.pk}/change/"),
                        ("event-form", f"/admin/tickets/event/{event.pk}/change/"),
                        ("ticket-type-form", f"/admin/tickets/tickettype/{ticket_type.pk}/change/"),
-                       ("attendee-form", f"/admin/tickets/attendee/{marco.pk}/change/")):
+                       ("attendee-form", f"/admin/tickets/attendee/{marco.pk}/change/"),
+                       ("import", f"/admin/tickets/event/{event.pk}/import/"),
+                       ("audit-log", f"/admin/audit/auditentry/?event_id={event.pk}"),
+                       ("badge-layouts", "/admin/badges/badgelayout/"),
+                       ("badge-layout-form", "/admin/badges/badgelayout/add/")):
         page.goto(f"{base}{path}")
         check(page, name, phone)
     assert errors == []

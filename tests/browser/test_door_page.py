@@ -176,6 +176,7 @@ def test_door_page_decodes_a_ticket_qr_from_the_camera(live_server, event, regis
                                                        monkeypatch):
     """Chromium's fake camera films a real ticket QR: the page's QR-only decoder reads it and
     the server admits the ticket. The bundle the page loads is at most 200 KB."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     door_list = make_list(event)
@@ -204,7 +205,17 @@ def test_door_page_decodes_a_ticket_qr_from_the_camera(live_server, event, regis
         # under a second: under CPU load the decoder may take long to read the QR and the
         # browser long to paint, and a wait could miss that second (the flake this replaced).
         # Returns as soon as the row appears, so an idle run is as fast as before.
-        row = page.wait_for_selector("#recent-list li[data-kind='ok']", timeout=90000)
+        try:
+            row = page.wait_for_selector("#recent-list li[data-kind='ok']", timeout=90000)
+        except PlaywrightTimeout:  # say what the page showed (a rare failure in a full run)
+            state = page.evaluate("""() => ({
+                note: document.querySelector('#camera-note').textContent,
+                toggle: document.querySelector('#camera-toggle').textContent,
+                video: (v => v && {hidden: v.hidden, ready: v.readyState, w: v.videoWidth})(
+                    document.querySelector('#camera')),
+                recent: document.querySelector('#recent-list').textContent,
+            })""")
+            raise AssertionError(f"no admitted row after 90 s: {state}, errors {errors}") from None
         assert "Giulia Rossi" in row.text_content()
         # (the answer can come before start() has returned and relabelled the button)
         page.wait_for_selector("#camera-toggle:has-text('Ferma fotocamera')", timeout=10000)

@@ -68,24 +68,6 @@ def _fresh_attendance(settings):
 
 
 @pytest.fixture
-def live_event(organiser):
-    now = timezone.now()
-    return make_event(organiser, slug="live-conf", start=now - dt.timedelta(hours=2),
-                      end=now + dt.timedelta(hours=6))
-
-
-@pytest.fixture
-def hall(live_event):
-    return make_list(live_event, "Ingresso principale", allow_reentry=True, allow_exit=True)
-
-
-@pytest.fixture
-def door(live_event, hall) -> Door:
-    _, token = make_device(live_event, [hall], name="Porta A", gate="Ingresso A")
-    return Door(token, hall)
-
-
-@pytest.fixture
 def fast_door(live_event, hall) -> Door:
     """Through the WSGI application gunicorn serves (the scan fast path included)."""
     _, token = make_device(live_event, [hall], name="Porta B", gate="Ingresso B")

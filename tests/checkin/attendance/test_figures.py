@@ -43,14 +43,6 @@ def _fresh_attendance(settings):
 
 
 @pytest.fixture
-def live_event(organiser):
-    """An event happening now, so live scans fall inside its hours."""
-    now = timezone.now()
-    return make_event(organiser, slug="live-conf", start=now - dt.timedelta(hours=2),
-                      end=now + dt.timedelta(hours=6))
-
-
-@pytest.fixture
 def speaker_type(live_event):
     return TicketType.objects.create(event=live_event, name="Relatore", name_i18n={"en": "Speaker"})
 

@@ -22,7 +22,6 @@ from checkin import attendance
 from checkin.attendance import selectors as attendance_selectors
 from checkin.attendance import stream as attendance_stream
 from checkin.models import Device, ScanLog
-from tests.support.checkin import Door, make_device, make_list
 from tests.support.factories import make_event
 from tickets import onboarding, services
 from tickets.models import TicketType
@@ -48,27 +47,9 @@ def _fresh_attendance(settings):
 
 
 @pytest.fixture
-def live_event(organiser):
-    now = timezone.now()
-    return make_event(organiser, slug="live-conf", start=now - dt.timedelta(hours=2),
-                      end=now + dt.timedelta(hours=6))
-
-
-@pytest.fixture
 def admission(live_event):
     return TicketType.objects.create(event=live_event, name="Ingresso",
                                      name_i18n={"en": "Admission"})
-
-
-@pytest.fixture
-def hall(live_event):
-    return make_list(live_event, "Ingresso principale", allow_reentry=True, allow_exit=True)
-
-
-@pytest.fixture
-def door(live_event, hall) -> Door:
-    _, token = make_device(live_event, [hall], name="Porta A", gate="Ingresso A")
-    return Door(token, hall)
 
 
 @pytest.fixture
