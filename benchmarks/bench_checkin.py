@@ -43,7 +43,8 @@ RUNS = [
 ]
 
 
-def _run(cmd: list[str], env: dict, **kwargs) -> subprocess.CompletedProcess:
+# run, ensure_database, wait_for: also the registration bench's (bench_registration.py).
+def run(cmd: list[str], env: dict, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, env=env, cwd=ROOT, check=True, **kwargs)
 
 
@@ -54,11 +55,11 @@ def _psql(env: dict, sql: str) -> str:
         "c = connection.cursor(); c.execute(sys.argv[1]);"
         "print(c.fetchone()[0] if c.description else '')"
     )
-    out = _run([sys.executable, "-c", code, sql], env, capture_output=True, text=True)
+    out = run([sys.executable, "-c", code, sql], env, capture_output=True, text=True)
     return out.stdout.strip()
 
 
-def _ensure_database(url: str) -> None:
+def ensure_database(url: str) -> None:
     import psycopg
 
     name = url.rsplit("/", 1)[1].split("?")[0]
@@ -68,7 +69,7 @@ def _ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def _wait_for(url: str, timeout: float = 30) -> None:
+def wait_for(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -113,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     env["VARCO_SCAN_INVALID_RATE"] = "0"
 
     print(f"== preparing {args.database_url} with {args.attendees} attendees", flush=True)
-    _ensure_database(args.database_url)
-    _run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], env)
-    _run([sys.executable, "manage.py", "seed_demo", "--attendees", str(args.attendees),
+    ensure_database(args.database_url)
+    run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], env)
+    run([sys.executable, "manage.py", "seed_demo", "--attendees", str(args.attendees),
           "--export", str(out)], env, stdout=subprocess.DEVNULL)
     _psql(env, "TRUNCATE checkin_presence, checkin_scanlog")
     _psql(env, "VACUUM ANALYZE")
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                   "--cpu-group", f"db=^postgres: .* {db_name} "]
     results = []
     try:
-        _wait_for(f"{base}/api/v1/checkin/ping/")
+        wait_for(f"{base}/api/v1/checkin/ping/")
         offset = 0
         for index, (label, mode, concurrency, requests, warmup) in enumerate(RUNS):
             if args.quick:
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 if mode == "duplicate":
                     cmd += ["--success-field", "status=ok"]
             print(f"-- {label}: {mode} c={concurrency}", flush=True)
-            _run(cmd, env)
+            run(cmd, env)
             result = json.loads((out / f"{index}-{mode}-c{concurrency}.json").read_text())
             result["bench_mode"] = mode
             results.append(result)

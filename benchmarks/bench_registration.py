@@ -29,8 +29,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
+
+# The same subprocess, database and readiness helpers as the check-in bench (run as a script,
+# this folder is on sys.path).
+from bench_checkin import ensure_database, run, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/varco_bench_registration"
@@ -89,35 +92,9 @@ print(json.dumps({
 """
 
 
-def _run(cmd: list[str], env: dict, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, env=env, cwd=ROOT, check=True, **kwargs)
-
-
 def _django(env: dict, code: str, *args: str) -> str:
-    out = _run([sys.executable, "-c", code, *args], env, capture_output=True, text=True)
+    out = run([sys.executable, "-c", code, *args], env, capture_output=True, text=True)
     return out.stdout.strip()
-
-
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1].split("?")[0]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _wait_for(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"the server did not answer on {url}")
 
 
 def _flush_redis(url: str) -> None:
@@ -163,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     print(f"== preparing {args.database_url} (broker {args.redis_url})", flush=True)
-    _ensure_database(args.database_url)
-    _run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], env)
+    ensure_database(args.database_url)
+    run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], env)
     _flush_redis(args.redis_url)
     stamp = time.strftime("%Y%m%d%H%M%S")
     plan = []
@@ -193,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                   "--cpu-group", f"db=^postgres: .* {db_name} "]
     results = []
     try:
-        _wait_for(f"{base}/api/v1/checkin/ping/")
+        wait_for(f"{base}/api/v1/checkin/ping/")
         for index, (label, mode, concurrency, requests, warmup, slug, capacity) in enumerate(plan):
             json_out = out / f"{index}-{mode}-c{concurrency}.json"
             cmd = [sys.executable, args.scanload, "--quiet", "--mode", "invalid",
@@ -211,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                         "--success-status", "201"]
             print(f"-- {label}: c={concurrency}" + (f", capacity {capacity}" if capacity else ""),
                   flush=True)
-            _run(cmd, env)
+            run(cmd, env)
             result = json.loads(json_out.read_text())
             result["bench_mode"] = mode
             if mode == "register":
