@@ -41,6 +41,13 @@ def _plain(value: Any) -> Any:
     return str(value)[:VALUE_LIMIT]
 
 
+def editable_fields(model: type[models.Model]) -> list[str]:
+    """The fields an organiser edits (counters and keys are not ``editable``): what an edit's
+    entry compares."""
+    return [f.attname if f.is_relation else f.name for f in model._meta.concrete_fields
+            if f.editable and not f.primary_key]
+
+
 def snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     """The recorded values of ``fields`` (call before and after a change, then ``changes``)."""
     return {name: _plain(getattr(instance, name)) for name in fields}

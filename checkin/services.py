@@ -98,8 +98,7 @@ def _record(action: str, target: CheckinList | Device, **data) -> None:
 
 
 def _state(target: CheckinList | Device) -> dict:
-    fields = [f.attname if f.is_relation else f.name for f in target._meta.concrete_fields
-              if f.editable and not f.primary_key and f.name != "token_hash"]
+    fields = [f for f in audit.editable_fields(type(target)) if f != "token_hash"]
     values = audit.snapshot(target, fields)
     relation = "ticket_types" if isinstance(target, CheckinList) else "lists"
     if target.pk is not None:

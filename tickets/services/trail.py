@@ -14,14 +14,8 @@ from audit import services as audit
 from tickets.models import Attendee, Event, Ticket, TicketType
 
 
-def editable_fields(model: type[models.Model]) -> list[str]:
-    """The fields an organiser edits (counters and keys are not ``editable``)."""
-    return [f.attname if f.is_relation else f.name for f in model._meta.concrete_fields
-            if f.editable and not f.primary_key]
-
-
 def state(instance: models.Model) -> dict[str, Any]:
-    return audit.snapshot(instance, editable_fields(type(instance)))
+    return audit.snapshot(instance, audit.editable_fields(type(instance)))
 
 
 def stored_state(instance: models.Model) -> dict[str, Any]:
