@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-
-from tests.support.web_process import post_json, serve_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -31,6 +33,19 @@ CHROMIUM_ARGS = [
 ]
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+
+def _free_port() -> int:
+    """A free port in VARCO_TEST_PORTS (default 8400-8499)."""
+    low, high = (int(p) for p in os.environ.get("VARCO_TEST_PORTS", "8400-8499").split("-"))
+    for port in range(low, high + 1):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {low}-{high}")
 
 
 def _database(tmp_path: Path) -> str:
@@ -52,11 +67,60 @@ def _database(tmp_path: Path) -> str:
 @pytest.fixture
 def server(tmp_path):
     """Migrate, seed the demo, serve it with gunicorn; yield (base URL, export dir)."""
-    with serve_demo(tmp_path, database_url=_database(tmp_path), attendees=40,
-                    VARCO_LIVE_STREAMS_PER_PROCESS="1",
-                    # A closed browser's stream is noticed at the next heartbeat: quick shutdown.
-                    VARCO_LIVE_HEARTBEAT_SECONDS="1") as served:
-        yield served
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")},
+        "DATABASE_URL": _database(tmp_path),
+        "VARCO_VAR_DIR": str(tmp_path / "var"),
+        "SITE_URL": base,
+        "GUNICORN_WORKERS": "1",
+        "GUNICORN_THREADS": "4",
+        "VARCO_LIVE_STREAMS_PER_PROCESS": "1",
+        # A closed browser's stream is noticed at the next heartbeat: keep shutdown quick.
+        "VARCO_LIVE_HEARTBEAT_SECONDS": "1",
+        "DJANGO_SETTINGS_MODULE": "backend.settings",
+    }
+    export = tmp_path / "demo"
+    python = sys.executable
+    subprocess.run([python, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env,
+                   check=True, timeout=180)
+    subprocess.run([python, "manage.py", "seed_demo", "--attendees", "40", "--export",
+                    str(export)], cwd=ROOT, env=env, check=True, timeout=180,
+                   stdout=subprocess.DEVNULL)
+    gunicorn = Path(python).parent / "gunicorn"
+    log = open(tmp_path / "gunicorn.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [str(gunicorn), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+         "backend.wsgi"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(base + "/admin/login/", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError((tmp_path / "gunicorn.log").read_text()) from None
+                time.sleep(0.2)
+        yield base, export
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _post(url: str, token: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
 
 
 def _log_in(page, base: str, path: str, organiser: dict) -> None:
@@ -85,9 +149,9 @@ def test_dashboard_shows_a_scan_within_two_seconds_without_reload(server):
     for k, code in enumerate(codes[:12]):
         minute = 9 * 60 + 10 + 7 * k
         at = f"2017-09-22T{minute // 60:02d}:{minute % 60:02d}:00+02:00"
-        post_json(sync_url, device["token"], {"scans": [
+        _post(sync_url, device["token"], {"scans": [
             {"code": code, "list": device["list"], "nonce": str(uuid.uuid4()), "scanned_at": at}]})
-    assert post_json(scan_url, device["token"], {"code": codes[0], "list": device["list"]})[
+    assert _post(scan_url, device["token"], {"code": codes[0], "list": device["list"]})[
         "reason"] == "already_checked_in"
     ARTIFACTS.mkdir(exist_ok=True)
 
@@ -116,7 +180,7 @@ def test_dashboard_shows_a_scan_within_two_seconds_without_reload(server):
             assert small.inner_text('[data-figure="checked_in"]') == "12"
 
             started = time.monotonic()
-            answer = post_json(scan_url, device["token"], {
+            answer = _post(scan_url, device["token"], {
                 "code": codes[20], "list": device["list"], "nonce": str(uuid.uuid4())})
             assert answer["status"] == "ok"
             # A selector, not a JavaScript string: the page's CSP forbids eval.
