@@ -19,7 +19,7 @@ URL_HOST = $(if $(findstring :,$(HOST)),[$(HOST)],$(HOST))
 BIND = $(URL_HOST):$(PORT)
 run serve worker: export SITE_URL ?= http://$(URL_HOST):$(PORT)
 
-.PHONY: node run test drills event-day fuzz install dev-install chromium fonts migrate serve worker lint bench-registration bench-tickets bench-checkin bench-attendance bench-badges clean messages frontend frontend-deps
+.PHONY: node pgbouncer system-packages run test drills event-day drill-scale scale-packages fuzz install dev-install chromium fonts cups migrate serve worker lint bench-registration bench-tickets bench-checkin bench-attendance bench-badges bench-scale bench-print clean messages frontend frontend-deps
 
 $(VENV)/bin/activate:
 	@[ -n "$(PYTHON)" ] || { echo "Varco needs Python 3.11 or newer: none of $(PYTHON_CANDIDATES)" \
@@ -50,6 +50,19 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 
+# Debian's pgbouncer for the tests of the scan path through a transaction-mode pooler
+# (tests/checkin/test_pgbouncer.py starts its own; docs/shared-state.md). The tests run it
+# from /usr/sbin, which is not on every user's PATH, hence the file test.
+pgbouncer:
+	@test -x /usr/sbin/pgbouncer || command -v pgbouncer >/dev/null || { \
+	  echo "installing Debian's pgbouncer for the pooler tests"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq pgbouncer >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq pgbouncer >/dev/null; fi; }
+
+## make system-packages: every Debian package the tests use (chromium, node, fonts, pgbouncer, and
+## the scale drill's haproxy, redis-server, postgresql-15, the print agent's CUPS)
+system-packages: chromium node fonts pgbouncer scale-packages cups
+
 # Node.js and npm for the frontend build and the door page's own tests (node --test); running
 # Varco needs neither (the bundles are committed).
 node:
@@ -70,6 +83,27 @@ fonts:
 	  echo "installing Debian's fonts for the ticket PDFs"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(FONT_PACKAGES) >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq $(FONT_PACKAGES) >/dev/null; fi; }
+
+# Debian's CUPS for the print agent's tests (tests/support/cups_server.py starts its own cupsd
+# with a cups-pdf virtual printer) and ipptool (cups-ipp-utils), the agent's IPP client.
+# Next to a real printer the agent needs only cups-ipp-utils (docs/badges.md, "Print agent").
+CUPS_PACKAGES := cups cups-ipp-utils printer-driver-cups-pdf
+cups:
+	@{ command -v ipptool && test -x /usr/sbin/cupsd -a -e /usr/lib/cups/backend/cups-pdf; } >/dev/null || { \
+	  echo "installing Debian's CUPS and cups-pdf for the print agent's tests"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(CUPS_PACKAGES) >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq $(CUPS_PACKAGES) >/dev/null; fi; }
+
+# Debian's HAProxy, PgBouncer and Redis for the scale drill (make drill-scale and its small
+# version in the tests); PostgreSQL 15's binaries (postgresql-15) are already a dependency of
+# the test databases. The packages' own services are not started (the drill starts its own).
+SCALE_PACKAGES := haproxy pgbouncer redis-server postgresql-15
+scale-packages:
+	@{ command -v haproxy && command -v pgbouncer && command -v redis-server \
+	  && test -x /usr/lib/postgresql/15/bin/initdb; } >/dev/null || { \
+	  echo "installing Debian's $(SCALE_PACKAGES) for the scale drill"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(SCALE_PACKAGES) >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq $(SCALE_PACKAGES) >/dev/null; fi; }
 
 migrate: install
 	$(PY) manage.py migrate --no-input -v0
@@ -101,7 +135,7 @@ worker: install
 ## make test: the whole suite (SQLite by default; DATABASE_URL/REDIS_URL select real services).
 ## It includes tests/system/test_frontend_bundles.py, which rebuilds the JS bundles with node (npm
 ## packages from package-lock.json) and fails if the committed ones differ.
-test: dev-install chromium fonts frontend-deps
+test: dev-install chromium fonts cups pgbouncer scale-packages frontend-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -119,6 +153,15 @@ ATTENDEES ?= 600
 event-day: dev-install
 	$(PY) manage.py simulate_day --attendees $(ATTENDEES) --json-out var/event-day/day.json \
 	  --html-out var/event-day/day.html $(DAY_ARGS)
+
+## make drill-scale: the multi-host drill (docs/scaling.md): HAProxy on 127.0.0.1, three gunicorn
+## hosts on 127.0.0.2-4, two workers and a scheduler, PgBouncer (transaction mode), a PostgreSQL
+## 15 primary + synchronous standby of its own (temporary clusters on free ports), Redis, an SMTP
+## sink; a web host and a worker SIGKILLed, the standby promoted, Redis restarted, under a scan
+## wave from 20 devices. Prints each step and its counts; exits non-zero on any mismatch.
+## SCALE_ARGS passes more options (python manage.py drill_scale --help).
+drill-scale: dev-install scale-packages
+	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py drill_scale --json-out var/scale-drill.json $(SCALE_ARGS)
 
 ## make fuzz: only the schemathesis run over the whole API (make test includes it)
 fuzz: dev-install
@@ -157,6 +200,16 @@ bench-attendance: dev-install
 
 clean:
 	rm -rf var/varco.sqlite3 var/broker var/cache var/mail var/static
+
+## make bench-scale: the scan endpoint through HAProxy + PgBouncer beside the direct path, in one
+## run, on the scale drill's own PostgreSQL primary + synchronous standby (docs/benchmarks.md). Not in CI.
+bench-scale: dev-install scale-packages
+	env -u DATABASE_URL $(PY) benchmarks/bench_scale.py $(BENCH_ARGS)
+
+## make bench-print: what print on arrival costs an admitted scan (no receiver, a list that prints
+## nothing, a badge handed over, a badge queued in the request) on PostgreSQL (+ REDIS_URL if set).
+bench-print: dev-install
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) benchmarks/bench_print_receiver.py $(BENCH_ARGS)
 
 ## make bench-badges: badge rendering (bulk and one per PDF) vs a raw reportlab floor in the same
 ## run (no database; benchmarks/bench_badges.py). Not in CI.

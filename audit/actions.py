@@ -42,6 +42,15 @@ ACTIONS: dict[str, str] = {
     "badge_layout.created": _("Badge layout created"),
     "badge_layout.changed": _("Badge layout changed"),
     "badge_colour.set": _("Badge colour set"),
+    # print on arrival
+    "print_station.created": _("Print station added"),
+    "print_station.changed": _("Print station changed"),
+    "print_station.token_rotated": _("Print station re-paired (new token)"),
+    "print_station.revoked": _("Print station revoked"),
+    "list_printing.set": _("Badge printing set for a list"),
+    "list_printing.removed": _("Badge printing removed from a list"),
+    "print_job.reprinted": _("Badge printed again"),
+    "print_job.resolved": _("Badge in doubt resolved"),
 }
 
 

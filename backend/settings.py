@@ -91,6 +91,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it times the whole stack (core/metrics.py: requests over 1 s).
+    "core.metrics.SlowRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -138,6 +140,14 @@ DATABASES = {
         DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
     )
 }
+# Behind a pooler in transaction mode (PgBouncer's pool_mode = transaction): a client's
+# consecutive transactions may run on different server connections, so nothing may outlive a
+# transaction on the server. Django's server-side cursors (``QuerySet.iterator()`` outside a
+# transaction uses a WITH HOLD cursor) are turned off, and so is the scan statement's prepared
+# statement and its session settings (VARCO_DB_PREPARED below; docs/shared-state.md).
+DB_TRANSACTION_POOLING = env_bool("DB_TRANSACTION_POOLING", False)
+if DB_TRANSACTION_POOLING:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The same backend, with the per-request health check skipped for a connection used less
     # than a second ago (backend/postgres/base.py says why).
@@ -172,6 +182,8 @@ else:
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     # A host name it ignores, so kombu does not warn "No hostname was supplied" at every start.
     CELERY_BROKER_URL = "filesystem://localhost/"
+    # kombu's filesystem transport with whole messages only (why: worker/broker.py)
+    CELERY_BROKER_TRANSPORT = "worker.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
@@ -193,6 +205,7 @@ CELERY_TASK_DEFAULT_QUEUE = "varco"
 CELERY_TASK_ROUTES = {
     "tickets.send_deliveries": {"queue": "deliveries"},
     "tickets.sweep_deliveries": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "badges.sweep_print_jobs": {"queue": CELERY_TASK_DEFAULT_QUEUE},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
@@ -437,11 +450,21 @@ VARCO_LIVE_STREAMS_PER_PROCESS = env_int("VARCO_LIVE_STREAMS_PER_PROCESS", 2)
 # process; 0 = half of VARCO_LIVE_STREAMS_PER_PROCESS rounded up (checkin/attendance/stream.py).
 VARCO_LIVE_STREAMS_PER_ORGANISER = env_int("VARCO_LIVE_STREAMS_PER_ORGANISER", 0)
 VARCO_LIVE_STREAMS_PER_USER = env_int("VARCO_LIVE_STREAMS_PER_USER", 0)
+# Across every process and host (Redis only; checkin/attendance/leases.py): open streams in
+# all, and per organiser and per user (0: half of the total, rounded up). 0 total: no bound
+# beyond each process's.
+VARCO_LIVE_STREAMS_TOTAL = env_int("VARCO_LIVE_STREAMS_TOTAL", 0)
+VARCO_LIVE_STREAMS_TOTAL_PER_ORGANISER = env_int("VARCO_LIVE_STREAMS_TOTAL_PER_ORGANISER", 0)
+VARCO_LIVE_STREAMS_TOTAL_PER_USER = env_int("VARCO_LIVE_STREAMS_TOTAL_PER_USER", 0)
 VARCO_LIVE_STREAM_SECONDS = env_int("VARCO_LIVE_STREAM_SECONDS", 300)
 VARCO_LIVE_HEARTBEAT_SECONDS = env_int("VARCO_LIVE_HEARTBEAT_SECONDS", 15)
 
 # Bulk e-mail: how many tickets one worker task sends over one SMTP connection.
 VARCO_DELIVERY_BATCH_SIZE = env_int("VARCO_DELIVERY_BATCH_SIZE", 50)
+# A registration's e-mail task is published by a thread of the web process this many ms after
+# the first of a batch, with the others committed by then (tickets/delivery/publisher.py);
+# 0: published by the request itself.
+VARCO_DELIVERY_PUBLISH_LINGER_MS = env_int("VARCO_DELIVERY_PUBLISH_LINGER_MS", 50)
 # The most messages sent over one SMTP connection before the worker opens a new one (relays
 # limit messages per session); 0: no limit of our own. A relay that ends the session with
 # "421" or hangs up between messages is reconnected to anyway (tickets/delivery/batch.py).
@@ -457,8 +480,30 @@ VARCO_DELIVERY_RETRY_BASE_SECONDS = env_int("VARCO_DELIVERY_RETRY_BASE_SECONDS",
 VARCO_SEND_ON_ISSUE = env_bool("VARCO_SEND_ON_ISSUE", True)
 # Domain of the Message-IDs of ticket e-mails (default: the domain of DEFAULT_FROM_EMAIL).
 VARCO_MESSAGE_ID_DOMAIN = os.environ.get("VARCO_MESSAGE_ID_DOMAIN", "")
+# Print on arrival (badges/jobs/): a claimed badge not sent to the printer within this many
+# seconds goes back to the queue, and one sent but never reported printed becomes "in doubt"
+# (never re-printed by itself); how often the sweep looks; how many claims a badge gets before
+# it is given up; the first retry delay after a printer's error (doubling, capped at 5 minutes).
+VARCO_PRINT_STALE_SECONDS = env_int("VARCO_PRINT_STALE_SECONDS", 90)
+VARCO_PRINT_SWEEP_SECONDS = env_int("VARCO_PRINT_SWEEP_SECONDS", 15)
+VARCO_PRINT_MAX_ATTEMPTS = env_int("VARCO_PRINT_MAX_ATTEMPTS", 5)
+VARCO_PRINT_RETRY_BASE_SECONDS = env_int("VARCO_PRINT_RETRY_BASE_SECONDS", 5)
+# Queue an admitted entry's badge in the scan's request instead of handing it to a thread (the
+# scan then waits for one more commit; badges/jobs/handover.py).
+VARCO_PRINT_QUEUE_INLINE = env_bool("VARCO_PRINT_QUEUE_INLINE", False)
+# Long polls (claim with "wait") and print station streams a web process serves at once: each
+# holds one of its threads (beyond, a claim answers at once and a stream is refused with 503).
+VARCO_PRINT_WAITERS_PER_PROCESS = env_int("VARCO_PRINT_WAITERS_PER_PROCESS", 8)
+# How often a waiting claim or stream looks at the database when no wake-up arrives (wake-ups
+# come through Redis, or within the process without it); 0: 1 s with Redis, 0.25 s without.
+VARCO_PRINT_POLL_SECONDS = float(os.environ.get("VARCO_PRINT_POLL_SECONDS", "0"))
 # Periodic jobs (beat: embedded in ``python -m worker`` unless VARCO_SEPARATE_BEAT is set).
 CELERY_BEAT_SCHEDULE = {
+    "sweep-print-jobs": {
+        "task": "badges.sweep_print_jobs",
+        "schedule": VARCO_PRINT_SWEEP_SECONDS,
+        "options": {"expires": max(VARCO_PRINT_SWEEP_SECONDS, 1.0)},
+    },
     "sweep-deliveries": {
         "task": "tickets.sweep_deliveries",
         "schedule": VARCO_DELIVERY_SWEEP_SECONDS,
@@ -489,8 +534,23 @@ if not (0 <= VARCO_SCAN_CLOCK_AHEAD_SECONDS <= 86_400
     raise ImproperlyConfigured(
         "VARCO_SCAN_CLOCK_AHEAD_SECONDS must be 0-86400 and VARCO_SCAN_CLOCK_BEHIND_HOURS 0-8784"
     )
+# GET /metrics (backend/metrics.py): besides superusers, a scraper sending
+# "Authorization: Bearer <this>" may read it (empty: superusers only).
+VARCO_METRICS_TOKEN = os.environ.get("VARCO_METRICS_TOKEN", "")
+# Shared state between web processes and hosts (core/shared_redis.py, docs/shared-state.md):
+# each Redis command waits at most this long; after a failure, the processes use their own
+# state for RETRY seconds before trying Redis again (fail open, never a 500 or a stall).
+VARCO_SHARED_STATE_TIMEOUT_MS = env_int("VARCO_SHARED_STATE_TIMEOUT_MS", 200)
+VARCO_SHARED_STATE_RETRY_SECONDS = env_int("VARCO_SHARED_STATE_RETRY_SECONDS", 5)
 # Answer POST /api/v1/checkin/scan/ in front of Django's middleware (checkin/fastpath.py).
 VARCO_SCAN_FAST_PATH = env_bool("VARCO_SCAN_FAST_PATH", True)
-# Prepare the scan statement once per database connection (false behind a PgBouncer in
-# transaction mode older than 1.21, which cannot keep prepared statements).
-VARCO_SCAN_PREPARED = env_bool("VARCO_SCAN_PREPARED", True)
+# The same for the public registration's JSON POST (tickets/fastpath.py).
+VARCO_REGISTRATION_FAST_PATH = env_bool("VARCO_REGISTRATION_FAST_PATH", True)
+# Prepare the hot statements (the scan, a registration's, a badge's admission) once per
+# database connection (backend/postgres/base.py). Off by default behind a pooler in
+# transaction mode (DB_TRANSACTION_POOLING): PgBouncer before 1.21 (Debian 12 ships 1.18)
+# cannot keep prepared statements there; a 1.21+ with max_prepared_statements can (set true).
+# VARCO_SCAN_PREPARED, its name until it covered more than the scan, is still read.
+VARCO_DB_PREPARED = env_bool(
+    "VARCO_DB_PREPARED", env_bool("VARCO_SCAN_PREPARED", not DB_TRANSACTION_POOLING)
+)

@@ -7,9 +7,11 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from backend.health import healthz
+from backend.metrics import metrics
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     # Browsers ask for /favicon.ico by themselves (the admin's pages, which link no icon).
     path(
         "favicon.ico",
@@ -30,6 +32,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("scan/", include("checkin.urls")),
+    path("print/", include("badges.urls")),
     path("", include("checkin.attendance.urls")),
     path("", include("tickets.urls")),
 ]

@@ -7,10 +7,12 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 application = get_wsgi_application()
 
-# The door's scan endpoint is answered in front of Django's middleware (see checkin/fastpath.py).
-from checkin.fastpath import wrap  # noqa: E402  (needs the app registry loaded above)
+# The door's scan and the public registration are answered in front of Django's middleware
+# (checkin/fastpath.py, tickets/fastpath.py; core/fastpath.py says why).
+from checkin import fastpath as scan_fast_path  # noqa: E402  (needs the app registry loaded above)
+from tickets import fastpath as registration_fast_path  # noqa: E402  (the same)
 
-application = wrap(application)
+application = registration_fast_path.wrap(scan_fast_path.wrap(application))
 
 # Import the URLconf here, before gunicorn forks its workers (preload_app), not lazily on each
 # worker's first request: that import takes ~0.8 s (3 s on a busy machine), which the first

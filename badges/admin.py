@@ -15,7 +15,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from badges import selectors, services
+from badges import (
+    admin_printing,  # noqa: F401 (registers print stations, lists, jobs)
+    selectors,
+    services,
+)
 from badges.documents.badge import BadgeData, render_badge
 from badges.models import BadgeColour, BadgeLayout
 from core.errors import ServiceError

@@ -6,3 +6,8 @@ class BadgesConfig(AppConfig):
     name = "badges"
     verbose_name = _("Badges")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from badges.jobs import receivers  # (imports models: only once the apps are loaded)
+
+        receivers.connect()

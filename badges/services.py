@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.translation import gettext_lazy as _
 
 from audit import services as audit
 from badges.models import BadgeColour, BadgeLayout
@@ -18,7 +19,7 @@ LAYOUT_FIELDS = frozenset({"name", "preset", "language", "ticket_type", "show_or
 
 def _checked(layout: BadgeLayout) -> None:
     if layout.ticket_type is not None and layout.ticket_type.event_id != layout.event_id:
-        raise ServiceError("ticket_type", "The ticket type belongs to another event.")
+        raise ServiceError("ticket_type", _("The ticket type belongs to another event."))
     try:
         layout.full_clean(validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
@@ -56,7 +57,7 @@ def save_layout(layout: BadgeLayout) -> BadgeLayout:
     except IntegrityError:
         raise ServiceError(
             "ticket_type",
-            "This event already has a layout for this ticket type (or a default layout).",
+            _("This event already has a layout for this ticket type (or a default layout)."),
         ) from None
     return layout
 
@@ -64,14 +65,14 @@ def save_layout(layout: BadgeLayout) -> BadgeLayout:
 def create_layout(event: Event, **fields) -> BadgeLayout:
     unknown = set(fields) - LAYOUT_FIELDS
     if unknown:
-        raise ServiceError(sorted(unknown)[0], "Unknown field.")
+        raise ServiceError(sorted(unknown)[0], _("Unknown field."))
     return save_layout(BadgeLayout(event=event, **fields))
 
 
 def update_layout(layout: BadgeLayout, **fields) -> BadgeLayout:
     unknown = set(fields) - LAYOUT_FIELDS
     if unknown:
-        raise ServiceError(sorted(unknown)[0], "Unknown field.")
+        raise ServiceError(sorted(unknown)[0], _("Unknown field."))
     for name, value in fields.items():
         setattr(layout, name, value)
     return save_layout(layout)
@@ -87,7 +88,7 @@ def set_colour(ticket_type: TicketType, colour: str) -> BadgeColour:
         raise ServiceError("colour", exc.message_dict["colour"][0]) from None
     event = ticket_type.event
     with transaction.atomic():
-        row, _ = BadgeColour.objects.update_or_create(ticket_type=ticket_type,
+        row, _created = BadgeColour.objects.update_or_create(ticket_type=ticket_type,
                                                       defaults={"colour": row.colour})
         audit.record("badge_colour.set", organiser_id=event.organiser_id, event_id=event.pk,
                      target=ticket_type, data={"colour": row.colour})

@@ -13,6 +13,7 @@ Not a test: it prints figures for docs/benchmarks.md. Outside CI.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -40,6 +41,20 @@ RUNS = [
     ("duplicate pairs", "duplicate", 16, 3000, 0),
     ("unique scans (again)", "unique", 32, 5000, 500),
     ("floor (again)", "floor", 32, 6000, 500),
+]
+# --pooler: the same server started twice, straight on PostgreSQL and through PgBouncer in
+# transaction mode (DB_TRANSACTION_POOLING: no prepared scan statement), phases alternating.
+POOLER_RUNS = [  # 18,500 codes in all (the default 20,000 attendees)
+    ("direct: unique scans", "unique", 8, 2000, 200, "direct"),
+    ("pgbouncer: unique scans", "unique", 8, 2000, 200, "pooler"),
+    ("direct: unique scans", "unique", 32, 2500, 250, "direct"),
+    ("pgbouncer: unique scans", "unique", 32, 2500, 250, "pooler"),
+    ("pgbouncer: unique scans", "unique", 1, 500, 50, "pooler"),
+    ("direct: unique scans", "unique", 1, 500, 50, "direct"),
+    ("pgbouncer: duplicate pairs", "duplicate", 16, 2000, 0, "pooler"),
+    ("direct: duplicate pairs", "duplicate", 16, 2000, 0, "direct"),
+    ("pgbouncer: unique scans (again)", "unique", 32, 2500, 250, "pooler"),
+    ("direct: unique scans (again)", "unique", 32, 2500, 250, "direct"),
 ]
 
 
@@ -90,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scanload", default=os.environ.get("SCANLOAD", str(DEFAULT_SCANLOAD)))
     parser.add_argument("--out", default=str(ROOT / "var" / "bench-checkin"))
     parser.add_argument("--quick", action="store_true", help="a tenth of the requests")
+    parser.add_argument("--pooler", action="store_true",
+                        help="scans straight to PostgreSQL and through PgBouncer (transaction "
+                             "mode), alternating; the pooled server listens on --port + 1")
+    parser.add_argument("--pool-size", type=int, default=20,
+                        help="PgBouncer's server connections (--pooler)")
     args = parser.parse_args(argv)
 
     if not args.database_url.startswith(("postgres://", "postgresql://")):
@@ -136,11 +156,19 @@ def main(argv: list[str] | None = None) -> int:
     db_name = args.database_url.rsplit("/", 1)[1].split("?")[0]
     cpu_groups = ["--cpu-group", f"app=bin/gunicorn .*--bind {bind}",
                   "--cpu-group", f"db=^postgres: .* {db_name} "]
+    runs = [(*run_, "direct") for run_ in RUNS]
+    servers = {"direct": (server, base, cpu_groups)}
+    stack = contextlib.ExitStack()
+    if args.pooler:
+        runs = POOLER_RUNS
+        servers["pooler"] = _start_pooled(args, env, gunicorn, stack)
     results = []
     try:
-        wait_for(f"{base}/api/v1/checkin/ping/")
+        for _, url, _ in servers.values():
+            wait_for(f"{url}/api/v1/checkin/ping/")
         offset = 0
-        for index, (label, mode, concurrency, requests, warmup) in enumerate(RUNS):
+        for index, (label, mode, concurrency, requests, warmup, via) in enumerate(runs):
+            _, base, cpu_groups = servers[via]
             if args.quick:
                 requests, warmup = max(100, requests // 10), warmup // 10
             cmd = [sys.executable, args.scanload, "--quiet", "--mode",
@@ -172,8 +200,10 @@ def main(argv: list[str] | None = None) -> int:
             result["bench_mode"] = mode
             results.append(result)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        for process, _, _ in servers.values():
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+        stack.close()
 
     doubles = _psql(env, "SELECT count(*) FROM checkin_presence WHERE entries > 1")
     ok_twice = _psql(env, "SELECT count(*) FROM (SELECT ticket_id FROM checkin_scanlog "
@@ -192,8 +222,34 @@ def main(argv: list[str] | None = None) -> int:
           f"{ok_twice} tickets with two 'ok' log rows; scan-log rows: {logged}")
     print(f"index entries read per index scan on the check-in tables, at most: {widest}")
     (out / "summary.json").write_text(json.dumps(results, indent=2))
-    _print_verdict(results, doubles == "0" and ok_twice == "0")
+    if not args.pooler:
+        _print_verdict(results, doubles == "0" and ok_twice == "0")
     return 0 if doubles == "0" and ok_twice == "0" else 1
+
+
+def _start_pooled(args, env: dict, gunicorn: str, stack: contextlib.ExitStack):
+    """PgBouncer (transaction mode) in front of the bench database, and a second gunicorn
+    through it on --port + 1: (process, base URL, CPU groups)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.support.pgbouncer import pgbouncer  # (a test helper; no Django in it)
+
+    server_url = args.database_url.split("//", 1)[1]
+    host_port = server_url.split("@")[-1].split("/")[0]
+    host, _, port = host_port.partition(":")
+    bouncer = stack.enter_context(pgbouncer(args.port + 2, host=host or "127.0.0.1",
+                                            port=int(port or 5432), pool_size=args.pool_size))
+    db_name = args.database_url.rsplit("/", 1)[1].split("?")[0]
+    pooled_env = {**env, "DATABASE_URL": bouncer.url(db_name), "DB_TRANSACTION_POOLING": "true"}
+    bind = f"127.0.0.1:{args.port + 1}"
+    print(f"== through pgbouncer on 127.0.0.1:{bouncer.port} (transaction mode, "
+          f"{args.pool_size} server connections): gunicorn --bind {bind}", flush=True)
+    process = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "--bind", bind,
+                                "backend.wsgi"], cwd=ROOT, env=pooled_env,
+                               start_new_session=True)
+    groups = ["--cpu-group", f"app=bin/gunicorn .*--bind {bind}",
+              "--cpu-group", f"db=^postgres: .* {db_name} ",
+              "--cpu-group", "pooler=pgbouncer .*varco-pgbouncer-"]
+    return process, f"http://{bind}", groups
 
 
 def _print_verdict(results: list[dict], no_doubles: bool) -> None:
@@ -220,9 +276,9 @@ def _print_verdict(results: list[dict], no_doubles: bool) -> None:
 
 
 def _print_table(results: list[dict]) -> None:
-    print("\n| run | c | req/s | p50 ms | p90 ms | p99 ms | CPU-ms/req app | db | loadgen "
-          "| machine | answers |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| run | c | req/s | p50 ms | p90 ms | p99 ms | max ms | CPU-ms/req app | db "
+          "| pooler | loadgen | machine | answers |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         lat = r["latency_ms"]
         cpu = r.get("cpu", {})
@@ -234,9 +290,10 @@ def _print_table(results: list[dict]) -> None:
             answers += f"; pairs with two ok: {r['pairs']['two_successes']}/{r['pairs']['total']}"
         print(
             f"| {r['label']} | {r['concurrency']} | {r['throughput_rps']:.0f} | {lat['p50']:.1f} "
-            f"| {lat['p90']:.1f} | {lat['p99']:.1f} "
+            f"| {lat['p90']:.1f} | {lat['p99']:.1f} | {lat.get('max', float('nan')):.1f} "
             f"| {groups.get('app', {}).get('ms_per_req', '-')} "
             f"| {groups.get('db', {}).get('ms_per_req', '-')} "
+            f"| {groups.get('pooler', {}).get('ms_per_req', '-')} "
             f"| {cpu.get('loadgen_ms_per_req', '-')} | {cpu.get('machine_cpu_ms_per_req', '-')} "
             f"| {answers} |"
         )

@@ -3,22 +3,46 @@
 A device token is shown once (at creation or rotation); the database keeps its SHA-256.
 Authenticating a scan must not cost a query, so each process keeps what it needs about a
 device — its event, its allowed lists and their rules — for ``VARCO_DEVICE_CACHE_SECONDS``.
-Revoking a device or editing a list clears the cache of the process that did it at once (see
-``receivers.py`` and ``services.py``); other processes notice within the TTL (a few seconds).
+
+Revoking a device, rotating its token or editing a list or device (``receivers.py``,
+``services.py``) calls ``forget_everywhere``: the process that did it clears its cache at once
+and again after the commit, and then publishes on the Redis channel ``CHANNEL`` (suffixed with
+the database number); every other process (on every host) listens on it with one daemon
+thread, started at its first cache miss (a process that never loaded a device has nothing to
+forget), and clears its cache when told.
+So a revocation reaches every process within milliseconds of its commit. The bound that holds
+whatever happens is the TTL: without Redis (embedded mode, one process anyway), with Redis
+down, or for a message lost while a listener was reconnecting (it clears its cache whenever it
+subscribes again, since it may have missed one), a revoked token keeps scanning on another
+process for at most ``VARCO_DEVICE_CACHE_SECONDS`` (default 5).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
+import os
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 
+import redis
 from django.conf import settings
+from django.db import transaction
 
 from checkin.models import Device
+from core.shared_redis import FAILURES, shared
+
+log = logging.getLogger(__name__)
+CHANNEL = "varco:devices:changed"
+
+
+def _channel(client: redis.Redis) -> str:
+    """``CHANNEL`` and the database number: Redis channels span its databases, and two
+    deployments sharing one Redis (each its own database) must not hear each other."""
+    return f"{CHANNEL}:{client.connection_pool.connection_kwargs.get('db', 0)}"
 
 TOKEN_PREFIX = "vd_"
 
@@ -124,6 +148,7 @@ class DeviceCache:
             return found[1]
         if self._unknown.get(token, 0.0) > now:
             return None
+        listener.ensure()
         info = _load(hash_token(token))
         expires = now + settings.VARCO_DEVICE_CACHE_SECONDS
         with self._lock:
@@ -145,6 +170,73 @@ class DeviceCache:
 
 
 device_cache = DeviceCache()
+
+
+def forget_everywhere() -> None:
+    """Devices or lists changed: clear this process's cache now and after the commit (a
+    request in between could cache the old state again), and tell every other process."""
+    device_cache.clear()
+    transaction.on_commit(_announce)
+
+
+def _announce() -> None:
+    device_cache.clear()
+    client = shared.client()
+    if client is None:
+        return  # the others notice within the TTL
+    try:
+        client.publish(_channel(client), b"changed")
+    except FAILURES as exc:
+        shared.failed("device revocations", exc)
+
+
+class _Listener:
+    """The process's subscriber to ``CHANNEL`` (one daemon thread, started again after a
+    fork; never on the scan path: only a cache miss checks that it runs)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = 0
+
+    def ensure(self) -> None:
+        if self._pid == os.getpid() or not settings.REDIS_URL:
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            threading.Thread(target=self._run, name="device-revocations", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            url = settings.REDIS_URL
+            try:
+                if url:
+                    self._listen(url)
+            except Exception as exc:  # Redis gone or restarted: subscribe again after a pause
+                log.warning("device revocations: not listening (%s: %s); the cache's TTL "
+                            "bounds a revocation meanwhile", exc.__class__.__name__, exc)
+            time.sleep(max(1, settings.VARCO_SHARED_STATE_RETRY_SECONDS))
+
+    @staticmethod
+    def _listen(url: str) -> None:
+        timeout = settings.VARCO_SHARED_STATE_TIMEOUT_MS / 1000.0
+        # Reads wait in get_message's own timeout; a connection that died silently is found
+        # by the PING redis-py sends on an idle subscription every health_check_interval.
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout,
+                                      health_check_interval=30)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(_channel(client))
+            device_cache.clear()  # whatever was announced while nobody listened
+            while url == settings.REDIS_URL:
+                if pubsub.get_message(timeout=5.0) is not None:
+                    device_cache.clear()
+        finally:
+            pubsub.close()
+
+
+listener = _Listener()
 
 
 def token_from_header(header: str | None) -> str | None:

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.instants import range_check, validate_instant
@@ -199,7 +200,8 @@ class Presence(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"ticket {self.ticket_id} on list {self.list_id}"
+        return gettext("ticket %(ticket)s on list %(list)s") % {"ticket": self.ticket_id,
+                                                                "list": self.list_id}
 
 
 class ScanLog(models.Model):
@@ -310,4 +312,8 @@ class ScanLog(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.direction} {self.result} {self.reason or ''} @ {self.scanned_at:%H:%M:%S}"
+        # The labels, in the reader's language (the page title and breadcrumbs show this).
+        words = [str(self.get_direction_display()), str(self.get_result_display())]
+        if self.reason:
+            words.append(str(self.get_reason_display()))
+        return f"{' · '.join(words)} @ {self.scanned_at:%H:%M:%S}"

@@ -1,16 +1,17 @@
 """Receivers of model signals for the check-in app, connected by ``CheckinConfig.ready``.
 
-Keep this process's device cache in step with devices and lists edited anywhere in it.
+Keep the device caches in step with devices and lists edited anywhere in this process (and,
+through Redis, every other process: ``checkin.devices.forget_everywhere``).
 """
 
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from checkin.devices import device_cache
+from checkin.devices import forget_everywhere
 from checkin.models import CheckinList, Device
 
 
 def clear_device_cache(**kwargs) -> None:
-    device_cache.clear()
+    forget_everywhere()
 
 
 def connect() -> None:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from checkin.devices import DeviceInfo
 from checkin.models import CheckinList, Device, Presence, Result, ScanLog
-from checkin.scanning import iso
+from checkin.scanning import flood, iso
 from tickets import selectors as ticket_selectors
 from tickets.models import Attendee, Event, EventKey, Ticket, TicketType
 
@@ -136,6 +136,7 @@ def snapshot(device: DeviceInfo) -> dict:
             for p in Presence.objects.filter(list_id__in=list(device.lists), entries__gt=0)
             .values("list_id", "ticket_id", "inside", "entries", "first_entry_at")
         ],
+        "invalid_code_limit": flood.offline_allowance(),
     }
 
 

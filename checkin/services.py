@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, When
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from qrcode.image.svg import SvgPathImage
 
 from audit import services as audit
@@ -45,7 +47,7 @@ MAX_UPLOAD = 500
 
 def check_hours(opens_at, closes_at) -> None:
     if opens_at and closes_at and closes_at <= opens_at:
-        raise ServiceError("closes_at", "The list must close after it opens.")
+        raise ServiceError("closes_at", _("The list must close after it opens."))
 
 
 def check_types(event: Event, ticket_types: Iterable[TicketType]) -> list[TicketType]:
@@ -53,7 +55,8 @@ def check_types(event: Event, ticket_types: Iterable[TicketType]) -> list[Ticket
     for ticket_type in ticket_types:
         if ticket_type.event_id != event.pk:
             raise ServiceError(
-                "ticket_types", f"Ticket type {ticket_type.pk} belongs to another event."
+                "ticket_types", format_lazy(_("Ticket type {id} belongs to another event."),
+                                            id=ticket_type.pk)
             )
     return ticket_types
 
@@ -64,15 +67,14 @@ def check_name(event: Event, name: str, checkin_list: CheckinList | None = None)
     if checkin_list is not None:
         clash = clash.exclude(pk=checkin_list.pk)
     if clash.exists():
-        raise ServiceError("name", "This event already has a check-in list with this name.",
+        raise ServiceError("name", _("This event already has a check-in list with this name."),
                            code="duplicate")
 
 
 def _forget_devices_on_commit() -> None:
-    """Devices and their lists are cached per process; the model receivers clear the cache on
-    save, but inside the transaction, so a request in between could cache the old state
-    again: clear once more after the commit."""
-    transaction.on_commit(devices.device_cache.clear)
+    """Devices and their lists are cached per process: clear this one's now and after the
+    commit, and every other process's (``devices.forget_everywhere``)."""
+    devices.forget_everywhere()
 
 
 @transaction.atomic
@@ -131,7 +133,7 @@ def update_list(checkin_list: CheckinList, *, ticket_types: Iterable[TicketType]
 def delete_list(checkin_list: CheckinList) -> None:
     """A list nobody scanned on (the scan log keeps every scan's list)."""
     if checkin_list.scans.exists():
-        raise ServiceError("list", "This list has scans; it cannot be deleted.")
+        raise ServiceError("list", _("This list has scans; it cannot be deleted."))
     _record("list.deleted", checkin_list)
     checkin_list.delete()
     _forget_devices_on_commit()
@@ -147,9 +149,10 @@ def check_lists(event: Event, lists: Iterable[CheckinList] | None) -> list[Check
     lists = list(lists)
     for checkin_list in lists:
         if checkin_list.event_id != event.pk:
-            raise ServiceError("lists", f"List {checkin_list.pk} belongs to another event.")
+            raise ServiceError("lists", format_lazy(_("List {id} belongs to another event."),
+                                                 id=checkin_list.pk))
     if not lists:
-        raise ServiceError("lists", "A device needs at least one check-in list of its event.")
+        raise ServiceError("lists", _("A device needs at least one check-in list of its event."))
     return lists
 
 
@@ -191,11 +194,12 @@ def update_device(device: Device, *, lists: Iterable[CheckinList] | None = None,
 
 @transaction.atomic
 def revoke_device(device: Device) -> Device:
-    """The token stops working (in every process within VARCO_DEVICE_CACHE_SECONDS)."""
+    """The token stops working: in every process as soon as they hear of it through Redis,
+    and within VARCO_DEVICE_CACHE_SECONDS whatever happens (checkin/devices.py)."""
     if Device.objects.filter(pk=device.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()):
         _record("device.revoked", device)
-    devices.device_cache.clear()
+    devices.forget_everywhere()
     device.refresh_from_db()
     return device
 
@@ -204,30 +208,31 @@ def revoke_device(device: Device) -> Device:
 def rotate_device_token(device: Device) -> tuple[Device, str]:
     """A new token for the device (e.g. a lost phone); the old one stops working."""
     if device.is_revoked:
-        raise ServiceError("device", "A revoked device cannot get a new token.")
+        raise ServiceError("device", _("A revoked device cannot get a new token."))
     token = devices.new_token()
     Device.objects.filter(pk=device.pk).update(
         token_hash=devices.hash_token(token), token_hint=token[-4:]
     )
     _record("device.token_rotated", device)
-    devices.device_cache.clear()
+    devices.forget_everywhere()
     device.refresh_from_db()
     return device, token
 
 
-def pairing_url(token: str, base: str | None = None) -> str:
+def pairing_url(token: str, base: str | None = None, page: str = "/scan/") -> str:
     """What the pairing QR holds: the door page, with the token in the fragment.
 
     A fragment never reaches the server or its logs; the page reads it, stores the token
     and removes it from the address bar. ``base``: the site's address as the organiser
     reached it (the console passes the request's, so the link works from where they are);
-    ``SITE_URL`` without one.
+    ``SITE_URL`` without one. ``page``: another page paired the same way (the badges' print
+    station, ``/print/``).
     """
-    return f"{(base or settings.SITE_URL).rstrip('/')}/scan/#pair={token}"
+    return f"{(base or settings.SITE_URL).rstrip('/')}{page}#pair={token}"
 
 
-def pairing_qr_svg(token: str, base: str | None = None) -> str:
-    image = qrcode.make(pairing_url(token, base), image_factory=SvgPathImage,
+def pairing_qr_svg(token: str, base: str | None = None, page: str = "/scan/") -> str:
+    image = qrcode.make(pairing_url(token, base, page), image_factory=SvgPathImage,
                         box_size=10, border=2)
     return image.to_string(encoding="unicode")
 
@@ -266,17 +271,19 @@ def annul(device: DeviceInfo, nonce: str) -> ScanLog:
         .first()
     )
     if original is None:
-        raise ServiceError("nonce", "This device made no scan with this nonce.", code="not_found")
+        raise ServiceError("nonce", _("This device made no scan with this nonce."),
+                           code="not_found")
     done = ScanLog.objects.filter(annuls=original).first()
     if done is not None:
         return done
     if original.direction == Direction.ANNUL:
-        raise ServiceError("nonce", "An undo cannot be undone.", code="not_annullable")
+        raise ServiceError("nonce", _("An undo cannot be undone."), code="not_annullable")
     if original.result != Result.OK or original.ticket_id is None:
-        raise ServiceError("nonce", "Only an accepted scan can be undone.", code="not_accepted")
+        raise ServiceError("nonce", _("Only an accepted scan can be undone."),
+                           code="not_accepted")
     now = timezone.now()
     if now - original.received_at > ANNUL_WINDOW:
-        raise ServiceError("nonce", "Only scans of the last 15 minutes can be undone.",
+        raise ServiceError("nonce", _("Only scans of the last 15 minutes can be undone."),
                            code="too_old")
     presence = Presence.objects.filter(list_id=original.list_id, ticket_id=original.ticket_id)
     allow_exit = CheckinList.objects.values_list("allow_exit", flat=True).get(

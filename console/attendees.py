@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from badges.admin_printing import reprint_action
 from checkin.models import Presence
 from console.figures import WAITING
 from core.errors import ServiceError
@@ -118,7 +119,7 @@ class ConsoleAttendeeAdmin(AttendeeAdmin):
                     "checkin_state", "event"]
     list_filter = [*AttendeeAdmin.list_filter, TicketTypeFilter, TicketStatusFilter,
                    DeliveryFilter, CheckinStateFilter]
-    actions = ["resend_tickets", "revoke_tickets"]
+    actions = ["resend_tickets", "revoke_tickets", "reprint_badges"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         presences = Presence.objects.filter(ticket__attendee=OuterRef("pk"))
@@ -174,6 +175,16 @@ class ConsoleAttendeeAdmin(AttendeeAdmin):
         self.message_user(request, ngettext("%(count)d ticket revoked.",
                                             "%(count)d tickets revoked.", done)
                           % {"count": done})
+
+    @admin.action(description=_("Print their badges again (with a reason)"),
+                  permissions=["reprint"])
+    def reprint_badges(self, request: HttpRequest, queryset: QuerySet[Attendee]):
+        """A lost badge: the reason and the station are asked on the next page; audited by
+        ``badges.jobs.queue.reprint``."""
+        return reprint_action(self, request, queryset, self._tickets(queryset))
+
+    def has_reprint_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("badges.add_printjob")
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("tickets.change_ticket")

@@ -8,19 +8,42 @@ request-size and login-lockout guards and the attendance pages all call it.
 
 Services raise ``ServiceError`` (or a subclass) when a rule is broken; the interfaces turn it
 into an answer (a 400/409 body, a form error, a command error) without knowing the rule.
+
+Messages are for people, so they are translated: the raiser writes them with ``gettext_lazy``
+(``format_lazy`` for values), and they become text only where they are shown — in the
+language of that request (the console's switch, the API's ``Accept-Language``).
+``error_body`` is that place for every JSON answer. The ``code`` is never translated: it is
+what clients compare.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Union
 
-def error_body(code: str, detail: str, fields: dict[str, list[str]] | None = None) -> dict:
-    """The JSON body of every refusal."""
-    return {"error": code, "detail": detail, "fields": fields or {}}
+if TYPE_CHECKING:
+    from django.utils.functional import Promise
+
+# A message: text, or a lazy translation rendered in the language active where it is shown.
+# Django is named, not imported: the print agent (badges.agent) runs next to a printer without
+# Django and imports this module for VarcoError (.importlinter, tests/badges/agent).
+Message = Union[str, "Promise"]  # a forward reference: `str | Promise` needs the import
+
+
+def error_body(code: str, detail: Message,
+               fields: dict[str, list[Message]] | None = None) -> dict:
+    """The JSON body of every refusal, its messages rendered in the active language."""
+    return {"error": code, "detail": str(detail),
+            "fields": {name: [str(m) for m in messages]
+                       for name, messages in (fields or {}).items()}}
 
 
 def invalid_body(fields: dict[str, list[str]]) -> dict:
     """A 400 naming each input at fault."""
-    return error_body("invalid", f"Invalid input: {', '.join(sorted(fields))}.", fields)
+    # Imported here: the print agent imports this module without Django (see Message).
+    from django.utils.translation import gettext
+
+    return error_body("invalid", gettext("Invalid input: %(fields)s.")
+                      % {"fields": ", ".join(sorted(fields))}, fields)
 
 
 class VarcoError(Exception):
@@ -29,7 +52,7 @@ class VarcoError(Exception):
     code = "error"
     http_status = 400
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: Message, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -44,7 +67,7 @@ class ServiceError(VarcoError):
 
     code = "invalid"
 
-    def __init__(self, field: str, message: str, code: str = "invalid") -> None:
+    def __init__(self, field: str, message: Message, code: str = "invalid") -> None:
         super().__init__(message, code)
         self.field = field
 

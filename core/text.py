@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import idna
 from anyascii import anyascii
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 # Zero-width non-joiner and joiner: part of correct spelling in several scripts and of emoji.
 JOINERS = frozenset("\u200c\u200d")
@@ -27,7 +31,12 @@ LINE_SEPARATORS = frozenset("\u2028\u2029")
 
 
 class TextRefused(ValueError):
-    """The text breaks a rule; the message says which, for people."""
+    """The text breaks a rule; the message says which, for people (translated lazily: it is
+    rendered where it is shown, in that request's language)."""
+
+    @property
+    def message(self) -> str | Promise:
+        return self.args[0]
 
 
 def clean_text(value: str, max_length: int | None, *, multiline: bool = False) -> str:
@@ -38,25 +47,24 @@ def clean_text(value: str, max_length: int | None, *, multiline: bool = False) -
     description) may hold line breaks and tabs, nothing else of the above.
     """
     if not isinstance(value, str):
-        raise TextRefused("Must be text.")
+        raise TextRefused(_("Must be text."))
     # Surrounding white space (a trailing newline pasted with a name) is trimmed, not refused.
     value = value.strip()
     for char in value:
         category = unicodedata.category(char)
         if category == "Cs":
-            raise TextRefused("Contains an invalid character (a lone UTF-16 surrogate).")
+            raise TextRefused(_("Contains an invalid character (a lone UTF-16 surrogate)."))
         if category == "Cc" or char in LINE_SEPARATORS:
             if multiline and char in "\n\r\t":
                 continue
-            raise TextRefused("Contains a line break or control character.")
+            raise TextRefused(_("Contains a line break or control character."))
         if category == "Cf" and char not in JOINERS:
-            raise TextRefused(
-                f"Contains an invisible formatting character (U+{ord(char):04X}), e.g. a "
-                "text-direction override; type the text without it."
-            )
+            raise TextRefused(format_lazy(_(
+                "Contains an invisible formatting character (U+{code}), e.g. a "
+                "text-direction override; type the text without it."), code=f"{ord(char):04X}"))
     value = unicodedata.normalize("NFC", value)
     if max_length is not None and len(value) > max_length:
-        raise TextRefused(f"Longer than {max_length} characters.")
+        raise TextRefused(format_lazy(_("Longer than {count} characters."), count=max_length))
     return value
 
 
@@ -66,6 +74,7 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
+@lru_cache(maxsize=4096)  # a pure function, and a few domains make most addresses
 def ascii_domain(domain: str) -> str:
     """The domain as DNS sees it: IDNA 2008 with the UTS #46 mapping, lower-case ASCII.
 
@@ -76,7 +85,8 @@ def ascii_domain(domain: str) -> str:
     try:
         return idna.encode(domain.rstrip("."), uts46=True).decode("ascii").lower()
     except (idna.IDNAError, UnicodeError) as exc:
-        raise TextRefused(f"Not a valid domain name: {domain!r}.") from exc
+        raise TextRefused(format_lazy(_("Not a valid domain name: {domain!r}."),
+                                       domain=domain)) from exc
 
 
 def email_key(address: str) -> str:
@@ -86,9 +96,10 @@ def email_key(address: str) -> str:
     local parts case-insensitively in practice, and compatibility variants are look-alikes).
     Domain: its IDNA ASCII form, so ``müller.de`` and ``xn--mller-kva.de`` are one domain.
     """
-    local, _, domain = address.strip().rpartition("@")
+    local, _at, domain = address.strip().rpartition("@")
     if not local or not domain:
-        raise TextRefused(f"Not a valid e-mail address: {address!r}.")
+        raise TextRefused(format_lazy(_("Not a valid e-mail address: {address!r}."),
+                                       address=address))
     return f"{_fold(local)}@{ascii_domain(domain)}"
 
 
@@ -128,12 +139,21 @@ def _ascii(char: str) -> str:
     return char.casefold() if char.isalnum() else " "
 
 
+def transliterated(text: str) -> str:
+    """``text`` in ASCII character by character (NFC first), lower case, apostrophes gone."""
+    # NFC first: anyascii maps a lone combining mark to nothing, so "e" + U+0301 already gives
+    # "e"; NFC is for the scripts where composing changes the letter (Hangul jamo → syllable).
+    text = unicodedata.normalize("NFC", text)
+    return "".join(_ascii(char) for char in text).lower().translate(_APOSTROPHES)
+
+
 def search_key(text: str) -> str:
     """The folded form a search compares (see above): lower-case ASCII words (plus any letter
     anyascii cannot transliterate, case-folded) separated by single spaces, none at either
     end; ``""`` for text with nothing searchable in it."""
-    # NFC first: anyascii maps a lone combining mark to nothing, so "e" + U+0301 already gives
-    # "e"; NFC is for the scripts where composing changes the letter (Hangul jamo → syllable).
-    text = unicodedata.normalize("NFC", text)
-    folded = "".join(_ascii(char) for char in text).lower().translate(_APOSTROPHES)
+    # anyascii maps every ASCII character to itself and NFC leaves ASCII as it is: ASCII text
+    # (most names, every e-mail address; keys are made at every registration) skips the call
+    # per character (tests/core/test_search_key.py holds the two paths equal).
+    ascii_text = text.isascii()
+    folded = text.lower().translate(_APOSTROPHES) if ascii_text else transliterated(text)
     return " ".join(_SEPARATORS.sub(" ", folded).split())

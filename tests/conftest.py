@@ -12,6 +12,8 @@ import datetime as dt
 import os
 
 import pytest
+from django.db import connection
+from django.db.backends.base.creation import TEST_DATABASE_PREFIX
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -202,6 +204,22 @@ def _checkin_inline(settings):
     upload_limiter.reset()
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite, the test database is a file, not Django's default in-memory one. With an
+    in-memory database the live server's request threads all share the test thread's one
+    connection (Django's LiveServerThread), so two requests at once (a print station's claim
+    beside a page load) used it together and failed ("sqlite3.DatabaseError: not an error",
+    "bad parameter or other API misuse"): a 500 of the test set-up, not of Varco. With a file,
+    each thread has its own connection, as the embedded mode's processes do."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(
+            tmp_path_factory.mktemp("database") / "test.sqlite3")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_stray_connections_at_teardown(django_db_setup, django_db_blocker):
     """The scan fast path keeps its thread's database connection (gunicorn's threads live on,
@@ -209,9 +227,13 @@ def _no_stray_connections_at_teardown(django_db_setup, django_db_blocker):
     keeps its connections open, with their database sessions, which kept the test database
     from being dropped at the end ("being accessed by other users"). End them first."""
     yield
-    from django.db import connection
-
     if connection.vendor != "postgresql":
+        return
+    name, test_name = connection.settings_dict["NAME"], connection.settings_dict["TEST"]["NAME"]
+    if name != test_name and not name.startswith(TEST_DATABASE_PREFIX):
+        # No test of this run used the database (e.g. only the dashboard's end-to-end test, on
+        # a database of its own): pytest-django made no test database, and DATABASE_URL's own
+        # database need not even exist.
         return
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(

@@ -312,11 +312,17 @@ class EventAdmin(ImportAttendeesMixin, AuditHistoryMixin, OrganiserScopedAdmin):
 
     @admin.action(description=_("Close registration"))
     def close_registration(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
-        services.set_registration_open(queryset, False)
+        count = services.set_registration_open(queryset, False)
+        self.message_user(request, ngettext("Registration closed for %(count)d event.",
+                                            "Registration closed for %(count)d events.", count)
+                          % {"count": count})
 
     @admin.action(description=_("Open registration"))
     def open_registration(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
-        services.set_registration_open(queryset, True)
+        count = services.set_registration_open(queryset, True)
+        self.message_user(request, ngettext("Registration opened for %(count)d event.",
+                                            "Registration opened for %(count)d events.", count)
+                          % {"count": count})
 
 
 @admin.register(TicketType)

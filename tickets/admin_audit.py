@@ -8,6 +8,7 @@ import re
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
@@ -131,19 +132,41 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("object type"))
     def object_kind(self, obj: AuditEntry) -> str:
-        for model in apps.get_models():
-            if model._meta.model_name == obj.object_type:
-                return str(model._meta.verbose_name)
-        return obj.object_type
+        model = _model(obj.object_type)
+        return str(model._meta.verbose_name) if model else obj.object_type
 
     @admin.display(description=_("details"))
     def details(self, obj: AuditEntry) -> str:
+        """What changed, each name in the reader's language: a field by its model's name for
+        it, the other details by ``DETAILS`` (the stored keys stay the same in every
+        language, like the action codes)."""
+        model = _model(obj.object_type)
         changes = obj.data.get("changes") if isinstance(obj.data, dict) else None
         if changes:
-            return format_html_join(
-                "; ", "{}: {} → {}", ((k, v[0], v[1]) for k, v in changes.items()))
+            return format_html_join("; ", "{}: {} → {}", (
+                (_field_label(model, k), v[0], v[1]) for k, v in changes.items()))
         others = {k: v for k, v in (obj.data or {}).items() if k != "changes"}
-        return format_html_join("; ", "{}: {}", others.items())
+        return format_html_join("; ", "{}: {}", (
+            (DETAILS.get(k, k), v) for k, v in others.items()))
+
+
+# The names of the details the services record next to an action (tickets/services/trail.py,
+# checkin/services.py, tickets/attendee_csv.py).
+DETAILS = {
+    "ticket": _("ticket"), "version": _("version"), "reason": _("reason"), "key_id": _("key"),
+    "queued": _("queued"), "created": _("created"), "skipped": _("skipped"), "gate": _("gate"),
+}
+
+
+def _model(object_type: str):
+    return next((m for m in apps.get_models() if m._meta.model_name == object_type), None)
+
+
+def _field_label(model, name: str) -> str:
+    try:
+        return str(model._meta.get_field(name).verbose_name)
+    except (AttributeError, FieldDoesNotExist):  # no such model (any more) or field
+        return name
 
 
 def audit_url(**filters: int) -> str:

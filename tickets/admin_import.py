@@ -15,7 +15,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from core import rate_limits
 from tickets import attendee_csv
-from tickets.models import Event, TicketType
+from tickets.models import Attendee, Event, TicketType
 
 # Rows shown in the preview table; the counts cover all of them.
 PREVIEW_ROWS = 500
@@ -82,7 +82,9 @@ class ImportAttendeesMixin:
                 digest = hashlib.sha256(data).hexdigest()
                 request.session[_session_key(event)] = {
                     "data": data.decode("latin-1"), "skip": skip, "digest": digest}
-                context.update(plan=plan, digest=digest, rows=_preview(event, plan))
+                context.update(plan=plan, digest=digest, rows=_preview(event, plan),
+                               errors=[(e.line, column_label(e.field), e.message)
+                                       for e in plan.errors])
         return self._render(request, event, context)
 
     def _confirm(self, request: HttpRequest, event: Event) -> HttpResponse:
@@ -99,7 +101,8 @@ class ImportAttendeesMixin:
         if not result.committed:  # a row refused since the preview (e.g. a place taken)
             for error in result.errors[:20]:
                 messages.error(request, _("Line %(line)d, %(column)s: %(reason)s") % {
-                    "line": error.line, "column": error.field, "reason": error.message})
+                    "line": error.line, "column": column_label(error.field),
+                    "reason": error.message})
             messages.error(request, _("Nothing was imported."))
             return HttpResponseRedirect(request.path)
         messages.success(request, _("%(created)d attendees imported, %(skipped)d skipped; "
@@ -113,6 +116,20 @@ class ImportAttendeesMixin:
             **self.admin_site.each_context(request), **context, "opts": self.opts,
             "original": event, "title": _("Import attendees: %(event)s") % {"event": event.name},
         })
+
+
+def column_label(column: str) -> str:
+    """A CSV column as the organiser reads it, in their language: the attendee's field name
+    (the file's header may have used an alias, "nome" or "tipo"); an error of no single cell
+    is on the whole row."""
+    if column == "row":
+        return _("(the whole row)")
+    if column == "ticket_type":
+        return str(TicketType._meta.verbose_name)
+    try:
+        return str(Attendee._meta.get_field(column).verbose_name)
+    except FieldDoesNotExist:
+        return column
 
 
 def _preview(event: Event, plan: attendee_csv.ImportPlan) -> list[dict]:

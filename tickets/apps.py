@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TicketsConfig(AppConfig):
     name = "tickets"
-    verbose_name = "Tickets"
+    verbose_name = _("Tickets")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

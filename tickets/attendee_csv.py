@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Prefetch
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from core.csv_cells import SafeWriter, unneutralise
-from core.errors import ServiceError
+from core.errors import Message, ServiceError
 from core.text import email_key
 from tickets import services
 from tickets.models import Attendee, Event, Ticket, TicketType
@@ -44,17 +46,18 @@ DELIMITERS = (",", ";", "\t")
 
 
 class CSVFormatError(ValueError):
-    """The file as a whole cannot be read (encoding, header, separators)."""
+    """The file as a whole cannot be read (encoding, header, separators); the message is
+    translated lazily, rendered where it is shown."""
 
 
 @dataclass
 class RowError:
     line: int
     field: str
-    message: str
+    message: Message  # rendered where it is shown, in that request's language
 
     def as_dict(self) -> dict:
-        return {"line": self.line, "field": self.field, "message": self.message}
+        return {"line": self.line, "field": self.field, "message": str(self.message)}
 
 
 @dataclass
@@ -81,7 +84,7 @@ def _decode(data: bytes | str) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise CSVFormatError("The file is neither UTF-8 nor Windows-1252 text.")
+    raise CSVFormatError(_("The file is neither UTF-8 nor Windows-1252 text."))
 
 
 def _column(name: str) -> str:
@@ -103,12 +106,16 @@ def _delimiter(header_line: str) -> str:
     return max(DELIMITERS, key=score)
 
 
+def _line(number: int, exc: csv.Error) -> Message:
+    return format_lazy(_("Line {line}: {problem}"), line=number, problem=str(exc))
+
+
 def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     if "\x00" in text:
-        raise CSVFormatError("The file contains NUL bytes: it is not a CSV text file.")
+        raise CSVFormatError(_("The file contains NUL bytes: it is not a CSV text file."))
     first = next((line for line in text.splitlines() if line.strip()), None)
     if first is None:
-        raise CSVFormatError("The file is empty.")
+        raise CSVFormatError(_("The file is empty."))
     # strict: an unterminated or misplaced quote is an error, not a field swallowing the rest.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first), strict=True)
     header: list[str] = []
@@ -116,25 +123,26 @@ def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
         while not any(h.strip() for h in header):
             header = next(reader)
     except StopIteration:  # only blank cells, e.g. a lone '""'
-        raise CSVFormatError("The file is empty.") from None
-    except csv.Error as exc:
-        raise CSVFormatError(f"Line {reader.line_num}: {exc}") from None
+        raise CSVFormatError(_("The file is empty.")) from None
+    except csv.Error as exc:  # Python's own (English) words for the quoting problem
+        raise CSVFormatError(_line(reader.line_num, exc)) from None
     columns = [_column(h) for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
-        raise CSVFormatError(
-            f"Missing column(s): {', '.join(missing)}. Header found: {', '.join(header)}."
-        )
+        raise CSVFormatError(format_lazy(
+            _("Missing column(s): {missing}. Header found: {header}."),
+            missing=", ".join(missing), header=", ".join(header)))
     twice = sorted({c for c in columns if c in KNOWN_COLUMNS and columns.count(c) > 1})
     if twice:
-        raise CSVFormatError(f"Column(s) appearing twice in the header: {', '.join(twice)}.")
+        raise CSVFormatError(format_lazy(_("Column(s) appearing twice in the header: {columns}."),
+                                         columns=", ".join(twice)))
     while True:
         try:
             values = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise CSVFormatError(f"Line {reader.line_num}: {exc}") from None
+            raise CSVFormatError(_line(reader.line_num, exc)) from None
         if not any(v.strip() for v in values):
             continue
         if len(values) > len(columns) and any(v.strip() for v in values[len(columns):]):
@@ -161,7 +169,7 @@ def _validate_row(
 ) -> tuple[services.Registration | None, list[RowError]]:
     errors: list[RowError] = []
     if "__extra__" in row:
-        return None, [RowError(line, "row", "More values than columns in the header.")]
+        return None, [RowError(line, "row", _("More values than columns in the header."))]
     # The services' rules, as on every path; each bad cell is reported with its line.
     cells: dict[str, str] = {}
     for column, rule in _TEXT_RULES.items():
@@ -176,17 +184,21 @@ def _validate_row(
         errors.append(RowError(line, "email", exc.message))
     else:
         if key in seen:
-            errors.append(RowError(line, "email", f"{email} appears twice in the file."))
+            errors.append(RowError(line, "email", format_lazy(
+                _("{email} appears twice in the file."), email=email)))
         seen.add(key)
     language = row.get("language", "").lower()
     if language and event.languages and language not in event.languages:
         errors.append(
-            RowError(line, "language", f"Language {language!r} is not one of {event.languages}.")
+            RowError(line, "language", format_lazy(
+                _("Language {language!r} is not one of {languages}."),
+                language=language, languages=", ".join(event.languages)))
         )
     type_name = cells.get("ticket_type", "")
     ticket_type = types.get(type_name.lower()) if type_name else None
     if type_name and ticket_type is None:
-        errors.append(RowError(line, "ticket_type", f"No ticket type named {type_name!r}."))
+        errors.append(RowError(line, "ticket_type", format_lazy(
+            _("No ticket type named {name!r}."), name=type_name)))
     if errors:
         return None, errors
     registration = services.Registration(
@@ -214,7 +226,7 @@ def plan_import(event: Event, data: bytes | str, *, skip_existing: bool = False)
     plan = ImportPlan()
     rows = list(_rows(_decode(data)))
     if not rows:
-        raise CSVFormatError("The file has a header but no attendee rows.")
+        raise CSVFormatError(_("The file has a header but no attendee rows."))
     types = {t.name.lower(): t for t in TicketType.objects.filter(event=event)}
     existing = set(Attendee.objects.filter(event=event).values_list("email_key", flat=True))
     seen: set[str] = set()
@@ -224,7 +236,8 @@ def plan_import(event: Event, data: bytes | str, *, skip_existing: bool = False)
             if skip_existing:
                 plan.skipped += 1
                 continue
-            errors = [RowError(line, "email", f"{registration.email} is already registered.")]
+            errors = [RowError(line, "email", format_lazy(
+                _("{email} is already registered."), email=registration.email))]
         if errors:
             plan.errors.extend(errors)
         else:

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core import instants, languages
@@ -229,8 +230,10 @@ class Attendee(models.Model):
     ``xn--mller-kva.de`` are one attendee; ``email`` keeps the address as typed for showing
     and sending."""
 
-    event = models.ForeignKey(
-        Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="attendees")
+    # No index of its own: attendee_unique_email_key (event, email_key) serves look-ups by
+    # event, and every registration would write one more index entry for nothing.
+    event = models.ForeignKey(Event, verbose_name=_("event"), on_delete=models.CASCADE,
+                              related_name="attendees", db_index=False)
     name = models.CharField(verbose_name=_("name"), max_length=200)
     email = models.EmailField(verbose_name=_("email"), max_length=254)
     # Derived from ``email`` on every save (a folded local part can grow, e.g. ß -> ss).
@@ -299,8 +302,9 @@ class Ticket(models.Model):
         VALID = "valid", _("valid")
         REVOKED = "revoked", _("revoked")
 
-    event = models.ForeignKey(
-        Event, verbose_name=_("event"), on_delete=models.CASCADE, related_name="tickets")
+    # (Indexed by ticket_unique_serial and ticket_unique_reference, which lead with it.)
+    event = models.ForeignKey(Event, verbose_name=_("event"), on_delete=models.CASCADE,
+                              related_name="tickets", db_index=False)
     attendee = models.ForeignKey(
         Attendee, verbose_name=_("attendee"), on_delete=models.CASCADE, related_name="tickets")
     ticket_type = models.ForeignKey(
@@ -359,7 +363,7 @@ class EventKey(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"key {self.pk} of {self.event_id}"
+        return gettext("key %(key)s of event %(event)s") % {"key": self.pk, "event": self.event_id}
 
 
 class ApiToken(models.Model):
@@ -383,7 +387,7 @@ class ApiToken(models.Model):
         verbose_name_plural = _("API tokens")
 
     def __str__(self) -> str:
-        return f"API token of {self.user_id}"
+        return gettext("API token of user %(user)s") % {"user": self.user_id}
 
 
 class Delivery(models.Model):
@@ -416,8 +420,9 @@ class Delivery(models.Model):
 
     OPEN_STATES = (State.QUEUED, State.SENDING, State.IN_DOUBT)
 
-    ticket = models.ForeignKey(
-        Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="deliveries")
+    # (Indexed by delivery_ticket_version, which leads with it.)
+    ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE,
+                               related_name="deliveries", db_index=False)
     # The ticket version this message carries; a newer version supersedes it.
     version = models.PositiveIntegerField(verbose_name=_("version"))
     reason = models.CharField(
@@ -428,13 +433,12 @@ class Delivery(models.Model):
     attempts = models.PositiveIntegerField(verbose_name=_("attempts"), default=0)
     # Times a worker died between handing the message over and recording the answer.
     in_doubt_count = models.PositiveIntegerField(verbose_name=_("in doubt count"), default=0)
-    message_id = models.CharField(verbose_name=_("message id"), max_length=200, unique=True)
+    message_id = models.CharField(verbose_name=_("message id"), max_length=200)
     recipient = models.EmailField(verbose_name=_("recipient"), max_length=254)
     # The SMTP server's last answer (error or "250 ...") or why the worker gave up.
     last_error = models.TextField(verbose_name=_("last error"), blank=True)
     smtp_response = models.CharField(verbose_name=_("smtp response"), max_length=500, blank=True)
-    claim_token = models.CharField(
-        verbose_name=_("claim token"), max_length=32, blank=True, db_index=True)
+    claim_token = models.CharField(verbose_name=_("claim token"), max_length=32, blank=True)
     queued_at = models.DateTimeField(verbose_name=_("queued at"), default=dj_timezone.now)
     next_attempt_at = models.DateTimeField(
         verbose_name=_("next attempt at"), default=dj_timezone.now)
@@ -464,11 +468,20 @@ class Delivery(models.Model):
                 condition=~Q(state="sent") | Q(sent_at__isnull=False),
                 name="delivery_sent_has_time",
             ),
+            # A constraint, not ``unique=True``: on PostgreSQL that also made a second index
+            # for LIKE queries no one makes, written at every registration.
+            models.UniqueConstraint(fields=["message_id"], name="delivery_unique_message_id"),
         ]
         indexes = [
             models.Index(fields=["state", "next_attempt_at"], name="delivery_due"),
             models.Index(fields=["ticket", "version"], name="delivery_ticket_version"),
+            # Only claimed rows have a token (a worker finds its claims by it): the rows
+            # waiting or done, i.e. nearly all, stay out of the index.
+            models.Index(fields=["claim_token"], condition=~Q(claim_token=""),
+                         name="delivery_claimed"),
         ]
 
     def __str__(self) -> str:
-        return f"delivery {self.pk} of ticket {self.ticket_id} v{self.version}: {self.state}"
+        return gettext("e-mail %(id)s of ticket %(ticket)s v%(version)s: %(state)s") % {
+            "id": self.pk, "ticket": self.ticket_id, "version": self.version,
+            "state": self.get_state_display()}

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Q, QuerySet
+import datetime as dt
+import time
+from functools import cache
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Count, Min, Q, QuerySet
+
+from core import statements
 from core.text import search_key
 from tickets.models import Attendee, Delivery, Event, EventKey, Organiser, Ticket, TicketType
 from tickets.signing import normalise_reference
@@ -84,12 +90,99 @@ def offered_ticket_types(public_only: bool) -> QuerySet[TicketType]:
     return types.filter(public=True) if public_only else types
 
 
+# What a registration does not read of its event: the logo (up to a few hundred kB of bytes)
+# and the texts the pages show. Left deferred, loaded only if something asks for them.
+_EVENT_FIELDS_NOT_READ = frozenset({"logo", "description", "practical_info"})
+
+
+@cache
+def _default_public_type_query() -> tuple[str, list, list, list]:
+    """The SQL of ``default_public_ticket_type``, its two models' fields, and each column's
+    converters (the database backend's, then the field's: what the ORM applies), made once
+    per process. Why not the ORM's query: compiling it (select_related, ordering, the join)
+    cost 1.1 ms of the web process's CPU per registration, ~20% of all of it, for a query that
+    is the same every time but for the slug (docs/benchmarks.md, "Registration")."""
+    quote = connection.ops.quote_name
+    type_fields = list(TicketType._meta.concrete_fields)
+    event_fields = [f for f in Event._meta.concrete_fields if f.name not in _EVENT_FIELDS_NOT_READ]
+    columns = [f"tt.{quote(f.column)}" for f in type_fields]
+    columns += [f"e.{quote(f.column)}" for f in event_fields]
+    # The default type is the first of offered_ticket_types: its ordering, by column.
+    order = ", ".join(f"tt.{quote(TicketType._meta.get_field(name).column)}"
+                      for name in offered_ticket_types(public_only=True).query.order_by)
+    event_fk = TicketType._meta.get_field("event")
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(TicketType._meta.db_table)} tt "
+        f"JOIN {quote(Event._meta.db_table)} e ON e.{quote(Event._meta.pk.column)} = "
+        f"tt.{quote(event_fk.column)} "
+        f"WHERE e.{quote(Event._meta.get_field('slug').column)} = %s "
+        f"AND tt.{quote(TicketType._meta.get_field('public').column)} = %s "
+        f"ORDER BY {order} LIMIT 1"
+    )
+    converters = []
+    for field in (*type_fields, *event_fields):
+        column = field.get_col(field.model._meta.db_table)
+        converters.append((column, [*connection.ops.get_db_converters(column),
+                                    *field.get_db_converters(connection)]))
+    return sql, type_fields, event_fields, converters
+
+
+# A registration rush reads the same row hundreds of times a second: each process keeps what it
+# read for this long (``default_public_ticket_type``). A change made elsewhere (an organiser
+# closing registration in another process) holds everywhere within it; one made in this
+# process at once (``forget_default_ticket_types``, on every save of an event or ticket type).
+DEFAULT_TYPE_TTL_S = 1.0
+_DEFAULT_TYPES_MAX = 1024  # slugs remembered at once (the table starts again when full)
+_default_types: dict[str, tuple[float, list]] = {}
+
+
+def forget_default_ticket_types() -> None:
+    """Read the default ticket types again: now, and again after the current transaction's
+    commit (a request of this process reading in between would keep the old row)."""
+    _default_types.clear()
+    transaction.on_commit(_default_types.clear)
+
+
 def default_public_ticket_type(slug: str) -> TicketType | None:
     """The ticket type a self-service registration for the event ``slug`` gets when it names
-    none, with its event (one query instead of the event's and then the type's); None if the
-    event does not exist or offers no public type."""
-    return (offered_ticket_types(public_only=True).select_related("event")
-            .filter(event__slug=slug).first())
+    none (the first of ``offered_ticket_types(public_only=True)``), with its event, in one
+    query (the row kept ``DEFAULT_TYPE_TTL_S`` per process); None if the event does not exist
+    or offers no public type. New model instances each call: nothing is shared between
+    requests but the row's values."""
+    now = time.monotonic()
+    kept = _default_types.get(slug)
+    if kept is not None and now - kept[0] < DEFAULT_TYPE_TTL_S:
+        values = kept[1]
+    else:
+        values = _read_default_public_type(slug)
+        if values is None:
+            _default_types.pop(slug, None)
+            return None
+        if len(_default_types) >= _DEFAULT_TYPES_MAX:
+            _default_types.clear()
+        _default_types[slug] = (now, values)
+    _sql, type_fields, event_fields, _converters = _default_public_type_query()
+    db = connections[DEFAULT_DB_ALIAS]  # not the proxy: a thread-local look-up per use
+    ticket_type = TicketType.from_db(db.alias, [f.attname for f in type_fields],
+                                     values[:len(type_fields)])
+    ticket_type.event = Event.from_db(db.alias, [f.attname for f in event_fields],
+                                      values[len(type_fields):])
+    return ticket_type
+
+
+def _read_default_public_type(slug: str) -> list | None:
+    """The row's values as the models take them (the ORM's converters applied), or None."""
+    sql, _type_fields, _event_fields, converters = _default_public_type_query()
+    row = statements.fetch_one(sql, [slug, True])  # prepared once per connection
+    if row is None:
+        return None
+    db = connections[DEFAULT_DB_ALIAS]
+    values = []
+    for value, (column, field_converters) in zip(row, converters, strict=True):
+        for convert in field_converters:
+            value = convert(value, column, db)
+        values.append(value)
+    return values
 
 
 def attendees_for_event(event: Event, search: str = "") -> QuerySet[Attendee]:
@@ -155,3 +248,16 @@ def valid_ticket_for_email(event: Event, key: str) -> Ticket | None:
         .filter(event=event, attendee__email_key=key, status=Ticket.Status.VALID)
         .first()
     )
+
+
+def delivery_backlog() -> dict[str, tuple[int, dt.datetime | None]]:
+    """Deliveries not sent, by state: (how many, when the oldest was queued) for queued,
+    sending, in doubt and failed (the operators' metrics; the (state, next attempt) index)."""
+    states = [*Delivery.OPEN_STATES, Delivery.State.FAILED]
+    found = {
+        state: (count, oldest)
+        for state, count, oldest in Delivery.objects.filter(state__in=states)
+        .values("state").annotate(n=Count("id"), oldest=Min("queued_at"))
+        .values_list("state", "n", "oldest")
+    }
+    return {str(state): found.get(state, (0, None)) for state in states}

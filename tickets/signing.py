@@ -40,6 +40,7 @@ CODE_BYTES = _PAYLOAD.size + _SIG_LEN
 CODE_LENGTH = (CODE_BYTES * 8 + 4) // 5  # base32 characters without padding
 # Crockford's alphabet: no I, L, O, U, so a reference read aloud or typed is unambiguous.
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+assert len(_REFERENCE_ALPHABET) == 32  # new_reference takes 5 random bits per letter
 
 
 class InvalidCode(ValueError):
@@ -154,7 +155,11 @@ def verify_code(code: str, public_key_for: KeyLookup) -> TicketClaim:
 
 def new_reference() -> str:
     """A random 8-character ticket reference, shown as ``XXXX-XXXX``."""
-    chars = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+    # 32 letters = 5 bits each: one call for 40 random bits, cut in eight, is exactly as
+    # uniform as eight ``secrets.choice`` calls and a seventh of their cost (made at every
+    # registration).
+    bits = secrets.randbits(40)
+    chars = "".join(_REFERENCE_ALPHABET[(bits >> shift) & 31] for shift in range(0, 40, 5))
     return f"{chars[:4]}-{chars[4:]}"
 
 

@@ -18,8 +18,9 @@ from core.api.views import EVENT_PARAM, EventScopedMixin
 from tickets.selectors import events_for_user
 
 
-class _JsonErrors(BaseContentNegotiation):
-    """The answer is a PDF whatever the client accepts; its errors are the one JSON body.
+class JsonErrors(BaseContentNegotiation):
+    """The answer is a file (a PDF, an event stream) whatever the client accepts; its errors
+    are the one JSON body.
     (DRF's negotiation would answer a client sending ``Accept: application/pdf`` with 406,
     since no renderer of ours makes PDFs: the PDF is a plain file response.)"""
 
@@ -48,7 +49,7 @@ class EventBadgesPdf(EventScopedMixin, APIView):
 
     events_for = staticmethod(events_for_user)
     renderer_classes = [JSONRenderer]
-    content_negotiation_class = _JsonErrors
+    content_negotiation_class = JsonErrors
 
     @extend_schema(
         operation_id="events_badges_pdf", parameters=_PARAMETERS,

@@ -9,7 +9,9 @@ by measured width):
   layout content (``_geometry`` is cached on the values it depends on, so a layout edited in
   the admin — a new ``version`` — gets new geometry and an unchanged one reuses it);
 - texts that repeat (the event's name, organisations, ticket types) are fitted once
-  (``_placed``); per badge only the name is measured, and the texts, band and QR drawn.
+  (``_placed``); per badge only the name is measured — once: its words' widths in font
+  units (``widths``), from which every candidate size's wrapping is sums — and the texts,
+  band and QR drawn.
 
 A badge, top to bottom: the header (the event's logo when it has one and the layout shows it,
 then the event's name), the attendee's name (large; shrinking to fit, then on two lines, then
@@ -35,6 +37,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from badges.documents import logo as logos
+from badges.documents import widths
 from badges.documents.presets import PRESETS, Preset
 from tickets.documents import qr
 from tickets.documents.typesetting import BOLD, LEADING, REGULAR, draw_text, fonts
@@ -161,12 +164,19 @@ def _geometry(spec: LayoutSpec, has_logo: bool) -> Geometry:
     )
 
 
-def _sizes(largest: float) -> list[float]:
+@functools.lru_cache(maxsize=64)
+def _sizes(largest: float) -> tuple[float, ...]:
+    """The candidate sizes from ``largest`` down (cached: a layout has a handful of boxes)."""
     sizes, size = [], largest
     while size > SMALLEST:
         sizes.append(round(size, 2))
         size *= 0.92
-    return [*sizes, SMALLEST]
+    return (*sizes, SMALLEST)
+
+
+@functools.lru_cache(maxsize=16)
+def _space_100(font: str) -> float:
+    return measure(" ", font, 100)
 
 
 def _block_height(size: float, lines: int) -> float:
@@ -187,23 +197,27 @@ def fit_box(text: str, font: str, largest: float, box: Box,
             break
         if _block_height(size, 1) <= box.h and per_point * size <= box.w - 0.01:
             return size, [text]
+    # Wrapping at each candidate size below: by the words' widths measured once
+    # (``widths``: the same numbers as the library's), else by measuring each line.
+    ready = widths.prepared(text, font)
+    wrap = ready.wrap if ready is not None else functools.partial(wrap_text, text, font)
     # ``max_lines`` lines hold at most their widths plus the spaces dropped at the breaks.
-    slack = (max_lines - 1) * measure(" ", font, 100) / 100
+    slack = (max_lines - 1) * _space_100(font) / 100
     for size in sizes:
         if _block_height(size, max_lines) > box.h:
             continue
         if (per_point - slack) * size > max_lines * box.w:
             continue  # cannot fit in max_lines at this size: not worth wrapping
-        lines = wrap_text(text, font, size, box.w)
+        lines = wrap(size, box.w)
         if len(lines) <= max_lines:
             return size, lines
     for size in sizes:
         if _block_height(size, 1) > box.h:
             continue
-        lines = wrap_text(text, font, size, box.w)
+        lines = wrap(size, box.w)
         if _block_height(size, len(lines)) <= box.h:
             return size, lines
-    return SMALLEST, wrap_text(text, font, SMALLEST, box.w)
+    return SMALLEST, wrap(SMALLEST, box.w)
 
 
 def _draw_block(canvas: Canvas, text: str, font: str, largest: float, box: Box, x0: float,
@@ -238,6 +252,12 @@ def _placed(text: str, font: str, largest: float, box: Box, max_lines: int = 2,
 
 
 @functools.lru_cache(maxsize=64)
+def _colour(colour: str) -> Color:
+    """A band's colour, parsed once per colour (a bulk print has a few ticket types)."""
+    return HexColor(colour)
+
+
+@functools.lru_cache(maxsize=64)
 def _text_colour(colour: str) -> Color:
     """Black or white, whichever has the higher contrast ratio on ``colour`` (WCAG 2)."""
     def channel(value: int) -> float:
@@ -264,6 +284,8 @@ class BadgeWriter:
         self.logo: ImageReader | None = logos.event_logo(event) if layout.show_logo else None
         self.geometry = _geometry(self.spec, self.logo is not None)
         preset = self.geometry.preset
+        band = self.geometry.band  # the ticket type's box: the band within the margins
+        self.band_text = Box(preset.margin, band.y, band.w - 2 * preset.margin, band.h)
         self.event_name = event.name
         self.canvas = Canvas(out, pagesize=preset.page, pageCompression=1)
         self.canvas.setTitle(title or event.name)
@@ -313,11 +335,10 @@ class BadgeWriter:
             canvas.setFont(REGULAR, g.caption_size)
             canvas.drawCentredString(x0 + g.qr.x + g.qr.w / 2, y0 + g.qr.y - g.caption_size,
                                      g.caption)
-        canvas.setFillColor(HexColor(badge.colour))
+        canvas.setFillColor(_colour(badge.colour))
         canvas.rect(x0 + g.band.x, y0 + g.band.y, g.band.w, g.band.h, stroke=0, fill=1)
         canvas.setFillColor(_text_colour(badge.colour.lower()))
-        inner = Box(g.preset.margin, g.band.y, g.band.w - 2 * g.preset.margin, g.band.h)
-        _draw_block(canvas, badge.ticket_type, BOLD, g.band_max, inner, x0, y0)
+        _draw_block(canvas, badge.ticket_type, BOLD, g.band_max, self.band_text, x0, y0)
 
 
 def write_badges(out: BinaryIO, layout, event, badges: Iterable[BadgeData],

@@ -12,6 +12,7 @@ for this device), then 200 for every well-formed scan, accepted or rejected.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError, connection
@@ -32,6 +33,7 @@ from checkin.api.fields import (
 from checkin.devices import DeviceInfo, authenticate
 from checkin.models import Source
 from checkin.scanning import flood, nonces
+from core import metrics
 from core.errors import ServiceError, error_body, invalid_body
 
 _SEPARATORS = (",", ":")
@@ -166,11 +168,17 @@ def scan_payload(authorization: str | None, body: bytes) -> tuple[int, dict, dic
     request reconnects — the fast path bypasses Django's request signals, which would
     otherwise discard an unusable connection, and every later scan on that thread failed.
     """
+    started = time.perf_counter()
     try:
-        return _scan_payload(authorization, body)
+        status, data, headers = _scan_payload(authorization, body)
     except (OperationalError, InterfaceError, scanning.ScanUnavailable):
         connection.close()
-        return 503, UNAVAILABLE, UNAVAILABLE_HEADERS
+        status, data, headers = 503, UNAVAILABLE, UNAVAILABLE_HEADERS
+    # The operators' metrics (core/metrics.py): an answer's status and reason, or the
+    # refusal's error code.
+    metrics.record_scan(status, data.get("status") or data.get("error") or "",
+                        data.get("reason") or "", time.perf_counter() - started)
+    return status, data, headers
 
 
 def _scan_payload(authorization: str | None, body: bytes) -> tuple[int, dict, dict[str, str]]:

@@ -210,9 +210,16 @@ COMPONENTS: dict[str, Schema] = {
                 "type": "integer"}}, "description": "[ticket id, version]"},
             "presence_fields": {"type": "array", "items": {"type": "string"}},
             "presence": {"type": "array", "items": {"type": "array"}},
+            "invalid_code_limit": _object(
+                {"rate": {"type": "number", "minimum": 0},
+                 "burst": {"type": "number", "minimum": 1}},
+                ["rate", "burst"],
+                description="the device's allowance of invalid codes (per second sustained, "
+                "at once; rate 0 = no limit), which the door page applies offline"),
         },
         ["generated_at", "cursor", "event", "device", "lists", "keys", "ticket_types",
-         "ticket_type_names", "ticket_fields", "tickets", "revoked", "presence_fields", "presence"],
+         "ticket_type_names", "ticket_fields", "tickets", "revoked", "presence_fields", "presence",
+         "invalid_code_limit"],
     ),
     "DoorChanges": _object(
         {

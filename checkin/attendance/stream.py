@@ -5,8 +5,9 @@ also answer the door's scans. So a process serves at most ``VARCO_LIVE_STREAMS_P
 streams (beyond that it answers 503 at once and the page polls instead), of which one
 organiser's dashboards hold at most ``VARCO_LIVE_STREAMS_PER_ORGANISER`` and one user's at most
 ``VARCO_LIVE_STREAMS_PER_USER`` (so one team's wall of screens cannot turn every other team's
-dashboard into polling; the count is per process, a later change moves it to Redis); a stream
-ends after
+dashboard into polling); with Redis, deployment-wide bounds across every process and host
+apply too (``leases``: ``VARCO_LIVE_STREAMS_TOTAL`` and its per-organiser and per-user
+shares); a stream ends after
 ``VARCO_LIVE_STREAM_SECONDS`` (the browser's EventSource reconnects by itself, possibly to a
 less busy process); and a comment line every ``VARCO_LIVE_HEARTBEAT_SECONDS`` keeps proxies from
 closing an idle stream and makes a vanished client fail a write, which frees its thread.
@@ -26,7 +27,9 @@ from collections.abc import Iterator
 from django.conf import settings
 
 from checkin.attendance import selectors
+from checkin.attendance.leases import Lease
 from checkin.attendance.state import LiveView
+from core import metrics
 from tickets.models import Event
 
 RETRY_MS = 2000  # EventSource's reconnection delay
@@ -61,11 +64,13 @@ class _Slots:
                 return False
             self.open += 1
             self.held.update(owners)
+            metrics.live_streams.inc()
             return True
 
     def give_back(self, owners: tuple[tuple[str, int], ...] = ()) -> None:
         with self._lock:
             self.open -= 1
+            metrics.live_streams.dec()
             self.held.subtract(owners)
             for owner in owners:
                 if self.held[owner] <= 0:
@@ -86,9 +91,11 @@ class EventStream:
     the server closed the response before iterating it, a ``close`` method always does.
     """
 
-    def __init__(self, event: Event, owners: tuple[tuple[str, int], ...] = ()) -> None:
+    def __init__(self, event: Event, owners: tuple[tuple[str, int], ...] = (),
+                 lease: Lease | None = None) -> None:
         self.event = event
         self.owners = owners
+        self.lease = lease
         self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
@@ -99,6 +106,8 @@ class EventStream:
         view = selectors.live_view(self.event)
         yield _message(view)
         while not self._closed:
+            if self.lease is not None:
+                self.lease.renew()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -113,6 +122,8 @@ class EventStream:
         if not self._closed:
             self._closed = True
             slots.give_back(self.owners)
+            if self.lease is not None:
+                self.lease.give_back()
 
 
 def open_stream(event: Event, user_id: int | None = None) -> EventStream | None:
@@ -123,4 +134,9 @@ def open_stream(event: Event, user_id: int | None = None) -> EventStream | None:
         owners += (("user", user_id),)
     if not slots.take(owners):
         return None
-    return EventStream(event, owners)
+    # The deployment-wide bounds (Redis; leases.py): refused only when Redis says so.
+    lease = Lease(owners)
+    if not lease.take(owners):
+        slots.give_back(owners)
+        return None
+    return EventStream(event, owners, lease)

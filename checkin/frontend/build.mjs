@@ -1,19 +1,24 @@
 // The one build of Varco's JavaScript: the door page (door.js, its service worker sw.js) and
-// the live attendance dashboard (attendance/dashboard.js), from src/ into checkin/static/checkin/
-// (committed, so that running Varco needs no Node). `make frontend` runs `npm ci && npm run
-// build`; `node build.mjs DIR` writes the same files under DIR instead, which is how
-// tests/system/test_frontend_bundles.py proves the committed files are what these sources build.
+// the live attendance dashboard (attendance/dashboard.js), from src/ into checkin/static/checkin/,
+// and the badges' print station (badges/frontend/src/station.js, with pdf.js's worker) into
+// badges/static/badges/ (committed, so that running Varco needs no Node). `make frontend` runs
+// `npm ci && npm run build`; `node build.mjs DIR` writes the same files under DIR/checkin and
+// DIR/badges instead, which is how tests/system/test_frontend_bundles.py proves the committed
+// files are what these sources build.
 //
 // The output must depend on the sources only (that test compares bytes): no timestamps, no
 // absolute paths, no source maps, catalogue keys sorted.
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { build } from "esbuild";
 import { po } from "gettext-parser";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const outdir = path.resolve(process.argv[2] || path.join(here, "../static/checkin"));
+const target = process.argv[2] ? path.resolve(process.argv[2]) : null;
+const outdir = target ? path.join(target, "checkin") : path.resolve(here, "../static/checkin");
+const badgesOutdir = target ? path.join(target, "badges")
+  : path.resolve(here, "../../badges/static/badges");
 
 // The door page's translations come from the check-in app's gettext catalogue, the same .po
 // a translator edits for the app's Python and template strings (msgctxt "door"; `make
@@ -77,3 +82,26 @@ await build({
   plugins: [catalogues, qrOnly],
   logLevel: "info",
 });
+
+// The print station page (badges/frontend/src), built with this project's npm packages (its
+// imports of pdfjs-dist resolve here) and the door page's own pairing and API modules. pdf.js
+// needs a recent engine (private class members, Promise.withResolvers): a station runs a
+// current Chromium, so no down-levelling to ES2020 as for the door page's phones.
+await build({
+  absWorkingDir: here,
+  entryPoints: { station: "../../badges/frontend/src/station.js" },
+  nodePaths: [path.join(here, "node_modules")],
+  outdir: badgesOutdir,
+  bundle: true,
+  minify: true,
+  sourcemap: false,
+  target: ["es2022"],
+  format: "iife",
+  legalComments: "linked",
+  logLevel: "info",
+});
+// pdf.js parses PDFs in its own worker, loaded from this file (same origin: the CSP's 'self').
+// Copied as it is published (already minified); ".js" so every server sends a JavaScript type.
+mkdirSync(badgesOutdir, { recursive: true });
+copyFileSync(path.join(here, "node_modules/pdfjs-dist/build/pdf.worker.min.mjs"),
+  path.join(badgesOutdir, "pdf.worker.js"));

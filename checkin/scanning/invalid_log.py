@@ -5,8 +5,10 @@ cost a database round trip per request, yet every such scan is logged and counte
 buffered in the process and written with one multi-row INSERT every
 ``VARCO_INVALID_SCAN_FLUSH_SECONDS`` by a background thread (started lazily, after any fork),
 and once more when the process exits (gunicorn's ``worker_exit`` hook and ``atexit``: a
-SIGTERM, a graceful restart or ``max_requests`` loses nothing). ``0`` writes each row at once
-(tests, debugging).
+SIGTERM, a graceful restart or ``max_requests`` loses nothing; the exit's flush first waits for
+a batch the background thread is writing, which would otherwise die with the process — found
+by three processes logging at once, tests/checkin/test_invalid_log_hosts.py). ``0`` writes each
+row at once (tests, debugging).
 
 The window: rows answered but not yet written — at most one interval's worth, plus a batch in
 flight — are lost if the process dies without running Python's exit (SIGKILL, OOM killer, a
@@ -50,6 +52,10 @@ class InvalidScanBuffer:
     def __init__(self) -> None:
         self._pending: list[dict] = []
         self._lock = threading.Lock()
+        # Held while a batch is taken and written: the exit's flush waits for the background
+        # thread's batch in flight (a daemon thread is stopped only after the exit handlers,
+        # so it finishes), instead of leaving it to die with the process.
+        self._flushing = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = 0
@@ -95,6 +101,10 @@ class InvalidScanBuffer:
     def flush(self) -> int:
         """Write the pending rows now (in the calling thread); return how many were written
         (rows the database refused are dropped, with a warning, and not counted)."""
+        with self._flushing:
+            return self._flush()
+
+    def _flush(self) -> int:
         with self._lock:
             rows, self._pending = self._pending, []
         if not rows:

@@ -9,11 +9,11 @@ path (``checkin.scanning.generic``) and the door page's ``src/admission.js``: th
 from __future__ import annotations
 
 import psycopg
-from django.conf import settings
 from django.db import connection
 
 from checkin.models import Direction, Reason, Result, Source
 from checkin.scanning.answer import ScanAnswer, ScanUnavailable, attendee
+from core.statements import LOST_PREPARED, stop_preparing
 from tickets.models import Ticket
 
 # Every CTE sees the same snapshot; data-modifying ones report through RETURNING. The entry
@@ -151,34 +151,20 @@ WHERE list_id = $1 AND ticket_id = $2
 """
 
 
-# psycopg prepares a statement only when asked (prepare=True) once the connection's threshold is
-# not None; Django opens connections with None (no prepared statements, for the sake of
-# transaction-pooling PgBouncers). Django's own queries use client-side binding, which psycopg
-# never prepares, so a threshold that is never reached enables exactly our explicit prepares.
-_EXPLICIT_ONLY = 2**31
-
-
 def _raw_connection():
     """The thread's psycopg connection, opened by Django if needed.
 
     The hot path talks to psycopg directly with a server-side-binding cursor, so the scan
     statement is parsed and planned once per connection instead of once per scan (planning
-    this statement costs ~1.3 ms of database CPU; executing it ~0.3 ms). Django's per-request
-    health check (an extra ``SELECT 1`` round trip) is skipped: a dead connection fails the
-    statement, which the caller reports as 503 after closing the connection, so the next scan
-    reconnects.
+    this statement costs ~1.3 ms of database CPU; executing it ~0.3 ms; the backend opens
+    connections able to prepare, ``backend.postgres``, with ``VARCO_DB_PREPARED``). Django's
+    per-request health check (an extra ``SELECT 1`` round trip) is skipped: a dead connection
+    fails the statement, which the caller reports as 503 after closing the connection, so the
+    next scan reconnects.
     """
     if connection.connection is None:
         connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None and settings.VARCO_SCAN_PREPARED:
-        raw.prepare_threshold = _EXPLICIT_ONLY
-        # Always the generic plan: PostgreSQL's default may settle on re-planning each
-        # execution (custom plans), 1.3 ms of database CPU per scan instead of 0.3. Django's
-        # own queries are bound client-side, never prepared, so this does not touch them.
-        raw.execute("SET plan_cache_mode = force_generic_plan")
-        raw._varco_plan_pending = True
-    return raw
+    return connection.connection
 
 
 def _execute_scan(raw, cur, params) -> None:
@@ -191,15 +177,15 @@ def _execute_scan(raw, cur, params) -> None:
     invalidates it, PostgreSQL re-plans with the statistics of that time; autovacuum analyses
     again after every ~10% of growth, so a plan made on a small table does not outlive that.)
     """
-    if not getattr(raw, "_varco_plan_pending", False):
-        cur.execute(_SCAN_SQL, params, prepare=True)
+    if raw.prepare_threshold is None or getattr(raw, "_varco_scan_planned", False):
+        cur.execute(_SCAN_SQL, params, prepare=True)  # (unprepared without a threshold)
         return
     raw.execute("SET enable_seqscan = off")
     try:
         cur.execute(_SCAN_SQL, params, prepare=True)
     finally:
         raw.execute("RESET enable_seqscan")
-    raw._varco_plan_pending = False
+    raw._varco_scan_planned = True
 
 
 def _answer_from_row(row) -> ScanAnswer:
@@ -241,29 +227,39 @@ def record(scan, ticket_id, version, pre, at, received, untrusted) -> ScanAnswer
         untrusted,
     )
     try:
-        # Inside the try: a connection dropped since the last request fails its set-up
-        # (``SET plan_cache_mode``) already, which is a 503 like any other lost connection.
+        # Inside the try: a connection that cannot be opened is a 503 like any lost one.
         raw = _raw_connection()
-        with psycopg.RawCursor(raw) as cur:
-            _execute_scan(raw, cur, params)
-            row = cur.fetchone()
-            if row is None:
-                # The log insert met the same (device, nonce) committed by a concurrent
-                # request: this is a retry racing its original; answer what the original got.
-                cur.execute(_REPLAY_SQL, (scan.device_id, scan.nonce))
-                row = cur.fetchone()
-            answer = _answer_from_row(row)
-            if answer.reason == Reason.ALREADY_CHECKED_IN and answer.first_checked_in_at is None:
-                # Lost a race to a scan committed after this statement's snapshot: the
-                # answer still says so, with the winner's times read afresh.
-                cur.execute(_PRESENCE_SQL, (rule.id, answer.ticket_id))
-                found = cur.fetchone()
-                if found is not None:
-                    answer.first_checked_in_at, answer.checked_in_at = found
+        try:
+            return _run(raw, params, scan, rule)
+        except LOST_PREPARED as exc:
+            # A pooler lost the prepared statement (core.statements): prepare no more, and run
+            # it again, now unprepared, if it ran on its own.
+            if not stop_preparing(raw, exc):
+                raise ScanUnavailable(str(exc)) from exc
+            return _run(raw, params, scan, rule)
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
         # The connection is gone (database restarted, network): drop it so the next request
         # reconnects; the client is told to retry (same nonce: recorded at most once).
         connection.close()
         raise ScanUnavailable(str(exc)) from exc
+
+
+def _run(raw, params, scan, rule) -> ScanAnswer:
+    with psycopg.RawCursor(raw) as cur:
+        _execute_scan(raw, cur, params)
+        row = cur.fetchone()
+        if row is None:
+            # The log insert met the same (device, nonce) committed by a concurrent
+            # request: this is a retry racing its original; answer what the original got.
+            cur.execute(_REPLAY_SQL, (scan.device_id, scan.nonce))
+            row = cur.fetchone()
+        answer = _answer_from_row(row)
+        if answer.reason == Reason.ALREADY_CHECKED_IN and answer.first_checked_in_at is None:
+            # Lost a race to a scan committed after this statement's snapshot: the
+            # answer still says so, with the winner's times read afresh.
+            cur.execute(_PRESENCE_SQL, (rule.id, answer.ticket_id))
+            found = cur.fetchone()
+            if found is not None:
+                answer.first_checked_in_at, answer.checked_in_at = found
     return answer
 

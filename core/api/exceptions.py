@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -87,16 +87,12 @@ def exception_handler(exc, context):
         # e.g. deleting an attendee whose ticket has check-ins another app keeps for the record
         set_rollback()
         blockers = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", ())
-        # The models' names as written (English, like every API message), whatever language
-        # the request asked for: they are translated for the console.
-        with translation.override(None):
-            kinds = sorted({str(obj._meta.verbose_name_plural) for obj in blockers})
-        return error_response(
-            "protected",
-            "It cannot be deleted: other records depend on it"
-            + (f" ({', '.join(kinds)})." if kinds else "."),
-            status.HTTP_409_CONFLICT,
-        )
+        # The models' names in the request's language, like the rest of the message.
+        kinds = sorted({str(obj._meta.verbose_name_plural) for obj in blockers})
+        detail = (_("It cannot be deleted: other records depend on it (%(kinds)s).")
+                  % {"kinds": ", ".join(kinds)} if kinds
+                  else _("It cannot be deleted: other records depend on it."))
+        return error_response("protected", detail, status.HTTP_409_CONFLICT)
     if isinstance(exc, IntegrityError):
         # Validation passed but a concurrent request saved a clashing row first (two clicks
         # creating the same slug): the database refused it, so say so instead of a 500.
@@ -104,7 +100,7 @@ def exception_handler(exc, context):
         set_rollback()
         return error_response(
             "conflict",
-            "The change conflicts with data saved at the same moment; reload and retry.",
+            _("The change conflicts with data saved at the same moment; reload and retry."),
             status.HTTP_409_CONFLICT,
         )
     response = drf_exception_handler(exc, context)
@@ -133,19 +129,19 @@ def _api_error(code: str, detail: str, http_status: int) -> JsonResponse:
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """``handler404``: an unknown URL under /api/ gets the JSON shape, pages the HTML one."""
     if request.path.startswith("/api/"):
-        return _api_error("not_found", "No such API endpoint.", 404)
+        return _api_error("not_found", _("No such API endpoint."), 404)
     return defaults.page_not_found(request, exception)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """``handler400``: a request Django refused as malformed, as JSON under /api/."""
     if request.path.startswith("/api/"):
-        return _api_error("bad_request", "The request is malformed.", 400)
+        return _api_error("bad_request", _("The request is malformed."), 400)
     return defaults.bad_request(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """``handler500``: clients of the API can still parse the answer (the traceback is logged)."""
     if request.path.startswith("/api/"):
-        return _api_error("server_error", "Internal error; it has been logged.", 500)
+        return _api_error("server_error", _("Internal error; it has been logged."), 500)
     return defaults.server_error(request)

@@ -19,12 +19,14 @@ class StrictFieldsMixin:
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields) - _FORM_KEYS)
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["Unknown field."] for name in unknown}
-                )
+            self.refuse_unknown(data, self.fields)
         return super().to_internal_value(data)
+
+    @staticmethod
+    def refuse_unknown(data: Mapping, fields) -> None:
+        unknown = sorted(set(data) - set(fields) - _FORM_KEYS)
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
 
 
 def plausible_datetime(value) -> None:

@@ -14,6 +14,10 @@ from audit.actions import ACTIONS
 from audit.context import Actor, acting_as
 from audit.models import AuditEntry
 from badges import services as badge_services
+from badges.jobs import claims as print_claims
+from badges.jobs import queue as print_queue
+from badges.jobs import stations
+from badges.models import PrintJob
 from checkin import services as checkin_services
 from core.errors import ServiceError
 from tests.support.backends import ON_POSTGRES
@@ -76,6 +80,18 @@ def test_every_action_of_the_list_is_recorded_by_its_service(organiser, event, t
     layout = badge_services.create_layout(event, name="Badge")
     badge_services.update_layout(layout, preset="ql-62")
     badge_services.set_colour(ticket_type, "#b3261e")
+    station, _ = stations.create_station(event, "Stampante", ["Nord"])
+    stations.update_station(station, gates=["Nord", "Sud"])
+    stations.rotate_token(station)
+    stations.set_list_printing(door, layout, station)
+    lost = services.register(event, services.Registration(
+        "Elena Viola", "elena@example.org", "", "it", ticket_type_id=ticket_type.pk))
+    job = print_queue.reprint(lost, "lost badge", station)
+    PrintJob.objects.filter(pk=job.pk).update(state="in_doubt", handed_at=job.created_at,
+                                              claim_token="0" * 32, claimed_at=job.created_at)
+    print_claims.resolve_in_doubt(job, True)
+    stations.set_list_printing(door, None)
+    stations.revoke_station(station)
     assert set(actions()) == set(ACTIONS)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from badges.models import BadgeLayout
-from tests.browser.test_pages import Watched, chromium, log_in, world  # noqa: F401 (fixtures)
+from tests.browser.test_pages import Watched, log_in, world  # noqa: F401 (fixtures)
 from tests.support.ticket_files import pdf_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -19,11 +19,11 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
     (1366, 900, "it-IT", "aggiunto"),
     (390, 844, "en-GB", "added"),
 ])
-def test_add_a_layout_and_preview_it(world, chromium, live_server, width,  # noqa: F811
+def test_add_a_layout_and_preview_it(world, browser, live_server, width,  # noqa: F811
                                      height, language, saved):
-    watched = Watched(chromium, live_server.url)
+    watched = Watched(browser, live_server.url)
     watched.context.close()
-    watched.context = chromium.new_context(viewport={"width": width, "height": height},
+    watched.context = browser.new_context(viewport={"width": width, "height": height},
                                            locale=language)
     watched.page = watched.context.new_page()
     watched.page.on("pageerror", lambda error: watched.console.append(f"pageerror: {error}"))

@@ -1,45 +1,28 @@
 """The organiser's day in the console, in a real browser (Debian's chromium, Playwright):
 log in, open the event home from the event list, add a door device and pair the door page
-with the link shown, send the tickets and watch the counts change, resend one, revoke one.
-Every console page visited is checked by axe-core (no violation) and, at 1,366 px, for
+with the link shown, import a CSV with one bad row (see the preview, fix the file, import),
+send the tickets and watch the counts change, resend one, revoke one; then every other page
+of the console. Every page is checked by axe-core (no violation) and, at 1,366 px, for
 horizontal overflow; screenshots at 1,366 px and 390 px go to test-artifacts/.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import re
 
 import pytest
 
 from checkin import services as checkin_services
 from tests.support.axe import assert_no_axe_violations
+from tests.support.checkin import Door
+from tests.support.chromium import shot
+from tests.support.console import console_pages
 from tickets import onboarding, services
-from tickets.models import Delivery, Ticket, TicketType
+from tickets.models import Attendee, Delivery, Ticket, TicketType
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = os.environ.get("VARCO_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 WIDE, PHONE = {"width": 1366, "height": 900}, {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an asyncio loop in this thread; the ORM calls the test makes
-    # meanwhile are ordinary blocking calls (the live server answers from its own thread).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _overflow(page) -> int:
@@ -50,13 +33,12 @@ def _overflow(page) -> int:
 
 def check(page, name: str, phone=None) -> None:
     """axe finds nothing, nothing overflows at 1,366 px; screenshots at both widths."""
-    ARTIFACTS.mkdir(exist_ok=True)
     assert_no_axe_violations(page, name)
     assert _overflow(page) == 0, f"{name}: {_overflow(page)} px wider than 1,366"
-    page.screenshot(path=str(ARTIFACTS / f"console-{name}-1366.png"), full_page=True)
+    shot(page, f"console-{name}-1366", full_page=True)
     if phone is not None:
         phone.goto(page.url)
-        phone.screenshot(path=str(ARTIFACTS / f"console-{name}-390.png"), full_page=True)
+        shot(phone, f"console-{name}-390", full_page=True)
 
 
 def _login(page, base: str) -> None:
@@ -69,8 +51,8 @@ def _login(page, base: str) -> None:
 
 def test_the_organisers_day(live_server, browser, settings, organiser, event, smtp_sink):
     settings.VARCO_SEND_ON_ISSUE = False  # registered before the day: sent from the console
-    onboarding.create_staff_user(organiser, "organizzatrice", "o@example.org",
-                                 "una-password-lunga")
+    user, _, _ = onboarding.create_staff_user(organiser, "organizzatrice", "o@example.org",
+                                              "una-password-lunga")
     checkin_list = checkin_services.create_list(event, "Ingresso principale")
     ticket_type = TicketType.objects.create(event=event, name="Pass completo",
                                             name_i18n={"en": "Full pass"})
@@ -107,9 +89,10 @@ def test_the_organisers_day(live_server, browser, settings, organiser, event, sm
     page.fill("#id_gate", "Porta A")
     page.click("input[type=submit]")
     link = page.get_attribute("a.varco-pairing-link", "href")
+    token = page.inner_text("code.varco-token")
     assert link.startswith(f"{base}/scan/#pair=")
     assert_no_axe_violations(page, "pairing")
-    page.screenshot(path=str(ARTIFACTS / "console-pairing-1366.png"), full_page=True)
+    shot(page, "console-pairing-1366", full_page=True)
     door = browser.new_context(locale="it-IT", viewport=PHONE).new_page()
     door.goto(link)
     door.wait_for_selector("#door:not([hidden])")
@@ -117,15 +100,50 @@ def test_the_organisers_day(live_server, browser, settings, organiser, event, sm
     assert door.inner_text("#device-name") == "Telefono 1 · Porta A"
     door.context.close()
 
+    # Import attendees from a CSV with one bad row: the preview names it, nothing is written;
+    # the fixed file's preview shows the rows, and importing it registers them.
+    page.goto(home)
+    page.click(f"a[href='/admin/tickets/event/{event.pk}/import/']")
+    check(page, "import", phone)
+    header = "nome;email;organizzazione;tipo\n"
+    good = "Anna Neri;anna@example.org;Coop Il Sole;Pass completo\n"
+    page.set_input_files("#id_file", files=[{
+        "name": "iscritti.csv", "mimeType": "text/csv",
+        "buffer": (header + good + "Bruno Blu;bruno(at)example.org;;Pass completo\n").encode()}])
+    page.click(".varco-import-upload button[type=submit]")
+    page.wait_for_selector("#import-errors")
+    bad_rows = page.inner_text("#import-errors tbody")
+    assert re.search(r"^3\s+e-mail\s+Indirizzo e-mail non valido", bad_rows, re.M), bad_rows
+    assert page.locator(".varco-import-confirm").count() == 0  # nothing to commit yet
+    assert_no_axe_violations(page, "import-errors")
+    assert _overflow(page) == 0
+    shot(page, "console-import-errors-1366", full_page=True)
+    assert Attendee.objects.filter(event=event).count() == 3
+    page.set_input_files("#id_file", files=[{
+        "name": "iscritti.csv", "mimeType": "text/csv",
+        "buffer": (header + good + "Bruno Blu;bruno@example.org;;Pass completo\n").encode()}])
+    page.click(".varco-import-upload button[type=submit]")
+    page.wait_for_selector("#import-rows")
+    assert page.locator("#import-rows tbody tr").count() == 2
+    assert_no_axe_violations(page, "import-preview")
+    assert _overflow(page) == 0
+    shot(page, "console-import-preview-1366", full_page=True)
+    page.click(".varco-import-confirm button")
+    page.wait_for_selector(".messagelist")
+    assert "2 partecipanti importati" in page.inner_text(".messagelist")
+    assert Attendee.objects.filter(event=event).count() == 5
+
     # Send every ticket: the counts change on the page by themselves (it polls).
     page.goto(home)
+    assert page.inner_text("[data-figure=registrations]") == "5"
+    assert page.inner_text("[data-figure=not_sent]") == "5"
     page.click("form[action$='/send/'] button")
     page.wait_for_selector(".messagelist")
     page.wait_for_function(
-        "() => document.querySelector('[data-figure=sent]').textContent === '3'",
+        "() => document.querySelector('[data-figure=sent]').textContent === '5'",
         timeout=15000)
     assert page.inner_text("[data-figure=not_sent]") == "0"
-    assert smtp_sink.count() == 3
+    assert smtp_sink.count() == 5
     check(page, "event-home-sent", phone)
 
     # The attendee list: resend one, revoke one (the changelist's bulk actions).
@@ -147,21 +165,29 @@ def test_the_organisers_day(live_server, browser, settings, organiser, event, sm
     page.goto(home)
     assert page.inner_text("[data-figure=revoked]") == "1"
 
-    # The other lists and forms an organiser opens that day.
-    for name, path in (("deliveries", "/admin/tickets/delivery/"),
-                       ("scans", "/admin/checkin/scanlog/"),
-                       ("devices", "/admin/checkin/device/"),
-                       ("device-form", "/admin/checkin/device/add/"),
-                       ("list-form", f"/admin/checkin/checkinlist/{checkin_list.pk}/change/"),
-                       ("event-form", f"/admin/tickets/event/{event.pk}/change/"),
-                       ("ticket-type-form", f"/admin/tickets/tickettype/{ticket_type.pk}/change/"),
-                       ("attendee-form", f"/admin/tickets/attendee/{marco.pk}/change/"),
-                       ("import", f"/admin/tickets/event/{event.pk}/import/"),
-                       ("audit-log", f"/admin/audit/auditentry/?event_id={event.pk}"),
-                       ("badge-layouts", "/admin/badges/badgelayout/"),
-                       ("badge-layout-form", "/admin/badges/badgelayout/add/")):
+    # The door scans Giulia in and refuses Zoë's revoked ticket: the scan log says who, at
+    # which gate, with what answer and why, on one 1,366 px screen.
+    door_api = Door(token, checkin_list)
+    assert door_api.scan(services.ticket_code(tickets[0]))["status"] == "ok"
+    assert door_api.scan(services.ticket_code(Ticket.objects.get(pk=tickets[2].pk))
+                         )["status"] != "ok"
+    page.goto(f"{base}/admin/checkin/scanlog/")
+    rows = page.inner_text("#result_list tbody")
+    assert "Giulia Rossi" in rows and "Zoë Verdi" in rows and "Porta A" in rows, rows
+    check(page, "scans", phone)
+
+    # Every other page of the console (tests/support/console.py: each app, each model's
+    # list, add form and first change form, the event's pages, the log), named by its path.
+    seen = {page.url}
+    for path in console_pages(user, event):
+        if f"{base}{path}" in seen:
+            continue
+        seen.add(f"{base}{path}")
         page.goto(f"{base}{path}")
-        check(page, name, phone)
+        assert page.locator("#content").count() == 1, path  # a console page, not an error
+        check(page, re.sub(r"[^a-z0-9]+", "-", path.removeprefix("/admin/")).strip("-")
+              or "index", phone)
+    assert len(seen) > 30
     assert errors == []
     context.close()
     phone_context.close()

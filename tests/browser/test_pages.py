@@ -8,24 +8,17 @@ that an inline script is indeed refused and recorded.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.support.chromium import shot
 from tests.support.factories import make_event
 from tickets import onboarding, services
 from tickets.models import TicketType
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = os.environ.get("VARCO_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 # Recorded in the page before any of its own scripts run.
 WATCH_CSP = """
 window.__csp = [];
@@ -33,30 +26,6 @@ document.addEventListener("securitypolicyviolation", (e) => {
   window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
 });
 """
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator:
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make chromium` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop marked as running in this thread, and Django
-    # then refuses database calls here (the test's own set-up) as if they came from async
-    # code. None of Django's code runs in that loop, so the guard is lifted meanwhile.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                 args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 class Watched:
@@ -106,8 +75,8 @@ def world(db):
 
 
 @pytest.fixture
-def watched(chromium, live_server) -> Iterator[Watched]:
-    page = Watched(chromium, live_server.url)
+def watched(browser, live_server) -> Iterator[Watched]:
+    page = Watched(browser, live_server.url)
     yield page
     page.context.close()
 
@@ -225,8 +194,6 @@ def test_import_attendees_with_a_preview(world, watched, tmp_path):
     that would be created, uploads the fixed file and imports it: issue 12, item 5."""
     from tickets.models import Attendee
 
-    artifacts = Path(__file__).resolve().parents[2] / "test-artifacts"
-    artifacts.mkdir(exist_ok=True)
     bad = tmp_path / "ospiti.csv"
     bad.write_text("nome;email;ente\nAnna Neri;anna@example.org;Coop\n"
                    "Bruno Blu;bruno(at)example.org;\nCarla Gialli;carla@example.org;Caritas\n")
@@ -246,14 +213,14 @@ def test_import_attendees_with_a_preview(world, watched, tmp_path):
                                                                                       "email"]
     assert page.locator("button[name=confirm]").count() == 0
     assert _no_horizontal_overflow(page)
-    page.screenshot(path=str(artifacts / "console-import-errors.png"), full_page=True)
+    shot(page, "console-import-errors", full_page=True)
     page.set_input_files("#id_file", str(good))
     page.click("form.varco-import-upload button[type=submit]")
     assert page.locator("#import-rows tbody tr").count() == 3
     assert _no_horizontal_overflow(page)
-    page.screenshot(path=str(artifacts / "console-import-preview.png"), full_page=True)
+    shot(page, "console-import-preview", full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=str(artifacts / "console-import-preview-phone.png"), full_page=True)
+    shot(page, "console-import-preview-phone", full_page=True)
     assert Attendee.objects.filter(event=event).count() == 1  # the world's one person
     page.click("button[name=confirm]")
     page.wait_for_url("**/admin/tickets/attendee/**")

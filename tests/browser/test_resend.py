@@ -6,53 +6,28 @@ information. Screenshots are saved under test-artifacts/."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from tests.support.chromium import new_page, shot
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
               pytest.mark.timeout(180)]
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-@pytest.fixture
-def chromium(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the test
-    # itself (not by the server under test) are safe here.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def _page(browser, width: int, locale: str = "en-GB"):
-    context = browser.new_context(viewport={"width": width, "height": 844}, locale=locale)
-    return context.new_page()
-
 
 def _fits(page, width: int) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
 @pytest.mark.parametrize("width", [390, 1366])
-def test_send_my_ticket_again_from_the_second_registration(live_server, chromium, event,
+def test_send_my_ticket_again_from_the_second_registration(live_server, browser, event,
                                                            ticket_type, smtp_sink, width):
     from tickets import services
 
     services.register(event, services.Registration("Chiara Verdi", "chiara@example.org",
                                                    language="en"))
     assert smtp_sink.wait_for(1, timeout=30)
-    page = _page(chromium, width)
+    page = new_page(browser, width)
     page.goto(f"{live_server.url}/e/{event.slug}/register/?lang=en")
     page.get_by_label("Full name").fill("Chiara Verdi")
     page.get_by_label("E-mail").fill("chiara@example.org")
@@ -62,8 +37,7 @@ def test_send_my_ticket_again_from_the_second_registration(live_server, chromium
     again = alert.get_by_role("button", name="Send my ticket again")
     assert again.is_visible()
     _fits(page, width)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"resend-offered-{width}.png"), full_page=True)
+    shot(page, f"resend-offered-{width}", full_page=True)
 
     again.click()
     answer = page.get_by_role("status")
@@ -71,14 +45,14 @@ def test_send_my_ticket_again_from_the_second_registration(live_server, chromium
     assert "chiara@example.org" in answer.inner_text()
     assert "on its way to that address again" in answer.inner_text()
     _fits(page, width)
-    page.screenshot(path=str(ARTIFACTS / f"resend-sent-{width}.png"), full_page=True)
+    shot(page, f"resend-sent-{width}", full_page=True)
     assert smtp_sink.wait_for(2, timeout=30)
     assert [m.envelope_to for m in smtp_sink.messages] == [["chiara@example.org"]] * 2
     assert smtp_sink.messages[0].ticket == smtp_sink.messages[1].ticket
 
 
-def test_the_resend_page_in_italian_on_a_phone(live_server, chromium, event):
-    page = _page(chromium, 390, "it-IT")
+def test_the_resend_page_in_italian_on_a_phone(live_server, browser, event):
+    page = new_page(browser, 390, locale="it-IT")
     page.goto(f"{live_server.url}/e/{event.slug}/resend/")
     assert page.locator("html").get_attribute("lang") == "it"
     page.get_by_role("button", name="Inviami di nuovo il biglietto").click()
@@ -87,10 +61,10 @@ def test_the_resend_page_in_italian_on_a_phone(live_server, chromium, event):
     page.get_by_role("button", name="Inviami di nuovo il biglietto").click()
     assert "sta arrivando di nuovo" in page.get_by_role("status").inner_text()
     _fits(page, 390)
-    page.screenshot(path=str(ARTIFACTS / "resend-page-it-390.png"), full_page=True)
+    shot(page, "resend-page-it-390", full_page=True)
 
 
-def test_the_ticket_page_shows_the_logo_and_practical_information(live_server, chromium,
+def test_the_ticket_page_shows_the_logo_and_practical_information(live_server, browser,
                                                                  organiser):
     from tests.support.factories import make_event
     from tickets import links, services
@@ -104,7 +78,7 @@ def test_the_ticket_page_shows_the_logo_and_practical_information(live_server, c
     TicketType.objects.create(event=event, name="Ingresso", name_i18n={"en": "Admission"})
     ticket = services.register(event, services.Registration("Anna Bianchi", "a@example.org",
                                                             language="en"))
-    page = _page(chromium, 390)
+    page = new_page(browser, 390)
     page.goto(f"{live_server.url}/t/{links.ticket_token(ticket)}/")
     logo = page.get_by_role("img", name="Logo of the organiser")
     assert logo.is_visible()
@@ -113,4 +87,4 @@ def test_the_ticket_page_shows_the_logo_and_practical_information(live_server, c
     assert page.get_by_text("Corso Buenos Aires 33, Milan.").is_visible()
     assert page.get_by_role("heading", name="How to get there").is_visible()
     _fits(page, 390)
-    page.screenshot(path=str(ARTIFACTS / "ticket-page-designed-390.png"), full_page=True)
+    shot(page, "ticket-page-designed-390", full_page=True)

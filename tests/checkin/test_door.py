@@ -179,6 +179,17 @@ def test_snapshot_carries_the_ticket_type_translations(door, ticket_type):
     assert data["ticket_type_names"] == {str(kind.pk): {"en": "Admission"}}
 
 
+def test_snapshot_carries_the_invalid_code_allowance(door, settings):
+    """The door page applies the device's allowance of invalid codes offline (src/flood.js):
+    the snapshot carries the server's settings, which stay the numbers' one owner."""
+    assert door.get("/api/v1/checkin/snapshot/").json()["invalid_code_limit"] == {
+        "rate": 5.0, "burst": 20.0}
+    settings.VARCO_SCAN_INVALID_RATE = 0
+    settings.VARCO_SCAN_INVALID_BURST = 0
+    assert door.get("/api/v1/checkin/snapshot/").json()["invalid_code_limit"] == {
+        "rate": 0.0, "burst": 1.0}
+
+
 def test_offline_upload_reconciles_two_offline_devices(door, other_door, register):
     ticket = register()
     code = services.ticket_code(ticket)

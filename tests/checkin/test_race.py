@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
@@ -10,34 +9,11 @@ from django.db import connection
 
 from checkin.models import Presence, ScanLog
 from tests.support.checkin import Door, make_device, make_list
+from tests.support.threads import run_in_threads
 from tickets import services
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-
-def _run_in_threads(count: int, work) -> list:
-    """Run ``work(index)`` in ``count`` threads released at the same instant."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    errors: list[BaseException] = []
-
-    def target(index: int) -> None:
-        try:
-            connection.ensure_connection()  # each thread: its own PostgreSQL connection
-            barrier.wait(timeout=30)
-            results[index] = work(index)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return results
 
 
 def test_fifty_devices_scanning_one_ticket_at_once_admit_it_once(event, register):
@@ -45,7 +21,7 @@ def test_fifty_devices_scanning_one_ticket_at_once_admit_it_once(event, register
     doors = [Door(make_device(event, [door_list], name=f"D{i}")[1], door_list) for i in range(50)]
     code = services.ticket_code(register())
 
-    answers = _run_in_threads(50, lambda i: doors[i].scan(code))
+    answers = run_in_threads(50, lambda i: doors[i].scan(code))
 
     statuses = sorted(a["status"] for a in answers)
     assert statuses.count("ok") == 1
@@ -66,7 +42,7 @@ def test_a_retry_racing_its_original_is_recorded_once(event, register):
     code = services.ticket_code(register())
     nonce = str(uuid.uuid4())
 
-    answers = _run_in_threads(20, lambda i: doors[i].scan(code, nonce=nonce))
+    answers = run_in_threads(20, lambda i: doors[i].scan(code, nonce=nonce))
 
     assert {a["status"] for a in answers} == {"ok"}
     assert len({a["checked_in_at"] for a in answers}) == 1
@@ -81,7 +57,7 @@ def test_many_tickets_scanned_in_parallel_twice_each(event, register):
     codes = [services.ticket_code(register(email=f"p{i}@example.org")) for i in range(20)]
     doors = [Door(token_a, door_list), Door(token_b, door_list)]
 
-    answers = _run_in_threads(40, lambda i: doors[i % 2].scan(codes[i // 2]))
+    answers = run_in_threads(40, lambda i: doors[i % 2].scan(codes[i // 2]))
 
     for index in range(20):
         pair = sorted([answers[2 * index]["status"], answers[2 * index + 1]["status"]])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils.html import escape
 from rest_framework.test import APIClient
 
 from checkin import services as checkin_services
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def browser(staff) -> Client:
-    client = Client()
+    client = Client()  # no Accept-Language: the console's default, Italian
     client.force_login(staff)
     return client
 
@@ -42,7 +43,7 @@ def test_admin_list_refuses_ticket_types_of_another_event(browser, event, ticket
         "event": event.pk, "name": "Sala", "ticket_types": [foreign_type.pk],
         "position": 0})
     assert response.status_code == 200  # the form again, naming the field
-    assert "belongs to another event" in response.content.decode()
+    assert "appartiene a un altro evento" in response.content.decode()
     assert not CheckinList.objects.filter(name="Sala").exists()
 
 
@@ -70,7 +71,7 @@ def test_admin_list_refuses_hours_and_duplicate_names(browser, event):
         "closes_at_0": "2017-09-22", "closes_at_1": "09:00:00"})
     page = response.content.decode()
     assert response.status_code == 200
-    assert "The list must close after it opens." in page
+    assert escape("La lista deve chiudere dopo l'apertura.") in page  # the service's rule
     assert CheckinList.objects.filter(event=event).count() == 1
 
 
@@ -81,7 +82,7 @@ def test_admin_device_edit_refuses_lists_of_another_event(browser, event, other_
     response = browser.post(f"/admin/checkin/device/{device.pk}/change/", {
         "name": device.name, "gate": device.gate, "lists": [foreign_list.pk]})
     assert response.status_code == 200
-    assert "belongs to another event" in response.content.decode()
+    assert "appartiene a un altro evento" in response.content.decode()
     assert list(device.lists.all()) == [door_list]
 
 
@@ -102,7 +103,8 @@ def test_admin_device_edit_takes_effect_at_once(browser, event, ticket_type, reg
 def api(organiser, event) -> APIClient:
     _, _, token = onboarding.create_staff_user(organiser, "lists", "l@example.org", "pw")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    # The bodies below are asserted in English, so the client asks for it.
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}", HTTP_ACCEPT_LANGUAGE="en")
     return client
 
 

@@ -3,15 +3,17 @@ shows, and that each action is done by the apps' services (the rows they write).
 
 from __future__ import annotations
 
+import json
 import re
 import zoneinfo
+from html import unescape
 
 import pytest
 from django.test import Client
 
 from checkin import devices
 from checkin.models import Device
-from tests.support.console import make_console_world
+from tests.support.console import console_pages, make_console_world
 from tickets.models import Delivery, Event, Ticket
 
 
@@ -39,7 +41,7 @@ def test_the_home_shows_the_event_numbers_links_and_failed_answers(world, consol
     html = console.get(f"/admin/events/{event.pk}/").content.decode()
     assert _figures(console, event) == {
         "registrations": 3, "valid": 2, "revoked": 1, "sent": 1, "waiting": 0, "failed": 1,
-        "not_sent": 0, "checked_in": 0, "inside": 0, "devices": 1}
+        "not_sent": 0, "checked_in": 1, "inside": 1, "devices": 1}
     assert "550 5.1.1 &lt;marco@example.org&gt;: mailbox unavailable" in html
     for link in (f"/events/{event.pk}/dashboard/", "/scan/", f"/e/{event.slug}/register/",
                  f"/api/v1/events/{event.pk}/attendees/export/",
@@ -159,7 +161,10 @@ def test_the_attendee_list_answers_questions_and_filters(world, console):
     revoked = console.get(f"{base}&ticket=revoked").content.decode()
     assert "Zoë Verdi" in revoked and "Giulia Rossi" not in revoked
     arrived = console.get(f"{base}&checkin=came").content.decode()
-    assert "Giulia Rossi" not in arrived
+    assert "Giulia Rossi" in arrived and "Marco Bianchi" not in arrived  # scanned in
+    assert "Giulia Rossi" in console.get(f"{base}&checkin=inside").content.decode()
+    away = console.get(f"{base}&checkin=none").content.decode()
+    assert "Marco Bianchi" in away and "Giulia Rossi" not in away
     by_type = console.get(f"{base}&type={world.ticket_type.pk}").content.decode()
     assert "Giulia Rossi" in by_type
 
@@ -181,3 +186,19 @@ def test_bulk_resend_and_revoke_go_through_the_services(world, console, smtp_sin
     event = world.event
     event.refresh_from_db()
     assert event.issued_count == 1  # the service freed the place
+
+
+def test_nothing_on_any_console_page_is_typed_as_json(world, console, staff):
+    """Item 3: every form of the console (each model's add and change form, the home's) —
+    no text box holding a JSON object or list, none for the JSON fields."""
+    for url in console_pages(staff, world.event):
+        html = console.get(url).content.decode()
+        for name, text in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>',
+                                     html, re.S):
+            assert name.split("-")[-1] not in ("languages", "name_i18n", "practical_info",
+                                               "data"), (url, name)
+            try:
+                value = json.loads(unescape(text))
+            except ValueError:
+                continue
+            assert not isinstance(value, dict | list), (url, name, text)

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 from django.test import Client
+from django.utils import translation
 
 from core.errors import ServiceError
 from tests.support.api_errors import assert_error
@@ -245,7 +246,8 @@ def test_csv_import_compares_normalised_addresses(event, ticket_type, register):
     data = ("name,email\nA,\u017fam@example.org\nB,b@m\u00fcller.de\n"
             "C,B@xn--mller-kva.de\n").encode()
     result = attendee_csv.import_attendees(event, data)
-    messages = {e.line: e.message for e in result.errors}
+    with translation.override("en"):  # the reasons, rendered in English
+        messages = {e.line: str(e.message) for e in result.errors}
     assert "already registered" in messages[2] and "twice" in messages[4], messages
     result = attendee_csv.import_attendees(event, data, partial=True, skip_existing=True)
     assert (result.created, result.skipped) == (1, 1)

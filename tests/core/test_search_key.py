@@ -5,8 +5,10 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from core.text import search_key
+from core.text import _SEPARATORS, search_key, transliterated
 
 
 @pytest.mark.parametrize(("typed", "stored"), [
@@ -76,3 +78,10 @@ def test_different_names_stay_different():
     assert search_key("Zoë") != search_key("Zoa")
     assert "muller" not in search_key("Mueller")  # ü is u, not ue: the query is folded the same
     assert search_key("Иван") != search_key("Ивана")
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+def test_the_ascii_shortcut_gives_the_transliterated_key(text):
+    # search_key skips anyascii for ASCII text (the common case, at every registration): the
+    # same key as the character-by-character path.
+    assert search_key(text) == " ".join(_SEPARATORS.sub(" ", transliterated(text)).split())

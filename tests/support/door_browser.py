@@ -3,35 +3,25 @@ Playwright, a paired page at a given width, and a scanner that types like a real
 
 from __future__ import annotations
 
-import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
+from tests.support.chromium import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, launch, shot
+
+__all__ = ["ARTIFACTS", "CHROMIUM", "CHROMIUM_ARGS", "WIDTHS", "chromium", "open_paired",
+           "record_requests", "scanner_types", "shot"]
+
 WIDTHS = {"phone": (390, 820), "desktop": (1366, 900)}
 
 
 @contextmanager
-def chromium(monkeypatch, args: list[str] | None = None) -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an asyncio loop in this thread; the ORM calls the test makes
-    # meanwhile are ordinary blocking calls (the live server answers from its own thread).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + (args or [])
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+def chromium(monkeypatch=None, args: list[str] | None = None) -> Iterator:
+    """A chromium for the block (tests.support.chromium.launch: the shared one in
+    tests/browser). ``monkeypatch`` is no longer needed; it is accepted so that callers written
+    before need no change."""
+    with launch(args) as browser:
+        yield browser
 
 
 def open_paired(browser, url: str, token: str, width: str, locale: str = "it-IT"):
@@ -54,6 +44,18 @@ def scanner_types(page, code: str) -> None:
     page.keyboard.press("Enter")
 
 
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+def record_requests(page) -> list[str]:
+    """Every request of ``page`` as it ends ("+1.23s POST /api/v1/checkin/scan/ 429", or
+    "... failed: net::ERR_ABORTED" for one the page gave up on): what a failing test prints, so
+    that a page that went offline is told apart from a server that answered otherwise."""
+    started = time.monotonic()
+    lines: list[str] = []
+
+    def line(request, outcome: str) -> None:
+        path = request.url.split("://", 1)[-1].partition("/")[2]
+        lines.append(f"+{time.monotonic() - started:.2f}s {request.method} /{path} {outcome}")
+
+    page.on("requestfinished", lambda r: line(r, str(r.response().status if r.response()
+                                                     else "no response")))
+    page.on("requestfailed", lambda r: line(r, f"failed: {r.failure}"))
+    return lines

@@ -10,6 +10,7 @@ import email
 import email.policy
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -24,9 +25,14 @@ logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every c
 
 
 def free_port() -> int:
-    """A free port in the range the tests may use (VARCO_TEST_PORTS, default 8100-8199)."""
+    """A free port in the range the tests may use (VARCO_TEST_PORTS, default 8100-8199).
+
+    Tried from a random place in the range, not from its start: the port is only free when
+    probed, and two test runs on one machine (or two servers started close together) that both
+    took the lowest free one would race for it, and one would talk to the other's server."""
     low, high = (int(p) for p in os.environ.get("VARCO_TEST_PORTS", "8100-8199").split("-"))
-    for port in range(low, high + 1):
+    start = random.randint(low, high)
+    for port in [*range(start, high + 1), *range(low, start)]:
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))

@@ -17,6 +17,10 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+# single_pass: the same whatever DATABASE_URL/REDIS_URL say
+# (its subprocesses drop them).
+pytestmark = pytest.mark.single_pass
+
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "tickets.example.org"
 # Whatever the test run itself was given must not leak into the production process.

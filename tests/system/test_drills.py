@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import signal
-import subprocess
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -36,6 +33,7 @@ import redis
 from django.db.models import Count
 
 from tests.support.deliveries import register_many, sent_count
+from tests.support.redis_server import RedisServer
 from tests.support.smtp_sink import SMTPSink, free_port
 from tests.support.worker_process import Worker, no_other_sessions, wait_until, worker_env
 from tickets.delivery import queue
@@ -150,41 +148,6 @@ def _restart_sink(handler, port: int) -> SMTPSink:
     sink.controller = Controller(handler, hostname="127.0.0.1", port=port,
                                  data_size_limit=10_000_000)
     return sink.__enter__()
-
-
-class RedisServer:
-    """Our own redis-server without persistence: a restart loses every queued message."""
-
-    def __init__(self, port: int, workdir: Path) -> None:
-        self.port, self.workdir = port, workdir
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "the Redis drill needs redis-server"
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        )
-        client = redis.Redis.from_url(self.url)
-        assert wait_until(lambda: _pings(client), timeout=10), "redis-server did not start"
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
 
 
 def test_drill_redis_restarted_mid_batch_loses_queue_sweep_republishes(

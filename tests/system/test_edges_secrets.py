@@ -53,6 +53,11 @@ _OWN = ("VARCO_", "SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "GUNICORN_
         "DJANGO_SETTINGS_MODULE", "ALLOWED_HOSTS", "SITE_URL", "CSRF_TRUSTED_ORIGINS")
 
 
+# A test of a subprocess started with clean_env (no DATABASE_URL/REDIS_URL) does the same in
+# both CI passes: .ci/run runs it in one.
+SUBPROCESS_ONLY = pytest.mark.single_pass
+
+
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """No configuration at all (the embedded mode), var/ in ``tmp_path``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN)}
@@ -75,6 +80,7 @@ def mode(path: Path) -> int:
 # --- 1. the embedded mode makes its own key; no published key ever signs ---------------------
 
 
+@SUBPROCESS_ONLY
 def test_embedded_mode_makes_its_own_secret_key_and_keeps_it(tmp_path):
     env = clean_env(tmp_path)
     first = settings_of(env, "SECRET_KEY", "VARCO_ENCRYPTION_KEYS")
@@ -102,6 +108,7 @@ def test_a_ticket_link_signed_with_the_published_key_is_refused(client, register
     assert client.get(f"/t/{links.ticket_token(ticket)}/").status_code == 200
 
 
+@SUBPROCESS_ONLY
 def test_the_published_key_is_refused_even_outside_production(tmp_path):
     result = settings_of(clean_env(tmp_path, SECRET_KEY=PUBLISHED_KEY), "SECRET_KEY")
     assert result.returncode != 0
@@ -113,6 +120,7 @@ def _first_start(path: str, barrier, results) -> None:
     results.put(keys.embedded_key(Path(path), lambda: secrets.token_urlsafe(50)))
 
 
+@SUBPROCESS_ONLY
 def test_concurrent_first_starts_agree_on_one_key(tmp_path):
     path = tmp_path / "var" / "secret_key"
     context = multiprocessing.get_context("fork")
@@ -161,6 +169,7 @@ def _outcome(process: subprocess.Popen) -> tuple[str, str]:
             process.wait(20)
 
 
+@SUBPROCESS_ONLY
 def test_gunicorn_refuses_a_network_facing_start_without_a_secret_key(tmp_path):
     process = _gunicorn(clean_env(tmp_path), "0.0.0.0:0")
     outcome, log = _outcome(process)
@@ -169,6 +178,7 @@ def test_gunicorn_refuses_a_network_facing_start_without_a_secret_key(tmp_path):
     assert "Refusing to serve on 0.0.0.0:0 (not loopback) without a real SECRET_KEY" in log
 
 
+@SUBPROCESS_ONLY
 def test_gunicorn_serves_loopback_without_a_key_and_anywhere_with_one(tmp_path):
     outcome, log = _outcome(_gunicorn(clean_env(tmp_path), "127.0.0.1:0"))
     assert outcome == "serving", log  # `make run`: no configuration needed
@@ -211,6 +221,7 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     })
 
 
+@SUBPROCESS_ONLY
 @pytest.mark.parametrize(("extra", "message"), [
     ({"SECRET_KEY": "a" * 32}, "fewer than 10 distinct characters"),
     ({"SECRET_KEY": "abcd" * 16}, "fewer than 10 distinct characters"),
@@ -227,6 +238,7 @@ def test_production_refuses_weak_secrets_and_debug(tmp_path, extra, message):
     assert not (tmp_path / "var" / "secret_key").exists()  # nothing was made up instead
 
 
+@SUBPROCESS_ONLY
 def test_production_starts_with_real_secrets(tmp_path):
     result = settings_of(production_env(tmp_path), "DEBUG", "PRODUCTION")
     assert result.returncode == 0, result.stderr

@@ -73,6 +73,7 @@ def _check(process: subprocess.CompletedProcess, day: dict, mode: str) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.single_pass  # the embedded mode whatever DATABASE_URL/REDIS_URL say
 @pytest.mark.timeout(300)
 def test_small_day_reconciles_in_the_embedded_mode(tmp_path):
     env = {k: v for k, v in os.environ.items()

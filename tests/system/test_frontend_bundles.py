@@ -1,9 +1,10 @@
 """The committed JavaScript is what its sources build, the door page's texts are translated in
 the check-in app's one catalogue, and a wheel carries every app's pages.
 
-The bundles under ``checkin/static/checkin/`` are committed so that running Varco needs no
-Node; this test rebuilds them from ``checkin/frontend`` (sources, ``package-lock.json``, and
-the translations in ``checkin/locale``) into a temporary directory and compares bytes, so a
+The bundles under ``checkin/static/checkin/`` (and the print station's under
+``badges/static/badges/``) are committed so that running Varco needs no Node; this test
+rebuilds them from ``checkin/frontend`` and ``badges/frontend`` (sources, ``package-lock.json``,
+and the translations in ``checkin/locale``) into a temporary directory and compares bytes, so a
 source edited without ``make frontend``, a hand-edited bundle or a ``.po`` changed without
 ``make messages`` fails CI. It needs node and the npm packages (``make frontend-deps``; ``make
 test`` installs them).
@@ -22,9 +23,14 @@ from pathlib import Path
 import polib
 import pytest
 
+# single_pass: the same whatever DATABASE_URL/REDIS_URL say
+# (node, the bundles, a wheel, the catalogues: no database).
+pytestmark = pytest.mark.single_pass
+
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "checkin" / "frontend"
 STATIC = ROOT / "checkin" / "static" / "checkin"
+BADGES_STATIC = ROOT / "badges" / "static" / "badges"
 CATALOGUE = ROOT / "checkin" / "locale" / "it" / "LC_MESSAGES"
 
 
@@ -43,9 +49,11 @@ def test_the_committed_bundles_are_what_the_sources_build(tmp_path):
     subprocess.run([node, "build.mjs", str(out)], cwd=FRONTEND, check=True,
                    capture_output=True, timeout=120)
     built = _built_files(out)
-    assert {"door.js", "sw.js", "attendance/dashboard.js"} <= built.keys()
-    committed = {name: data for name, data in _built_files(STATIC).items()
-                 if not name.endswith(".css")}
+    assert {"checkin/door.js", "checkin/sw.js", "checkin/attendance/dashboard.js",
+            "badges/station.js", "badges/pdf.worker.js"} <= built.keys()
+    committed = {f"{app}/{name}": data
+                 for app, static in (("checkin", STATIC), ("badges", BADGES_STATIC))
+                 for name, data in _built_files(static).items() if not name.endswith(".css")}
     stale = sorted(name for name in built.keys() | committed.keys()
                    if built.get(name) != committed.get(name))
     assert not stale, f"run make frontend and commit the result: {stale} differ"

@@ -32,6 +32,10 @@ import pytest
 
 from tests.support.smtp_sink import free_port
 
+# single_pass: the same whatever DATABASE_URL/REDIS_URL say
+# (make run in a copy of its own, embedded mode).
+pytestmark = pytest.mark.single_pass
+
 ROOT = Path(__file__).resolve().parents[2]
 URL = re.compile(r"https?://[^\s'\"<>]+")
 COPY_IGNORE = shutil.ignore_patterns(

@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.signals import request_finished
 from django.db import close_old_connections, transaction
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -426,12 +427,16 @@ def tampered_link(w: World) -> str:
 PAGES = [
     Row("GET", "/", lambda w: "/", everyone(302)),
     Row("GET", "/healthz", lambda w: "/healthz", everyone(200)),
+    # The operators' metrics span every organiser: superusers (or the scraper's token) only.
+    Row("GET", "/metrics", lambda w: "/metrics",
+        {**dict.fromkeys(NOT_USERS, 401), "staff": 403, "other_staff": 403, "admin": 200}),
     Row("GET", "/favicon.ico", lambda w: "/favicon.ico", everyone(301)),
     # Public, but DRF authenticates a "Token" header when one is sent: a device's is refused.
     Row("GET", "/api/schema/", lambda w: "/api/schema/", public_docs()),
     Row("GET", "/api/docs/", lambda w: "/api/docs/", public_docs()),
     Row("GET", "/scan/", lambda w: "/scan/", everyone(200)),
     Row("GET", "/scan/sw.js", lambda w: "/scan/sw.js", everyone(200)),
+    Row("GET", "/print/", lambda w: "/print/", everyone(200)),
     Row("GET", "/scan/manifest.webmanifest", lambda w: "/scan/manifest.webmanifest",
         everyone(200)),
     Row("GET", "/e/{slug}/register/", lambda w: f"/e/{w.event_a.slug}/register/", everyone(200)),
@@ -477,7 +482,65 @@ ADMIN = [
     Row("GET", "/admin/auth/user/", lambda w: "/admin/auth/user/", admin_page(403, 403)),
 ]
 
-MATRIX = ORGANISER_API + CROSS_EVENT + DOOR_API + PAGES + ADMIN
+def _station(w: World, role: str):
+    """A print station of event A, and a layout to print on (inside the row's call)."""
+    from badges import services as badge_services  # (only these rows need badges)
+    from badges.jobs import stations
+
+    if not w.event_a.badge_layouts.exists():
+        badge_services.create_layout(w.event_a, name="Badge")
+    station, _token = stations.create_station(w.event_a, f"Stampante {role}", [f"G-{role}"])
+    return station
+
+
+def _in_doubt_job(w: World) -> str:
+    """A badge in doubt of event A (made inside the row's rolled-back call); its resolve URL."""
+    from badges.jobs import queue  # (as _station)
+    from badges.models import PrintJob
+
+    station = _station(w, "doubt")
+    job = queue.reprint(w.marker_a, "persa", station)
+    PrintJob.objects.filter(pk=job.pk).update(state="in_doubt", handed_at=job.created_at,
+                                              claimed_at=job.created_at, claim_token="0" * 32)
+    return f"{ev(w)}/print-jobs/{job.pk}/resolve/"
+
+
+def station_api() -> Expect:
+    """Print station endpoints: a print station's token only; no role here holds one (a door
+    device's and an organiser's token are refused: tests/badges/api/test_station.py has the
+    station's own answers)."""
+    return everyone(401)
+
+
+STATION = "/api/v1/badges/station/"
+PRINT_API = [
+    Row("GET", "/api/v1/events/{event_pk}/print-jobs/", lambda w: ev(w) + "/print-jobs/",
+        organiser_api(200)),
+    Row("POST", "/api/v1/events/{event_pk}/print-jobs/reprint/",
+        lambda w: ev(w) + "/print-jobs/reprint/", organiser_api(201),
+        body=lambda w, r: {"ticket": str(w.marker_a.pk), "reason": "persa",
+                           "station": _station(w, r).pk}),
+    Row("POST", "/api/v1/events/{event_pk}/print-jobs/{job_id}/resolve/", _in_doubt_job,
+        organiser_api(200), body=lambda w, r: {"printed": True}),
+    Row("GET", "/api/v1/events/{event_pk}/print-stations/",
+        lambda w: ev(w) + "/print-stations/", organiser_api(200)),
+    Row("POST", "/api/v1/events/{event_pk}/print-stations/",
+        lambda w: ev(w) + "/print-stations/", organiser_api(201),
+        body=lambda w, r: {"name": f"Stampante {r}", "gates": [f"Porta {r}"]}),
+    Row("GET", STATION, lambda w: STATION, station_api()),
+    Row("POST", STATION + "claim/", lambda w: STATION + "claim/", station_api(),
+        body=lambda w, r: {}),
+    Row("GET", STATION + "jobs/{job_id}/badge.pdf",
+        lambda w: STATION + "jobs/1/badge.pdf?claim=" + "0" * 32, station_api()),
+    *[Row("POST", STATION + f"jobs/{{job_id}}/{action}/",
+          lambda w, action=action: STATION + f"jobs/1/{action}/", station_api(),
+          body=lambda w, r: {"claim": "0" * 32})
+      for action in ("handed", "printed", "failed", "resolve")],
+    Row("GET", STATION + "in-doubt/", lambda w: STATION + "in-doubt/", station_api()),
+    Row("GET", STATION + "stream/", lambda w: STATION + "stream/", station_api()),
+]
+
+MATRIX = ORGANISER_API + CROSS_EVENT + DOOR_API + PRINT_API + PAGES + ADMIN
 
 
 # --- the matrix is complete ---------------------------------------------------------------------
@@ -666,7 +729,9 @@ def _admin_pages(w: World, ids_b: dict[type, list[int]], user) -> list[str]:
     # The console's event pages (console/site.py), A's and B's: B's must be a 404.
     for event_id in (w.event_a.pk, *ids_b[w.event_a.__class__]):
         pages += [f"/admin/events/{event_id}/", f"/admin/events/{event_id}/figures.json",
-                  f"/admin/events/{event_id}/devices/add/"]
+                  f"/admin/events/{event_id}/devices/add/", f"/admin/events/{event_id}/badges/",
+                  f"/admin/tickets/event/{event_id}/import/",
+                  f"/admin/audit/auditentry/?event_id={event_id}"]
     for model, model_admin in django_admin.site._registry.items():
         app, name = model._meta.app_label, model._meta.model_name
         base = f"/admin/{app}/{name}/"
@@ -719,6 +784,13 @@ def _posts_with_b_choices(w: World, ids_b: dict[type, list[int]]) -> list[tuple[
         (f"/admin/events/{w.event_b.pk}/send/", {}),
         (f"/admin/events/{w.event_b.pk}/registration/", {"open": "0"}),
         (f"/admin/events/{w.event_b.pk}/devices/add/", {"name": "Intrusa", "gate": ""}),
+        (f"/admin/events/{w.event_b.pk}/badges/print/", {"sort": "name"}),
+        ("/admin/tickets/attendee/", {"action": "reprint_badges", "apply": "1",
+                                      "reason": "Intrusa",
+                                      "_selected_action": [w.marker_b.attendee_id]}),
+        # The import into B's event: refused, nothing previewed or imported.
+        (f"/admin/tickets/event/{w.event_b.pk}/import/", {"file": SimpleUploadedFile(
+            "b.csv", b"name,email\nIntrusa,intrusa@example.org\n", "text/csv")}),
     ] + [(f"/admin/checkin/checkinlist/{pk}/delete/", {"post": "yes"})
          for pk in CheckinList.objects.filter(event=w.event_b).values_list("pk", flat=True)]
 
@@ -756,6 +828,8 @@ def test_admin_shows_nothing_of_another_organiser(world: World, staff):
             leaks.append(f"POST {url}: {shown}")
         if f"/admin/events/{w.event_b.pk}/" in url:
             assert response.status_code == 404, url
+        if f"/event/{w.event_b.pk}/import/" in url:  # no preview of B's import either
+            assert b"intrusa@example.org" not in response.content, url
     assert leaks == []
 
 

@@ -83,11 +83,12 @@ def test_saving_the_design(browser, event):
     assert not event.logo
 
 
+# The console's default language (Italian): the services' refusals are shown translated.
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"logo_file": upload(b"%PDF-1.4", "logo.pdf")}, "PNG, JPEG, GIF or WebP"),
+    ({"logo_file": upload(b"%PDF-1.4", "logo.pdf")}, "immagine PNG, JPEG, GIF o WebP"),
     ({"brand_color": "verde"}, "#rrggbb"),
     ({"info_it_contact": "x" * 201}, "200"),
-    ({"info_en_programme": "a\u202eb"}, "invisible"),
+    ({"info_en_programme": "a\u202eb"}, "carattere di formattazione invisibile (U+202E)"),
 ])
 def test_bad_design_is_shown_on_the_form_and_nothing_saved(browser, event, changes, message):
     response = browser.post(f"/admin/tickets/event/{event.pk}/change/",

@@ -44,7 +44,7 @@ def test_a_file_with_a_bad_row_is_previewed_with_line_column_reason_and_not_impo
     assert response.status_code == 200
     page = response.content.decode()
     errors = page.split('id="import-errors"')[1].split("</table>")[0]
-    assert "<td>3</td><td>email</td>" in errors  # line 3, the e-mail column
+    assert "<td>3</td><td>e-mail</td>" in errors  # line 3, the e-mail column (in Italian)
     assert 'name="confirm"' not in page  # all-or-nothing: nothing to confirm
     assert "Anna Neri" in page  # the good rows are shown too
     assert Attendee.objects.count() == 0
@@ -89,8 +89,10 @@ def test_a_place_taken_since_the_preview_means_nothing_is_imported(console, orga
 
 
 def test_an_unreadable_file_is_named_on_the_form(console, event):
+    """In the console's language (Italian by default), the problem and the file's header."""
     page = upload(console, event, "just one line without the columns\n").content.decode()
-    assert "Missing column" in page
+    assert "Colonne mancanti: name, email." in page
+    assert "just one line without the columns" in page
     assert Attendee.objects.count() == 0
 
 

@@ -892,9 +892,13 @@ def test_delete_blocked_by_protected_rows_is_409(api, event, ticket_type, regist
         raise ProtectedError("protected", {ticket})
 
     monkeypatch.setattr(Attendee, "delete", refuse)
-    response = api.delete(f"{V1}/events/{event.pk}/attendees/{ticket.attendee_id}/")
+    response = api.delete(f"{V1}/events/{event.pk}/attendees/{ticket.attendee_id}/",
+                          HTTP_ACCEPT_LANGUAGE="en")
     body = assert_error(response, 409, code="protected")
     assert "tickets" in body["detail"]
+    italian = api.delete(f"{V1}/events/{event.pk}/attendees/{ticket.attendee_id}/",
+                         HTTP_ACCEPT_LANGUAGE="it")
+    assert "biglietti" in assert_error(italian, 409, code="protected")["detail"]
     ticket.refresh_from_db()
     assert ticket.status == "valid"  # the revocation before the delete was rolled back
 

@@ -113,3 +113,15 @@ def test_random_well_formed_codes_fail_signature(raw):
     code = base64.b32encode(raw).decode().rstrip("=")
     with pytest.raises(InvalidCode):
         verify_code(code, lambda key_id: (signing.parse_code(code)[0].event_id, public))
+
+
+def test_references_use_every_letter_in_every_place():
+    # new_reference cuts 40 random bits in eight letters of a 32-letter alphabet: each place
+    # must take each letter (a wrong shift or mask would leave letters or places out).
+    seen = [set() for _ in range(8)]
+    for _ in range(3000):
+        reference = signing.new_reference()
+        assert len(reference) == 9 and reference[4] == "-"
+        for place, letter in enumerate(reference.replace("-", "")):
+            seen[place].add(letter)
+    assert all(letters == set(signing._REFERENCE_ALPHABET) for letters in seen)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from types import SimpleNamespace
+
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, parsers, permissions, status, viewsets
@@ -18,7 +23,10 @@ from rest_framework.views import APIView
 from audit import selectors as audit_selectors
 from core import languages
 from core.api.views import EVENT_PARAM, EventScopedMixin
+from core.errors import VarcoError
+from core.fastpath import Answer
 from core.rate_limits import ImportThrottle, OrganiserThrottle, RegistrationThrottle
+from core.rate_limits import refused as rate_limit_refused
 from core.request_limits import body_limit
 from tickets import attendee_csv, selectors, services
 from tickets.api import serializers as s
@@ -172,12 +180,14 @@ class AttendeeViewSet(
                 data = b""
             else:
                 raise ValidationError(
-                    {"file": "Send the CSV as a text/csv body or as a multipart 'file' upload."}
+                    {"file": _("Send the CSV as a text/csv body or as a multipart 'file' "
+                               "upload.")}
                 )
         if not data:
-            raise ValidationError({"file": "The file is empty."})
+            raise ValidationError({"file": _("The file is empty.")})
         if len(data) > max_csv_bytes():
-            raise ValidationError({"file": f"The file is larger than {max_csv_bytes()} bytes."})
+            raise ValidationError({"file": _("The file is larger than %(limit)d bytes.")
+                                   % {"limit": max_csv_bytes()}})
         flags = request.query_params
         try:
             result = attendee_csv.import_attendees(
@@ -193,9 +203,12 @@ class AttendeeViewSet(
             # at fault with its lines, ``errors`` keeps them in file order.
             fields: dict[str, list[str]] = {}
             for error in result.errors:
-                fields.setdefault(error.field, []).append(f"line {error.line}: {error.message}")
+                fields.setdefault(error.field, []).append(
+                    _("line %(line)d: %(reason)s") % {"line": error.line, "reason": error.message})
             body["error"] = "invalid"
-            body["detail"] = f"{len(result.errors)} bad row(s); nothing was imported."
+            body["detail"] = ngettext("%(count)d bad row; nothing was imported.",
+                                      "%(count)d bad rows; nothing was imported.",
+                                      len(result.errors)) % {"count": len(result.errors)}
             body["fields"] = fields
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
         return Response(body, status=status.HTTP_201_CREATED)
@@ -216,24 +229,27 @@ def _flag(value: str | None) -> bool:
     return (value or "").lower() in {"1", "true", "yes"}
 
 
+def _registration(v: dict) -> services.Registration:
+    return services.Registration(
+        name=v["name"], email=v["email"], organisation=v.get("organisation", ""),
+        language=v.get("language", ""), ticket_type_id=v.get("ticket_type"),
+    )
+
+
+def _public_answer(ticket: Ticket) -> dict:
+    """The public answer does not echo other attendees' data, only the caller's own. Built
+    directly, not by the organiser's serializers: those read the ticket's deliveries (a query
+    per registration) for fields this answer leaves out."""
+    return {"ticket": {"reference": ticket.reference, "status": ticket.status},
+            "attendee": {"name": ticket.attendee.name, "email": ticket.attendee.email}}
+
+
 def _register(event: Event, data, *, public: bool,
               default_ticket_type: TicketType | None = None) -> Response:
-    serializer = s.RegistrationSerializer(data=data)
-    serializer.is_valid(raise_exception=True)
-    v = serializer.validated_data
-    ticket = services.register(
-        event,
-        services.Registration(
-            name=v["name"], email=v["email"], organisation=v.get("organisation", ""),
-            language=v.get("language", ""), ticket_type_id=v.get("ticket_type"),
-        ),
-        public=public, default_ticket_type=default_ticket_type,
-    )
-    if public:  # the public answer does not echo other attendees' data, only the caller's own
-        # Built directly, not by the organiser's serializers: those read the ticket's deliveries
-        # (a query per registration) for fields this answer leaves out.
-        body = {"ticket": {"reference": ticket.reference, "status": ticket.status},
-                "attendee": {"name": ticket.attendee.name, "email": ticket.attendee.email}}
+    ticket = services.register(event, _registration(s.validate_registration(data)),
+                               public=public, default_ticket_type=default_ticket_type)
+    if public:
+        body = _public_answer(ticket)
     else:
         body = {
             "attendee": s.AttendeeSerializer(ticket.attendee).data,
@@ -318,3 +334,31 @@ class PublicRegistrationView(APIView):
         default = selectors.default_public_ticket_type(slug)
         event = default.event if default is not None else get_object_or_404(Event, slug=slug)
         return _register(event, request.data, public=True, default_ticket_type=default)
+
+
+def _strict_constant(name: str):
+    raise ValueError(f"{name} is not JSON")  # as DRF's parser: NaN and Infinity are refused
+
+
+def public_registration(slug: str, body: bytes, meta: dict) -> Answer:
+    """``PublicRegistrationView.post`` for a JSON body, without DRF: (status, body, headers),
+    or None where the view's answer is not this function's to give (a body DRF's parser or the
+    serializer refuses, with their messages in the request's language; an unknown event or
+    one without a public ticket type; a client over its rate limit): the caller then hands the
+    request to Django. Used by ``tickets.fastpath``; the same steps as the view: the same
+    validation (``validate_registration``), the same look-up, the same rate limit (charged
+    once: only here, or only by the view), the same service, the same answers."""
+    try:
+        data = json.loads(body.decode(), parse_constant=_strict_constant)
+        validated = s.validate_registration(data)
+    except (ValueError, ValidationError):
+        return None
+    default = selectors.default_public_ticket_type(slug)
+    if default is None or rate_limit_refused(SimpleNamespace(META=meta), RegistrationThrottle):
+        return None
+    try:
+        ticket = services.register(default.event, _registration(validated), public=True,
+                                   default_ticket_type=default)
+    except VarcoError as exc:
+        return exc.http_status, exc.body(), {}
+    return status.HTTP_201_CREATED, _public_answer(ticket), {}

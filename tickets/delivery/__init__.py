@@ -50,6 +50,7 @@ whose ticket was revoked or reissued in the meantime is ``cancelled`` instead of
 
 The rooms: ``queue`` (queueing, publishing by task name), ``batch`` (claims and the outcome
 of each attempt), ``smtp`` (the SMTP hand-over), ``message`` (the e-mail and its bytes),
-``sweep``, ``tasks`` (the Celery tasks), ``receivers`` (the ``ticket_issued`` receiver).
+``sweep``, ``tasks`` (the Celery tasks), ``receivers`` (the ``ticket_issued`` receiver),
+``publisher`` (a registration's task published in a batch, by a thread of the web process).
 Reads (latest delivery, progress) are in ``tickets.selectors``.
 """

@@ -242,3 +242,4 @@ text_width = _width
 draw_text = _draw_text
 wrap = _wrap
 fit = _fit
+clings = _clings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import ServiceError
 from tickets.models import Event, Ticket, TicketType
@@ -23,12 +24,12 @@ def reserve_place(event: Event, ticket_type: TicketType) -> int:
         Q(capacity__isnull=True) | Q(issued_count__lt=F("capacity")), pk=event.pk
     ).update(issued_count=F("issued_count") + 1, last_serial=F("last_serial") + 1)
     if not taken:
-        raise ServiceError("event", "This event is full.", code="sold_out")
+        raise ServiceError("event", _("This event is full."), code="sold_out")
     taken = TicketType.objects.filter(
         Q(capacity__isnull=True) | Q(issued_count__lt=F("capacity")), pk=ticket_type.pk
     ).update(issued_count=F("issued_count") + 1)
     if not taken:  # the caller's transaction rolls back the event's place taken above
-        raise ServiceError("ticket_type", "This ticket type is sold out.", code="sold_out")
+        raise ServiceError("ticket_type", _("This ticket type is sold out."), code="sold_out")
     return Event.objects.values_list("last_serial", flat=True).get(pk=event.pk)
 
 

@@ -22,6 +22,8 @@ import io
 import re
 import warnings
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
 from core import languages, text
@@ -54,7 +56,7 @@ def clean_logo(data: bytes | str | None) -> bytes:
         try:
             data = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError):
-            raise ServiceError("logo", "The logo must be an image file in base64.") from None
+            raise ServiceError("logo", _("The logo must be an image file in base64.")) from None
     if len(data) > LOGO_MAX_BYTES:
         raise _too_big()
     try:
@@ -62,23 +64,25 @@ def clean_logo(data: bytes | str | None) -> bytes:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.format not in LOGO_FORMATS:
-                raise ServiceError("logo", "The logo must be a PNG, JPEG, GIF or WebP image.")
+                raise ServiceError("logo", _("The logo must be a PNG, JPEG, GIF or WebP image."))
             width, height = image.size
             if width * height > LOGO_MAX_PIXELS or not width or not height:
                 raise ServiceError(
-                    "logo", f"The logo may have at most {LOGO_MAX_PIXELS:,} pixels."
+                    "logo", format_lazy(_("The logo may have at most {count} pixels."),
+                                        count=f"{LOGO_MAX_PIXELS:,}")
                 )
             image.load()
     except ServiceError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
             Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise ServiceError("logo", "The logo must be a PNG, JPEG, GIF or WebP image.") from None
+        raise ServiceError("logo", _("The logo must be a PNG, JPEG, GIF or WebP image.")) from None
     return _normalised(image)
 
 
 def _too_big() -> ServiceError:
-    return ServiceError("logo", f"The logo may be at most {LOGO_MAX_BYTES // 1024} KB.",
+    return ServiceError("logo", format_lazy(_("The logo may be at most {size} KB."),
+                                            size=LOGO_MAX_BYTES // 1024),
                         code="too_big")
 
 
@@ -104,7 +108,7 @@ def clean_brand_color(value: str | None) -> str:
         return ""
     match = HEX.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None:
-        raise ServiceError("brand_color", "A colour is written #rrggbb, e.g. #1d4e89.")
+        raise ServiceError("brand_color", _("A colour is written #rrggbb, e.g. #1d4e89."))
     digits = match.group(1).lower()
     if len(digits) == 3:
         digits = "".join(c * 2 for c in digits)
@@ -116,34 +120,40 @@ def clean_practical_info(value: dict | None) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ServiceError("practical_info", "A mapping of language code to sections is needed.")
+        raise ServiceError("practical_info", _("A mapping of language code to sections is needed."))
     cleaned: dict[str, dict[str, str]] = {}
     for language, sections in value.items():
         if language not in languages.NAMES:
             raise ServiceError(
                 "practical_info",
-                f"Keys must be language codes ({', '.join(languages.CODES)}); not {language!r}.",
+                format_lazy(_("Keys must be language codes ({codes}); not {key!r}."),
+                            codes=", ".join(languages.CODES), key=language),
             )
         if not isinstance(sections, dict):
-            raise ServiceError("practical_info", f"{language}: a mapping of section to text.")
+            raise ServiceError("practical_info", format_lazy(
+                _("{language}: a mapping of section to text."), language=language))
         kept = {}
         for section, body in sections.items():
             if section not in PRACTICAL_SECTIONS:
                 raise ServiceError(
                     "practical_info",
-                    f"{language}: sections are {', '.join(PRACTICAL_SECTIONS)}; not {section!r}.",
+                    format_lazy(_("{language}: sections are {sections}; not {key!r}."),
+                                language=language, sections=", ".join(PRACTICAL_SECTIONS),
+                                key=section),
                 )
             try:
                 body = text.clean_text(body if body is not None else "",
                                        PRACTICAL_SECTIONS[section], multiline=True)
             except text.TextRefused as exc:
-                raise ServiceError("practical_info", f"{language}.{section}: {exc}") from None
+                raise ServiceError("practical_info", format_lazy(
+                    "{}.{}: {}", language, section, exc.message)) from None
             body = "\n".join(line.rstrip() for line in body.replace("\r\n", "\n")
                              .replace("\r", "\n").replace("\t", " ").split("\n"))
             if body.count("\n") >= PRACTICAL_LINES:
                 raise ServiceError(
                     "practical_info",
-                    f"{language}.{section}: at most {PRACTICAL_LINES} lines.",
+                    format_lazy(_("{language}.{section}: at most {count} lines."),
+                                language=language, section=section, count=PRACTICAL_LINES),
                 )
             if body:
                 kept[section] = body
@@ -154,7 +164,8 @@ def clean_practical_info(value: dict | None) -> dict:
 
 def clean_ticket_languages(value: str | None) -> str:
     if value not in LANGUAGE_MODES:
-        raise ServiceError("ticket_languages", f"One of {', '.join(LANGUAGE_MODES)}.")
+        raise ServiceError("ticket_languages", format_lazy(_("One of {choices}."),
+                                                            choices=", ".join(LANGUAGE_MODES)))
     return value
 
 

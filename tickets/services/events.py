@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import ServiceError
+from tickets import selectors
 from tickets.models import Event, Organiser, TicketType
 from tickets.services import trail
 from tickets.services.event_design import clean_design_fields
@@ -21,7 +23,7 @@ from tickets.services.validation import (
 def create_organiser(name: str, slug: str | None = None) -> Organiser:
     name = clean_text_fields(ORGANISER_TEXT, {"name": name})["name"]
     slug = slug or slugify(name)[:100] or "organiser"
-    organiser, _ = Organiser.objects.get_or_create(slug=slug, defaults={"name": name})
+    organiser, _created = Organiser.objects.get_or_create(slug=slug, defaults={"name": name})
     return organiser
 
 
@@ -48,7 +50,7 @@ def save_ticket_type(event: Event, changes: dict, ticket_type: TicketType | None
     changes = clean_text_fields(TICKET_TYPE_TEXT, changes)
     name = changes.get("name")
     if name is not None and ticket_type_name_taken(event, name, ticket_type):
-        raise ServiceError("name", "A ticket type with this name already exists.")
+        raise ServiceError("name", _("A ticket type with this name already exists."))
     with transaction.atomic():
         if ticket_type is None:
             ticket_type = TicketType(event=event)
@@ -100,6 +102,9 @@ def set_registration_open(events, is_open: bool) -> int:
             registration_open=is_open)
         for event in changing:
             trail.event(action, event)
+        # (An UPDATE sends no post_save: this process reads the events again at once, the
+        # others within ``selectors.DEFAULT_TYPE_TTL_S``.)
+        selectors.forget_default_ticket_types()
     return len(changing)
 
 
@@ -108,7 +113,7 @@ def delete_event(event: Event) -> None:
     attendees would be lost)."""
     if event.tickets.exists():
         raise ServiceError(
-            "event", "This event has tickets; close registration instead of deleting it."
+            "event", _("This event has tickets; close registration instead of deleting it.")
         )
     with transaction.atomic():
         trail.event("event.deleted", event)
@@ -118,7 +123,7 @@ def delete_event(event: Event) -> None:
 def delete_ticket_type(ticket_type: TicketType) -> None:
     """Delete a ticket type no ticket uses (the PROTECT foreign key is the last guard)."""
     if ticket_type.tickets.exists():
-        raise ServiceError("ticket_type", "Tickets of this type exist; it cannot go.")
+        raise ServiceError("ticket_type", _("Tickets of this type exist; it cannot go."))
     with transaction.atomic():
         trail.ticket_type("ticket_type.deleted", ticket_type)
         ticket_type.delete()

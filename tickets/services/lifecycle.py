@@ -11,6 +11,7 @@ import logging
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import ServiceError
 from tickets import signals
@@ -51,7 +52,7 @@ def reissue_ticket(ticket: Ticket) -> Ticket:
     """Issue a new code for the same ticket (e.g. a leaked PDF); the old code is refused."""
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if ticket.status != Ticket.Status.VALID:
-        raise ServiceError("ticket", "A revoked ticket cannot be reissued.")
+        raise ServiceError("ticket", _("A revoked ticket cannot be reissued."))
     Ticket.objects.filter(pk=ticket.pk).update(
         version=F("version") + 1, updated_at=timezone.now()
     )

@@ -18,7 +18,12 @@ so a CSV import (which takes the event row first and keeps it) and single regist
 cannot deadlock:
 
 1. ``e``: the event's place and serial, a conditional UPDATE (``issued_count < capacity``
-   re-checked on the row's newest version once the lock is ours, as with the ORM's UPDATE);
+   re-checked on the row's newest version once the lock is ours, as with the ORM's UPDATE),
+   taken only if, as the statement's snapshot sees them, the address is not known for the
+   event and the ticket type is not full: the usual refusals (a second registration, the
+   rush after the last place) then change nothing and need no failure, and the answer's last
+   columns say which it was (read from the same snapshot). Those reads take no lock and may
+   be a moment old: the parts below decide, as before;
 2. ``tt``: the ticket type's place, only if the event had one;
 3. ``a``: the attendee, only if both places were taken; ``ON CONFLICT DO NOTHING`` on the one
    attendee per e-mail key rule, so a duplicate gives no row instead of an error (waiting, as
@@ -32,7 +37,8 @@ place was taken, the statement fails on purpose (the last column casts a marked 
 integer only then), which rolls back all of it; ``take_place_and_issue`` raises ``Refused``
 and the caller finds out why (duplicate, ticket type full, or a reference to draw again).
 A full event takes nothing and needs no failure. (PostgreSQL logs each such failure as an
-ERROR naming the marked text: one line per refused duplicate or last-place loser, no more.)
+ERROR naming the marked text: only for refusals the snapshot could not see coming, i.e. two
+registrations racing for the same address or the last place.)
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from functools import cache
 
 from django.db import DataError, connection, models
 
+from core import statements
 from tickets.models import Attendee, Event, Ticket, TicketType
 
 # The marked text of the deliberate failure (a cast of text to integer, so a DataError).
@@ -55,11 +62,15 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the statement did: ``ticket_id`` set = registered with ``serial``; None = the
-    event is full (nothing was changed)."""
+    """What the statement did: ``ticket_id`` set = registered with ``serial``; None = nothing
+    was changed, and then why, as the statement's snapshot saw it: the address is ``known``,
+    the event or the ticket type is full (all False: the event is gone)."""
 
     serial: int | None
     ticket_id: int | None
+    known: bool = False
+    event_full: bool = False
+    type_full: bool = False
 
 
 def _insert_columns(model: type[models.Model], computed: dict[str, str]) -> tuple[str, str, list]:
@@ -93,11 +104,18 @@ def _statement() -> tuple[str, list, list]:
     attendee_key = next(c.name for c in Attendee._meta.constraints
                         if isinstance(c, models.UniqueConstraint) and c.fields == ("event",
                                                                                    "email_key"))
+    event, ticket_type, attendee = (quote(m._meta.db_table) for m in (Event, TicketType, Attendee))
+    known = f"EXISTS (SELECT FROM {attendee} k WHERE k.event_id = %s AND k.email_key = %s)"
+    type_full = (f"(SELECT p.capacity IS NOT NULL AND p.issued_count >= p.capacity "
+                 f"FROM {ticket_type} p WHERE p.id = %s)")
+    event_full = (f"(SELECT v.capacity IS NOT NULL AND v.issued_count >= v.capacity "
+                  f"FROM {event} v WHERE v.id = %s)")
     sql = f"""
 WITH e AS (
-    UPDATE {quote(Event._meta.db_table)}
+    UPDATE {event}
        SET issued_count = issued_count + 1, last_serial = last_serial + 1
      WHERE id = %s AND (capacity IS NULL OR issued_count < capacity)
+       AND NOT {known} AND NOT COALESCE({type_full}, FALSE)
  RETURNING last_serial
 ), tt AS (
     UPDATE {quote(TicketType._meta.db_table)}
@@ -118,13 +136,12 @@ WITH e AS (
 SELECT (SELECT last_serial FROM e), (SELECT id FROM a), (SELECT id FROM t),
        CASE WHEN %s THEN set_config('synchronous_commit', 'off', true) END,
        CAST(CASE WHEN EXISTS (SELECT FROM e) AND NOT EXISTS (SELECT FROM t)
-                 THEN '{REFUSED} ' || (SELECT count(*) FROM a) END AS integer)
+                 THEN '{REFUSED} ' || (SELECT count(*) FROM a) END AS integer),
+       CASE WHEN NOT EXISTS (SELECT FROM e) THEN {known} END,
+       CASE WHEN NOT EXISTS (SELECT FROM e) THEN {event_full} END,
+       CASE WHEN NOT EXISTS (SELECT FROM e) THEN {type_full} END
 """
     return sql, a_fields, t_fields
-
-
-def _params(obj: models.Model, fields: list) -> list:
-    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
 
 
 def take_place_and_issue(event: Event, ticket_type: TicketType, attendee: Attendee,
@@ -140,17 +157,22 @@ def take_place_and_issue(event: Event, ticket_type: TicketType, attendee: Attend
     registration durable before anything acts on it (``flush_wal``).
     """
     sql, a_fields, t_fields = _statement()
-    params = [event.pk, ticket_type.pk, *_params(attendee, a_fields), *_params(ticket, t_fields),
-              commit_asynchronously]
+    key = attendee.email_key
+    params = [event.pk, event.pk, key, ticket_type.pk,  # e (with the refusals seen first)
+              ticket_type.pk,  # tt
+              *statements.field_values(attendee, a_fields),  # a
+              *statements.field_values(ticket, t_fields),  # t
+              commit_asynchronously, event.pk, key, event.pk, ticket_type.pk]  # the answer
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            serial, attendee_id, ticket_id, _, _ = cursor.fetchone()
+        # Prepared once per connection (``core.statements``): planning this statement cost
+        # about as much database CPU as running it (0.3 to 0.4 ms, docs/benchmarks.md).
+        row = statements.fetch_one(sql, params)
     except DataError as exc:
         if REFUSED in str(exc):
             raise Refused from None
         raise
-    outcome = Outcome(serial, ticket_id)
+    serial, attendee_id, ticket_id, _, _, known, event_full, type_full = row
+    outcome = Outcome(serial, ticket_id, bool(known), bool(event_full), bool(type_full))
     if ticket_id is not None:
         attendee.pk = attendee_id
         ticket.pk, ticket.serial, ticket.attendee = ticket_id, serial, attendee

@@ -9,6 +9,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from core import text
 from core.errors import ServiceError
@@ -46,7 +48,7 @@ def email_taken(event: Event, email: str, exclude_pk: int | None = None) -> bool
 
 def duplicate_email() -> ServiceError:
     return ServiceError(
-        "email", "This e-mail address is already registered for this event.", code="duplicate"
+        "email", _("This e-mail address is already registered for this event."), code="duplicate"
     )
 
 
@@ -60,7 +62,8 @@ def update_attendee(attendee: Attendee, changes: dict) -> Attendee:
     language = changes.get("language")
     languages = attendee.event.languages
     if language is not None and languages and language not in languages:
-        raise ServiceError("language", f"Language must be one of: {', '.join(languages)}.")
+        raise ServiceError("language", format_lazy(_("Language must be one of: {languages}."),
+                                                    languages=", ".join(languages)))
     before = trail.stored_state(attendee)
     for field, value in changes.items():
         setattr(attendee, field, value)
@@ -75,6 +78,11 @@ def update_attendee(attendee: Attendee, changes: dict) -> Attendee:
     return attendee
 
 
+def _no_such_ticket_type(ticket_type_id: int) -> ServiceError:
+    return ServiceError("ticket_type", format_lazy(
+        _("Ticket type {id} does not exist for this event."), id=ticket_type_id))
+
+
 def _pick_ticket_type(event: Event, ticket_type_id: int | None, public_only: bool,
                       default: TicketType | None = None) -> TicketType:
     if default is not None and ticket_type_id in (None, default.pk):
@@ -83,14 +91,12 @@ def _pick_ticket_type(event: Event, ticket_type_id: int | None, public_only: boo
     if ticket_type_id is None:
         ticket_type = types.first()
         if ticket_type is None:
-            raise ServiceError("ticket_type", "This event has no ticket type to register for.")
+            raise ServiceError("ticket_type", _("This event has no ticket type to register for."))
         return ticket_type
     try:
         return types.get(pk=ticket_type_id)
     except TicketType.DoesNotExist:
-        raise ServiceError(
-            "ticket_type", f"Ticket type {ticket_type_id} does not exist for this event."
-        ) from None
+        raise _no_such_ticket_type(ticket_type_id) from None
 
 
 def _issue_ticket(
@@ -99,7 +105,7 @@ def _issue_ticket(
     """Create the ticket (taking a place unless the caller already took it as ``serial``)."""
     if serial is None:
         serial = reserve_place(event, ticket_type)
-    for _ in range(5):
+    for _attempt in range(5):
         try:
             with transaction.atomic():
                 ticket = Ticket.objects.create(
@@ -134,12 +140,13 @@ def register(event: Event, data: Registration, *, public: bool = False,
     already with the event (``selectors.default_public_ticket_type``, for ``public=True``).
     """
     if public and not event.registration_open:
-        raise ServiceError("event", "Registration for this event is closed.", code="closed")
+        raise ServiceError("event", _("Registration for this event is closed."), code="closed")
     name, email, organisation = validate_registration(data)
     language = data.language or event.default_language
     if event.languages and language not in event.languages:
         raise ServiceError(
-            "language", f"Language must be one of: {', '.join(event.languages)}."
+            "language", format_lazy(_("Language must be one of: {languages}."),
+                                    languages=", ".join(event.languages))
         )
     duplicate = duplicate_email()
     if connection.vendor == "postgresql":
@@ -188,7 +195,7 @@ def _register_in_one_statement(event: Event, ticket_type: TicketType, attendee: 
     # ticket is announced (its e-mail queued) and before anyone is answered. Inside another
     # transaction (a CSV import's) it runs in a savepoint and that transaction's COMMIT decides.
     alone = not connection.in_atomic_block
-    for _ in range(5):
+    for _attempt in range(5):
         ticket = Ticket(event=event, attendee=attendee, ticket_type=ticket_type, serial=0,
                         reference=signing.new_reference())
         try:
@@ -201,19 +208,25 @@ def _register_in_one_statement(event: Event, ticket_type: TicketType, attendee: 
             # address, or a reference already drawn, which the next round draws again).
             if email_taken(event, attendee.email):
                 raise duplicate_email() from None
-            ticket_type.refresh_from_db(fields=["capacity", "issued_count"])
+            try:
+                ticket_type.refresh_from_db(fields=["capacity", "issued_count"])
+            except TicketType.DoesNotExist:  # deleted since it was read (kept up to a second)
+                raise _no_such_ticket_type(ticket_type.pk) from None
             if ticket_type.capacity is not None and (
                 ticket_type.issued_count >= ticket_type.capacity
             ):
-                raise ServiceError("ticket_type", "This ticket type is sold out.",
+                raise ServiceError("ticket_type", _("This ticket type is sold out."),
                                    code="sold_out") from None
             continue
-        if outcome.ticket_id is None:  # the event is full; nothing was changed
-            # As before: a known address is told so even when the event is full (the answer
-            # that lets them find their ticket).
-            if email_taken(event, attendee.email):
+        if outcome.ticket_id is None:  # refused before anything changed; the statement says why
+            # A known address is told so even when the event is full (the answer that lets
+            # them find their ticket).
+            if outcome.known:
                 raise duplicate_email()
-            raise ServiceError("event", "This event is full.", code="sold_out")
+            if outcome.type_full and not outcome.event_full:
+                raise ServiceError("ticket_type", _("This ticket type is sold out."),
+                                   code="sold_out")
+            raise ServiceError("event", _("This event is full."), code="sold_out")
         if alone:
             postgres.flush_wal()
         signals.send_on_commit(signals.ticket_issued, ticket, reissued=False)
@@ -225,6 +238,6 @@ def issue_ticket_for(attendee: Attendee, ticket_type: TicketType) -> Ticket:
     """Issue a ticket for an existing attendee who has no valid one."""
     with transaction.atomic():
         if Ticket.objects.filter(attendee=attendee, status=Ticket.Status.VALID).exists():
-            raise ServiceError("attendee", "This attendee already has a valid ticket.")
+            raise ServiceError("attendee", _("This attendee already has a valid ticket."))
         return _issue_ticket(attendee.event, attendee, ticket_type)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from core import text
 from core.errors import ServiceError
@@ -35,9 +37,9 @@ def clean_text_fields(rules: dict[str, tuple[int | None, bool, bool]], data: dic
         try:
             value = text.clean_text(value, max_length, multiline=multiline)
         except text.TextRefused as exc:
-            raise ServiceError(field, str(exc)) from None
+            raise ServiceError(field, exc.message) from None
         if required and not value:
-            raise ServiceError(field, "This field may not be blank.")
+            raise ServiceError(field, _("This field may not be blank."))
         cleaned[field] = value
     if "name" in rules and isinstance(data.get("name_i18n"), dict):
         translations = {}
@@ -45,7 +47,8 @@ def clean_text_fields(rules: dict[str, tuple[int | None, bool, bool]], data: dic
             try:
                 translations[language] = text.clean_text(name, rules["name"][0])
             except text.TextRefused as exc:
-                raise ServiceError("name_i18n", f"{language}: {exc}") from None
+                raise ServiceError("name_i18n",
+                                   format_lazy("{}: {}", language, exc.message)) from None
         cleaned["name_i18n"] = translations
     return cleaned
 
@@ -62,5 +65,6 @@ def clean_email(address: str) -> tuple[str, str]:
         validate_email(email)
         return email, text.email_key(email)
     except (ValidationError, text.TextRefused):
-        raise ServiceError("email", f"Not a valid e-mail address: {address!r}.") from None
+        raise ServiceError("email", format_lazy(_("Not a valid e-mail address: {address!r}."),
+                                             address=address)) from None
 

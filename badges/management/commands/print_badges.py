@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import time
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    no_translations,
+)
 from tqdm import tqdm
 
 from badges import printing, selectors
@@ -30,6 +35,9 @@ class Command(BaseCommand):
         parser.add_argument("--checked-in", choices=["yes", "no"], dest="checked_in",
                             help="only attendees who entered (yes) or did not yet (no)")
 
+    # The operator's terminal speaks the command's own language (English): the services'
+    # messages, translated for the console and the API, are shown here as written.
+    @no_translations
     def handle(self, *args, **options) -> None:
         event = Event.objects.filter(slug=options["event"]).first()
         if event is None:

@@ -7,12 +7,18 @@
 // request that did reach the server is never counted twice. While online it polls the changes
 // feed, so its offline copy knows other gates' scans within seconds.
 //
+// A scanner flooding unreadable codes is told so online (the server's 429) and offline alike:
+// the page keeps the device's allowance of invalid codes itself (flood.js, numbers from the
+// snapshot), and says so when an upload's invalid codes went past the server's allowance
+// (`invalid_not_logged`).
+//
 // Hardware scanners type into whatever has focus: listenForScanners() (wedge.js) routes their
 // keystrokes to the scan wherever focus is, so tapping a button never loses the next scan.
 import { Api, newNonce, Offline } from "./api.js";
-import { Camera } from "./camera.js";
+import { CameraToggle, cameraNote, filmPairingLink } from "./camera.js";
 import { CODE_LENGTH, parseCode } from "./codes.js";
 import { beep, unlockAudio } from "./feedback.js";
+import { InvalidBudget } from "./flood.js";
 import { formatTime, getLanguage, setLanguage, t } from "./i18n.js";
 import { isPairingLink, tokenFrom, tokenFromHash } from "./pairing.js";
 import { Recent } from "./recent.js";
@@ -30,7 +36,12 @@ const RESULT_MS = { ok: 900, warn: 1600, bad: 1600 };
 
 const $ = (id) => document.getElementById(id);
 const store = new Store();
+const invalidBudget = new InvalidBudget();
 const recent = new Recent(store, $("recent-list"), (item) => undo(item));
+const camera = new CameraToggle({
+  video: $("camera"), button: $("camera-toggle"), note: $("camera-note"),
+  onCode: (code) => handleCode(code, true),
+});
 const state = {
   api: null,
   online: navigator.onLine,
@@ -44,7 +55,7 @@ const state = {
   lastCode: null,
   lastCodeAt: 0,
   resultTimer: null,
-  camera: null,
+  notice: null, // a message from the background (an upload) waiting for the answer on screen
   loop: null,
 };
 
@@ -54,6 +65,7 @@ async function main() {
   setLanguage(localStorage.getItem("varco-lang") || document.documentElement.lang || "it");
   bindUi();
   await store.open();
+  invalidBudget.configure(store.invalidLimit);
   registerServiceWorker();
   if (await pairFromHash()) return;
   const token = await store.getToken();
@@ -109,8 +121,9 @@ async function pair(text) {
     showPairing(t("pair_failed"));
     return;
   }
-  stopCamera();
+  camera.stop();
   await store.forget();
+  invalidBudget.configure(null); // another device: its own allowance, from its snapshot
   await store.setToken(token);
   state.api = api;
   const device = answer.data && answer.data.device ? answer.data.device.id : null;
@@ -121,7 +134,7 @@ async function pair(text) {
 }
 
 async function unpair(message) {
-  stopCamera();
+  camera.stop();
   await store.setToken(null);
   await store.forget();
   state.api = null;
@@ -151,6 +164,7 @@ async function loadSnapshot() {
     if (answer.status === 401) return unpair(t("pair_failed"));
     if (answer.status === 200) {
       await store.saveSnapshot(answer.data);
+      invalidBudget.configure(store.invalidLimit);
       state.lastSnapshot = Date.now();
       setOnline(true);
       renderHeader();
@@ -205,6 +219,7 @@ async function pollChanges() {
 async function sync() {
   state.syncing = true;
   renderSync();
+  let notLogged = 0;
   try {
     for (;;) {
       const batch = await store.queued(200);
@@ -215,6 +230,9 @@ async function sync() {
         for (const result of answer.data.results) {
           if (result.conflict) noteConflict(result);
         }
+        // Invalid codes past the device's upload allowance (checkin/scanning/flood.py): the
+        // scanner flooded while offline; staff must hear it as they would have online.
+        notLogged += Number(answer.data.invalid_not_logged) || 0;
       } else {
         // 400/403: the batch can never be accepted as is (e.g. its list was withdrawn from
         // this device); keep the page usable and leave the evidence in the console.
@@ -230,6 +248,10 @@ async function sync() {
   } finally {
     state.syncing = false;
     renderSync();
+    if (notLogged > 0) {
+      notify("error_flood_upload", `${notLogged} ${t("not_logged")}`,
+             { status: "rejected", reason: "invalid" });
+    }
   }
 }
 
@@ -288,6 +310,7 @@ async function submit(scan, ticketId, url, decideLocally) {
     try {
       const answer = await state.api.post(url, scan, SCAN_TIMEOUT_MS);
       if (answer.status === 200) {
+        if (answer.data.reason === "invalid") invalidBudget.take();
         if (answer.data.status === "ok") {
           await store.noteAccepted(scan.list, ticketId, scan.type, answer.data.checked_in_at);
         }
@@ -299,6 +322,7 @@ async function submit(scan, ticketId, url, decideLocally) {
       const detail = answer.data && answer.data.detail ? answer.data.detail : "";
       const row = { code: scan.code, ticket: scan.ticket, status: "rejected", reason: "" };
       if (answer.status === 429) {  // see checkin/scanning/flood.py
+        invalidBudget.drain();
         return showMessage("error_flood", "", { ...row, reason: "invalid" });
       }
       if (answer.status === 403) return showMessage("error_list", "", row);
@@ -321,6 +345,13 @@ async function submit(scan, ticketId, url, decideLocally) {
   if (!store.ready) {
     showMessage("no_snapshot", "", { code: scan.code, ticket: scan.ticket, status: "rejected",
                                      reason: "", nonce: scan.nonce, offline: true });
+    return;
+  }
+  if (answer.reason === "invalid" && !invalidBudget.take()) {
+    // Past the allowance: what the server would have answered (429), said offline. The scan
+    // stays queued; the upload's allowance decides whether the server logs it.
+    showMessage("error_flood", "", { code: scan.code, status: "rejected", reason: "invalid",
+                                     nonce: scan.nonce, offline: true });
     return;
   }
   showResult(answer, { nonce: scan.nonce, type: scan.type, offline: true, code: scan.code,
@@ -363,6 +394,16 @@ function showMessage(key, detail = "", row = null) {
 
 function hideResult() {
   $("result").hidden = true;
+  const notice = state.notice;
+  state.notice = null;
+  if (notice) showMessage(...notice);
+}
+
+/** A message from the background (an upload): at once, or when the answer on screen (a
+ * person at the door) has had its time. */
+function notify(key, detail = "", row = null) {
+  if ($("result").hidden || $("door").hidden) showMessage(key, detail, row);
+  else state.notice = [key, detail, row];
 }
 
 function addRecent(answer, meta) {
@@ -478,40 +519,6 @@ function scanField() {
   return $("door").hidden ? null : $("code");
 }
 
-/** Say why the camera cannot scan (Camera.problem/failure), in the page's language. */
-function cameraNote(el, problem) {
-  el.dataset.problem = problem || "";
-  el.textContent = problem ? t(`camera_${problem}`) : "";
-}
-
-async function toggleCamera() {
-  const problem = Camera.problem();
-  if (problem) {
-    cameraNote($("camera-note"), problem);
-    return;
-  }
-  if (!state.camera) state.camera = new Camera($("camera"), (code) => handleCode(code, true));
-  if (state.camera.running) {
-    stopCamera();
-    return;
-  }
-  try {
-    $("camera").hidden = false;
-    cameraNote($("camera-note"), null);
-    await state.camera.start();
-    $("camera-toggle").textContent = t("camera_stop");
-  } catch (error) {
-    $("camera").hidden = true;
-    cameraNote($("camera-note"), Camera.failure(error));
-  }
-}
-
-function stopCamera() {
-  if (state.camera) state.camera.stop();
-  $("camera").hidden = true;
-  $("camera-toggle").textContent = t("camera_start");
-}
-
 function bindUi() {
   document.addEventListener("pointerdown", unlockAudio, { passive: true });
   document.addEventListener("keydown", unlockAudio);
@@ -519,24 +526,8 @@ function bindUi() {
     event.preventDefault();
     pair($("pair-token").value);
   });
-  $("pair-camera").addEventListener("click", async () => {
-    const problem = Camera.problem();
-    if (problem) {
-      cameraNote($("pair-error"), problem);
-      return;
-    }
-    const camera = new Camera($("pair-video"), (text) => {
-      if (isPairingLink(text)) {
-        camera.stop();
-        $("pair-video").hidden = true;
-        pair(text);
-      }
-    });
-    $("pair-video").hidden = false;
-    camera.start().catch((error) => {
-      $("pair-video").hidden = true;
-      cameraNote($("pair-error"), Camera.failure(error));
-    });
+  $("pair-camera").addEventListener("click", () => {
+    filmPairingLink($("pair-video"), $("pair-error"), isPairingLink, pair);
   });
   $("wedge").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -545,7 +536,7 @@ function bindUi() {
     handleCode(value);
   });
   $("result").addEventListener("click", hideResult);
-  $("camera-toggle").addEventListener("click", toggleCamera);
+  $("camera-toggle").addEventListener("click", () => camera.toggle());
   $("search-open").addEventListener("click", openSearch);
   $("search-close").addEventListener("click", closeSearch);
   $("search-q").addEventListener("input", () => {

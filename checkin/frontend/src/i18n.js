@@ -86,6 +86,13 @@ const MESSAGES = {
     "door",
     "Invalid code. Too many unreadable codes from this scanner: check it",
   ),
+  // An upload's invalid codes went past the server's allowance (`invalid_not_logged`); the
+  // count follows with "not_logged".
+  error_flood_upload: pgettext(
+    "door",
+    "Too many unreadable codes from this scanner while offline: check it",
+  ),
+  not_logged: pgettext("door", "not logged"),
   error_list: pgettext("door", "List not allowed for this device"),
   no_snapshot: pgettext("door", "Offline data not downloaded yet"),
 };

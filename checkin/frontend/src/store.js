@@ -30,6 +30,7 @@ export class Store {
     this.presence = new Map(); // "list:ticket" -> {inside, entries, first_entry_at, last_entry_at}
     this.cursor = null;
     this.loadedAt = null;
+    this.invalidLimit = null; // {rate, burst}: the device's allowance of invalid codes (flood.js)
   }
 
   async open() {
@@ -87,6 +88,7 @@ export class Store {
     if (withPresence) this._applyPresence(data.presence_fields, data.presence);
     this.cursor = data.cursor;
     this.loadedAt = data.generated_at;
+    this.invalidLimit = data.invalid_code_limit || null;
   }
 
   _applyTickets(fields, rows) {

@@ -24,3 +24,12 @@ export { default as InvertedLuminanceSource } from
 export { default as LuminanceSource } from "@zxing/library/esm/core/LuminanceSource.js";
 export { default as NotFoundException } from "@zxing/library/esm/core/NotFoundException.js";
 export { default as QRCodeReader } from "@zxing/library/esm/core/qrcode/QRCodeReader.js";
+
+// The port's finder rules replaced by Java ZXing's (why: zxing-finder.js). Done here, where the
+// bundle's one copy of the QR reader is chosen, so that every reader the page makes has them.
+import FinderPattern from "@zxing/library/esm/core/qrcode/detector/FinderPattern.js";
+import FinderPatternFinder from "@zxing/library/esm/core/qrcode/detector/FinderPatternFinder.js";
+import NotFound from "@zxing/library/esm/core/NotFoundException.js";
+import { installFinderRules } from "./zxing-finder.js";
+
+installFinderRules(FinderPatternFinder, FinderPattern, NotFound);

@@ -2,6 +2,8 @@
 
 One ``.po`` per app holds all of that app's texts, whatever they are written in:
 
+- ``core/locale/<lang>/LC_MESSAGES/django.po``: the messages of core's rules (a text refused,
+  the API's error details);
 - ``tickets/locale/<lang>/LC_MESSAGES/django.po``: pages, e-mails and PDFs;
 - ``checkin/locale/<lang>/LC_MESSAGES/django.po``: the attendance dashboard (Python and
   templates, msgctxt "attendance") and the door page's JavaScript (``checkin/frontend/src``,
@@ -29,9 +31,9 @@ from django.core.management.base import BaseCommand
 
 ROOT = Path(__file__).resolve().parents[3]
 # app directory -> whether it has JavaScript sources (checkin/frontend/src)
-# (core has no texts of its own to translate: its pages extend the admin's, Django translates)
-APPS: dict[str, bool] = {"audit": False, "tickets": False, "checkin": True, "badges": False,
-                         "console": False}
+# (core's texts are the messages of the rules it owns: text refused, the API's error details)
+APPS: dict[str, bool] = {"core": False, "audit": False, "tickets": False, "checkin": True,
+                         "badges": False, "console": False}
 # never JavaScript sources: the built bundles, npm's packages, the build script itself
 JS_IGNORE = ["static", "static/*", "frontend/node_modules", "frontend/node_modules/*",
              "frontend/build.mjs"]
@@ -48,11 +50,14 @@ def _inside(directory: Path):
         os.chdir(before)
 
 
-def fold_javascript(catalogue_dir: Path) -> int:
+def fold_javascript(catalogue_dir: Path, before: polib.POFile | None = None) -> int:
     """Move djangojs.po's entries into django.po, keeping translations; return their count.
 
     ``makemessages -d django`` has just marked the JavaScript entries of django.po obsolete
     (it only reads Python and templates); they come back to life here with their msgstr.
+    msgmerge may instead have given an obsolete entry away as a fuzzy guess for a similar new
+    msgid (and dropped it): its translation is then taken from ``before``, the catalogue as it
+    was before the refresh.
     """
     js_path, po_path = catalogue_dir / "djangojs.po", catalogue_dir / "django.po"
     if not js_path.exists():
@@ -63,7 +68,10 @@ def fold_javascript(catalogue_dir: Path) -> int:
     for entry in javascript:
         current = known.get((entry.msgctxt, entry.msgid))
         if current is None:
-            po.append(polib.POEntry(msgctxt=entry.msgctxt, msgid=entry.msgid, msgstr="",
+            earlier = None if before is None else before.find(
+                entry.msgid, msgctxt=entry.msgctxt, include_obsolete_entries=True)
+            kept = earlier.msgstr if earlier is not None and not earlier.fuzzy else ""
+            po.append(polib.POEntry(msgctxt=entry.msgctxt, msgid=entry.msgid, msgstr=kept,
                                     flags=[f for f in entry.flags if f != "fuzzy"]))
         elif current.obsolete:
             current.obsolete = False
@@ -95,7 +103,7 @@ class Command(BaseCommand):
                     if has_javascript:
                         call_command("makemessages", locale=[language], domain="djangojs",
                                      no_location=True, ignore_patterns=JS_IGNORE, verbosity=0)
-                folded = fold_javascript(catalogue_dir)
+                folded = fold_javascript(catalogue_dir, polib.pofile(before.decode()))
                 po_path = catalogue_dir / "django.po"
                 if _entries(polib.pofile(before.decode())) == _entries(polib.pofile(str(po_path))):
                     # nothing changed but the POT-Creation-Date that the round trip through

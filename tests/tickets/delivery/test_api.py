@@ -67,9 +67,13 @@ def test_double_resend_while_queued_makes_one_delivery(api, sent_ticket):
 
 def test_resend_of_a_revoked_ticket_is_a_400(api, sent_ticket):
     services.revoke_ticket(sent_ticket)
-    response = api.post(_url(sent_ticket, "resend/"))
+    response = api.post(_url(sent_ticket, "resend/"), HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 400
+    assert response.json()["error"] == "revoked"
     assert response.json()["fields"] == {"ticket": ["A revoked ticket cannot be sent."]}
+    italian = api.post(_url(sent_ticket, "resend/"), HTTP_ACCEPT_LANGUAGE="it").json()
+    assert (italian["error"], italian["fields"]) == (
+        "revoked", {"ticket": ["Un biglietto revocato non si può inviare."]})
 
 
 def test_resend_of_another_organisers_ticket_is_404(sent_ticket, db):

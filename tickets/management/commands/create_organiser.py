@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    no_translations,
+)
 from django.core.validators import validate_email
 
 from core.errors import ServiceError
@@ -23,6 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--new-token", action="store_true",
                             help="replace an existing user's API token (printed once)")
 
+    # The operator's terminal speaks the command's own language (English): the services'
+    # messages, translated for the console and the API, are shown here as written.
+    @no_translations
     def handle(self, *args, name: str, user: str, email: str, password: str | None,
                export: str | None, new_token: bool = False, **options) -> None:
         try:

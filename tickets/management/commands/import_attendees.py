@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    no_translations,
+)
 from tqdm import tqdm
 
 from tickets import attendee_csv
@@ -20,6 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--partial", action="store_true", help="import good rows anyway")
         parser.add_argument("--skip-existing", action="store_true")
 
+    # The operator's terminal speaks the command's own language (English): the services'
+    # messages, translated for the console and the API, are shown here as written.
+    @no_translations
     def handle(self, *args, file: str, event: str, partial: bool, skip_existing: bool,
                **options) -> None:
         try:
