@@ -108,6 +108,7 @@ def test_scanner_keystrokes_reach_the_scan_after_every_button(live_server, event
             if page.input_value("#search-q") else None
         page.keyboard.type("Persona 02", delay=120)
         page.locator("#search-results button").first.click()  # a manual check-in
+        page.wait_for_selector("#result:not([hidden])", timeout=10000)  # its answer
         _dismiss(page)
         scan_and_check("search result's check-in")
         shot(page, f"door-scanner-{width}")
@@ -152,4 +153,46 @@ def test_a_scanner_pairs_after_every_button_of_the_pairing_screen(live_server, e
         scanner_types(page, f"{live_server.url}/scan/#pair={token}")
         page.wait_for_selector("#device-name:has-text('Telefono 11')", timeout=10000)
         shot(page, f"door-scanner-paired-{width}")
+        context.close()
+
+
+def test_a_scan_fired_while_a_manual_check_in_is_answered_is_read_whole(live_server, event,
+                                                                        register, monkeypatch):
+    """Staff tap "check in" on a search result and scan the next person before the (slow)
+    server answers: the page left the search on the tap, so the whole burst is the next scan,
+    not half of it in the search box and the rest in the code field."""
+    import time
+
+    from playwright.sync_api import expect
+
+    from checkin.api import door
+
+    _, token = make_device(event, [make_list(event)], name="Telefono 6")
+    register(name="Persona Lenta", email="lenta@example.org")
+    second = register(name="Persona Dopo", email="dopo@example.org")
+    answering = door.services.manual_check_in
+
+    def slow_manual_check_in(*args, **kwargs):
+        time.sleep(0.6)  # a slow network at the venue: the answer comes mid-burst
+        return answering(*args, **kwargs)
+
+    monkeypatch.setattr(door.services, "manual_check_in", slow_manual_check_in)
+    with chromium(monkeypatch) as browser:
+        context, page, errors = open_paired(browser, live_server.url, token, "phone")
+        page.click("#search-open")
+        page.keyboard.type("Persona Lenta", delay=100)
+        expect(page.locator("#search-results button").first).to_be_visible(timeout=10000)
+        page.locator("#search-results button").first.click()
+        # a slow scanner (15 ms a character: ~2 s for a Varco code), fired before the answer
+        page.keyboard.type(services.ticket_code(second), delay=15)
+        page.keyboard.press("Enter")
+        rows = page.locator("#recent-list li")
+        expect(rows).to_have_count(2, timeout=10000)
+        names = rows.all_inner_texts()
+        assert any("Persona Dopo" in row for row in names), names
+        assert any("Persona Lenta" in row for row in names), names
+        assert not any("non valido" in row for row in names), names
+        assert page.input_value("#code") == ""
+        shot(page, "door-scanner-during-manual")
+        assert errors == []
         context.close()

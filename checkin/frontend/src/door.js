@@ -298,9 +298,11 @@ async function handleCode(raw, fromCamera = false) {
 
 async function checkInTicket(ticketId) {
   const scan = { ticket: ticketId, list: state.listId, type: state.direction, nonce: newNonce() };
+  // Closed on the tap, not on the answer: a scanner fired while the server answers must type
+  // into the code field, not half into the search box and half into the code field.
+  closeSearch();
   await submit(scan, ticketId, `${API}/manual/`,
                () => store.decideTicket(ticketId, null, scan.list, scan.type));
-  closeSearch();
 }
 
 /** Send a scan online, or decide and queue it offline; show the answer either way. */
