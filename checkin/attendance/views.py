@@ -34,6 +34,7 @@ from checkin.attendance.serializers import AttendanceSerializer
 from checkin.attendance.stream import open_stream
 from core.errors import error_body
 from tickets.auth import HashedTokenAuthentication
+from tickets.dates import event_when_html
 from tickets.models import Event
 from tickets.selectors import events_for_user
 
@@ -170,12 +171,11 @@ def dashboard(request: HttpRequest, event_id: int) -> HttpResponse:
     if asked in dict(settings.LANGUAGES):
         translation.activate(asked)
     view = selectors.live_view(event)
-    start = event.start.astimezone(event.tzinfo)
-    end = event.end.astimezone(event.tzinfo)
     context = {
         "event": event,
-        "start": start,
-        "end": end,
+        # written as every attendee page writes it (a day's range, or both days when the
+        # event runs past midnight in its zone)
+        "when": event_when_html(event, translation.get_language()),
         "payload": view.payload,
         "config": {
             "labels": _labels(),

@@ -24,6 +24,7 @@ from checkin.attendance import stream as attendance_stream
 from checkin.models import Device, ScanLog
 from tests.support.factories import make_event
 from tickets import onboarding, services
+from tickets.dates import event_when_html
 from tickets.models import TicketType
 
 pytestmark = pytest.mark.django_db
@@ -165,6 +166,20 @@ def test_dashboard_in_italian_and_english(live_event, session, people, door):
     assert config["urls"]["stream"] == f"/events/{live_event.pk}/dashboard/stream/"
     # The language stays chosen (cookie) for the next visit.
     assert '<html lang="en">' in session.get(url).content.decode()
+
+
+def test_dashboard_says_when_as_the_attendee_pages_do(organiser, session):
+    """One day: its date and range; past midnight in the event's zone, both days (it said
+    "22 settembre 2017, 18:00-02:00")."""
+    rome = dt.timezone(dt.timedelta(hours=2))  # the demo's zone in September (CEST)
+    one_day = make_event(organiser, slug="one-day")
+    page = session.get(DASHBOARD.format(one_day.pk)).content.decode()
+    assert 'venerdì 22 settembre 2017, <span class="nowrap">09:30\u201317:00</span>' in page
+    night = make_event(organiser, slug="night", start=dt.datetime(2017, 9, 22, 18, tzinfo=rome),
+                       end=dt.datetime(2017, 9, 23, 2, tzinfo=rome))
+    page = session.get(DASHBOARD.format(night.pk) + "?lang=en").content.decode()
+    assert str(event_when_html(night, "en")) in page
+    assert "Saturday 23 September 2017" in page and ">02:00</span>" in page
 
 
 # --- live updates: polling fallback and Server-Sent Events -----------------------------------
