@@ -8,8 +8,11 @@ and a scanner's burst is scanned. At 390 px and 1,366 px, in real Chromium.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from checkin.api import door as door_api
 from tests.support.checkin import make_device, make_list
 from tests.support.door_browser import chromium, open_paired, scanner_types, shot
 from tickets import services
@@ -161,22 +164,18 @@ def test_a_scan_fired_while_a_manual_check_in_is_answered_is_read_whole(live_ser
     """Staff tap "check in" on a search result and scan the next person before the (slow)
     server answers: the page left the search on the tap, so the whole burst is the next scan,
     not half of it in the search box and the rest in the code field."""
-    import time
-
     from playwright.sync_api import expect
-
-    from checkin.api import door
 
     _, token = make_device(event, [make_list(event)], name="Telefono 6")
     register(name="Persona Lenta", email="lenta@example.org")
     second = register(name="Persona Dopo", email="dopo@example.org")
-    answering = door.services.manual_check_in
+    answering = door_api.services.manual_check_in
 
     def slow_manual_check_in(*args, **kwargs):
         time.sleep(0.6)  # a slow network at the venue: the answer comes mid-burst
         return answering(*args, **kwargs)
 
-    monkeypatch.setattr(door.services, "manual_check_in", slow_manual_check_in)
+    monkeypatch.setattr(door_api.services, "manual_check_in", slow_manual_check_in)
     with chromium(monkeypatch) as browser:
         context, page, errors = open_paired(browser, live_server.url, token, "phone")
         page.click("#search-open")
